@@ -1,0 +1,1 @@
+"""Persistence: the database object, the models and the schema migrations."""

@@ -1,0 +1,55 @@
+"""Schema versioning: `migrate()` creates or upgrades the schema, idempotently."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import peewee as pw
+
+from db.models import ALL_MODELS, SchemaVersion
+
+
+def _create_initial_schema(database: pw.Database) -> None:
+    database.create_tables(ALL_MODELS, safe=True)
+
+
+# Append-only: each entry upgrades the schema from the version before it.
+MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (_create_initial_schema,)
+LATEST_VERSION = len(MIGRATIONS)
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The database schema is older (or newer) than this code expects."""
+
+
+def current_version(database: pw.Database) -> int:
+    """The schema version recorded in the database, 0 when it has none."""
+    if not database.table_exists(SchemaVersion._meta.table_name):
+        return 0
+    latest = SchemaVersion.select(pw.fn.MAX(SchemaVersion.version)).scalar()
+    return latest or 0
+
+
+def migrate(database: pw.Database) -> tuple[int, int]:
+    """Apply every missing migration in one transaction; returns (from, to) versions."""
+    with database.atomic():
+        start = current_version(database)
+        for version in range(start + 1, LATEST_VERSION + 1):
+            MIGRATIONS[version - 1](database)
+            SchemaVersion.create(version=version)
+    return start, LATEST_VERSION
+
+
+def check_schema(database: pw.Database) -> None:
+    """Raise SchemaOutOfDate unless the schema is exactly the one this code expects."""
+    version = current_version(database)
+    if version < LATEST_VERSION:
+        raise SchemaOutOfDate(
+            f"database schema is at version {version}, this code needs {LATEST_VERSION}: "
+            "run `python application.py migrate` first"
+        )
+    if version > LATEST_VERSION:
+        raise SchemaOutOfDate(
+            f"database schema is at version {version}, newer than this code ({LATEST_VERSION}): "
+            "upgrade the service"
+        )

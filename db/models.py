@@ -1,0 +1,287 @@
+"""Peewee models. Rows never leave `db/`: callers get dicts from `db.queries`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import peewee as pw
+
+from db.database import database_proxy
+
+AUDIO_FEATURE_NAMES = (
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "time_signature",
+)
+TIME_RANGES = ("short_term", "medium_term", "long_term")
+ITEM_TYPES = ("artists", "tracks")
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC now: both databases store timestamps without a zone."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class JSONField(pw.TextField):
+    """JSON kept as text, so SQLite and PostgreSQL share one code path."""
+
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else json.dumps(value, sort_keys=True)
+
+    def python_value(self, value: str | None) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+class User(BaseModel):
+    ACTIVE = "active"
+    REAUTH_REQUIRED = "reauth_required"
+    DISABLED = "disabled"
+    STATUSES = (ACTIVE, REAUTH_REQUIRED, DISABLED)
+
+    username = pw.CharField(max_length=64, unique=True)
+    spotify_account_id = pw.CharField(max_length=128, null=True, unique=True)
+    display_name = pw.CharField(max_length=256, null=True)
+    refresh_token_encrypted = pw.TextField(null=True)
+    token_obtained_at = pw.DateTimeField(null=True)
+    status = pw.CharField(max_length=32, default=ACTIVE, index=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+class Artist(BaseModel):
+    id = pw.CharField(max_length=64, primary_key=True)
+    name = pw.CharField(max_length=512)
+    genres = JSONField(null=True)
+    popularity = pw.IntegerField(null=True)
+    image_url = pw.TextField(null=True)
+    catalogue_fetched_at = pw.DateTimeField(null=True)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+class Album(BaseModel):
+    id = pw.CharField(max_length=64, primary_key=True)
+    name = pw.CharField(max_length=512)
+    artist = pw.ForeignKeyField(Artist, null=True, backref="albums", on_delete="SET NULL")
+    release_date = pw.CharField(max_length=16, null=True)
+    image_url = pw.TextField(null=True)
+    tracks_fetched_at = pw.DateTimeField(null=True)
+
+
+class Track(BaseModel):
+    id = pw.CharField(max_length=64, primary_key=True)
+    name = pw.CharField(max_length=512)
+    uri = pw.CharField(max_length=128)
+    duration_ms = pw.IntegerField(null=True)
+    album = pw.ForeignKeyField(Album, null=True, backref="tracks", on_delete="SET NULL")
+    popularity = pw.IntegerField(null=True)
+    isrc = pw.CharField(max_length=32, null=True)
+    explicit = pw.BooleanField(null=True)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+class TrackArtist(BaseModel):
+    track = pw.ForeignKeyField(Track, backref="artist_links", on_delete="CASCADE")
+    artist = pw.ForeignKeyField(Artist, backref="track_links", on_delete="CASCADE")
+    position = pw.SmallIntegerField(default=0)
+
+    class Meta:
+        primary_key = pw.CompositeKey("track", "artist")
+
+
+class AudioFeatures(BaseModel):
+    track = pw.ForeignKeyField(Track, primary_key=True, backref="features", on_delete="CASCADE")
+    danceability = pw.FloatField()
+    energy = pw.FloatField()
+    key = pw.IntegerField()
+    loudness = pw.FloatField()
+    mode = pw.IntegerField()
+    speechiness = pw.FloatField()
+    acousticness = pw.FloatField()
+    instrumentalness = pw.FloatField()
+    liveness = pw.FloatField()
+    valence = pw.FloatField()
+    tempo = pw.FloatField()
+    time_signature = pw.IntegerField()
+    source = pw.CharField(max_length=32)
+    fetched_at = pw.DateTimeField(default=utcnow)
+
+
+class Snapshot(BaseModel):
+    PENDING = "pending"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+    user = pw.ForeignKeyField(User, backref="snapshots", on_delete="CASCADE")
+    date = pw.DateField()
+    status = pw.CharField(max_length=16, default=PENDING)
+    # Which source served each part, e.g. {"recommendations": "local", "features": "csv"}.
+    sources = JSONField(default=dict)
+    recommendation_source = pw.CharField(max_length=32, null=True)
+    features_source = pw.CharField(max_length=32, null=True)
+    clusters_note = pw.TextField(null=True)
+    generated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("user", "date"), True),)
+
+
+class TopItem(BaseModel):
+    snapshot = pw.ForeignKeyField(Snapshot, backref="top_items", on_delete="CASCADE")
+    item_type = pw.CharField(max_length=8)
+    time_range = pw.CharField(max_length=16)
+    rank = pw.SmallIntegerField()
+    track = pw.ForeignKeyField(Track, null=True, on_delete="CASCADE")
+    artist = pw.ForeignKeyField(Artist, null=True, on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("snapshot", "item_type", "time_range", "rank"), True),)
+
+
+class SnapshotTrack(BaseModel):
+    """Tracks the user had in a snapshot beyond top items: recent plays and saved tracks."""
+
+    RECENT = "recent"
+    SAVED = "saved"
+
+    snapshot = pw.ForeignKeyField(Snapshot, backref="tracks", on_delete="CASCADE")
+    kind = pw.CharField(max_length=8)
+    track = pw.ForeignKeyField(Track, on_delete="CASCADE")
+
+    class Meta:
+        primary_key = pw.CompositeKey("snapshot", "kind", "track")
+
+
+class Play(BaseModel):
+    """Listening history, accumulated across runs because Spotify keeps only the last 50."""
+
+    user = pw.ForeignKeyField(User, backref="plays", on_delete="CASCADE")
+    track = pw.ForeignKeyField(Track, on_delete="CASCADE")
+    played_at = pw.DateTimeField()
+
+    class Meta:
+        indexes = ((("user", "played_at"), True),)
+
+
+class Recommendation(BaseModel):
+    snapshot = pw.ForeignKeyField(Snapshot, backref="recommendations", on_delete="CASCADE")
+    rank = pw.SmallIntegerField()
+    track = pw.ForeignKeyField(Track, on_delete="CASCADE")
+    reason = pw.TextField(null=True)
+
+    class Meta:
+        indexes = ((("snapshot", "rank"), True),)
+
+
+class Cluster(BaseModel):
+    snapshot = pw.ForeignKeyField(Snapshot, backref="clusters", on_delete="CASCADE")
+    position = pw.SmallIntegerField()
+    label = pw.CharField(max_length=256)
+    size = pw.IntegerField()
+    centroid = JSONField()
+
+    class Meta:
+        indexes = ((("snapshot", "position"), True),)
+
+
+class ClusterMember(BaseModel):
+    cluster = pw.ForeignKeyField(Cluster, backref="members", on_delete="CASCADE")
+    track = pw.ForeignKeyField(Track, on_delete="CASCADE")
+
+    class Meta:
+        primary_key = pw.CompositeKey("cluster", "track")
+
+
+class SnapshotRun(BaseModel):
+    """One request to snapshot a date (nightly, CLI or admin API), followed by its jobs."""
+
+    id = pw.CharField(max_length=36, primary_key=True)
+    date = pw.DateField()
+    trigger = pw.CharField(max_length=16)
+    force = pw.BooleanField(default=False)
+    created_at = pw.DateTimeField(default=utcnow)
+    finished_at = pw.DateTimeField(null=True)
+
+
+class SnapshotJob(BaseModel):
+    """Work queue: one row per user and date, claimed with FOR UPDATE SKIP LOCKED."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    REAUTH = "reauth_required"
+
+    user = pw.ForeignKeyField(User, backref="jobs", on_delete="CASCADE")
+    date = pw.DateField()
+    run = pw.ForeignKeyField(SnapshotRun, null=True, backref="jobs", on_delete="SET NULL")
+    status = pw.CharField(max_length=16, default=QUEUED, index=True)
+    force = pw.BooleanField(default=False)
+    attempts = pw.IntegerField(default=0)
+    lease_until = pw.DateTimeField(null=True)
+    worker = pw.CharField(max_length=128, null=True)
+    error = pw.TextField(null=True)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("user", "date"), True),)
+
+
+class Capability(BaseModel):
+    """An endpoint Spotify proved closed to this app, remembered until `expires_at`."""
+
+    name = pw.CharField(max_length=64, primary_key=True)
+    available = pw.BooleanField()
+    expires_at = pw.DateTimeField()
+
+
+class OAuthState(BaseModel):
+    """Issued login states; a state is consumed once (replay protection)."""
+
+    nonce = pw.CharField(max_length=64, primary_key=True)
+    username = pw.CharField(max_length=64, null=True)
+    expires_at = pw.DateTimeField()
+    used_at = pw.DateTimeField(null=True)
+
+
+class SchemaVersion(BaseModel):
+    version = pw.IntegerField()
+    applied_at = pw.DateTimeField(default=utcnow)
+
+
+ALL_MODELS: tuple[type[BaseModel], ...] = (
+    User,
+    Artist,
+    Album,
+    Track,
+    TrackArtist,
+    AudioFeatures,
+    Snapshot,
+    TopItem,
+    SnapshotTrack,
+    Play,
+    Recommendation,
+    Cluster,
+    ClusterMember,
+    SnapshotRun,
+    SnapshotJob,
+    Capability,
+    OAuthState,
+    SchemaVersion,
+)

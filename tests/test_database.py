@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import pytest
+
+from db.database import Database, DatabaseURLError
+from db.migrations import LATEST_VERSION, SchemaOutOfDate, check_schema, current_version, migrate
+from db.models import SchemaVersion, User
+
+
+def test_migrate_is_idempotent(database: Database) -> None:
+    assert database.call(migrate, database.peewee) == (LATEST_VERSION, LATEST_VERSION)
+    assert database.call(lambda: SchemaVersion.select().count()) == LATEST_VERSION
+
+
+def test_check_schema_names_the_command_on_an_empty_database(database: Database) -> None:
+    database.call(lambda: SchemaVersion.delete().execute())
+    with pytest.raises(SchemaOutOfDate, match="application.py migrate"):
+        database.call(check_schema, database.peewee)
+    assert database.call(current_version, database.peewee) == 0
+
+
+async def test_run_executes_off_the_loop_with_a_connection(database: Database) -> None:
+    await database.run(lambda: User.create(username="ann"))
+    assert await database.run(lambda: User.get(User.username == "ann").status) == "active"
+
+
+def test_unknown_scheme_is_refused() -> None:
+    with pytest.raises(DatabaseURLError, match="sqlite:/// or postgresql://"):
+        Database("mysql://root@localhost/x")
