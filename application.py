@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import dataclasses
 import datetime as dt
+import logging
 import sys
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+from starlette.applications import Starlette
 from starlette.config import Config, EnvironError
 from starlette.datastructures import CommaSeparatedStrings, Secret
+
+from db.database import Database, DatabaseURLError
+from db.migrations import SchemaOutOfDate, check_schema, migrate
+from db.token_cipher import TokenCipher, TokenCipherError, generate_key
+from db.users import InvalidUsername, UnknownUser, list_users, remove_user, save_user_token
+from web.problems import EXCEPTION_HANDLERS
+from web.routes import routes
+
+logger = logging.getLogger("spotify_insight")
 
 RECOMMENDERS = ("auto", "spotify", "local")
 FEATURE_SOURCES = ("spotify", "reccobeats", "csv")
@@ -81,7 +96,9 @@ def _choice(config: Config, name: str, choices: tuple[str, ...], default: str) -
 
 
 def _feature_sources(config: Config) -> tuple[str, ...]:
-    sources = tuple(s.lower() for s in config("AUDIO_FEATURES_SOURCES", cast=CommaSeparatedStrings, default=""))
+    sources = tuple(
+        s.lower() for s in config("AUDIO_FEATURES_SOURCES", cast=CommaSeparatedStrings, default="")
+    )
     unknown = [s for s in sources if s not in FEATURE_SOURCES]
     if unknown:
         raise SettingsError(
@@ -101,11 +118,15 @@ def _url(config: Config, name: str, default: str) -> str:
 def _read_settings(config: Config) -> Settings:
     csv_path = config("AUDIO_FEATURES_CSV", default="")
     return Settings(
-        database_url=config("DATABASE_URL", default=f"sqlite:///{Path.cwd() / 'spotify_insight.db'}"),
+        database_url=config(
+            "DATABASE_URL", default=f"sqlite:///{Path.cwd() / 'spotify_insight.db'}"
+        ),
         db_pool_size=int(_positive(config, "DB_POOL_SIZE", int, "8")),
         spotify_client_id=config("SPOTIFY_CLIENT_ID", default="") or None,
         spotify_client_secret=_optional_secret(config, "SPOTIFY_CLIENT_SECRET"),
-        spotify_redirect_uri=_url(config, "SPOTIFY_REDIRECT_URI", "http://127.0.0.1:8000/auth/callback"),
+        spotify_redirect_uri=_url(
+            config, "SPOTIFY_REDIRECT_URI", "http://127.0.0.1:8000/auth/callback"
+        ),
         spotify_api_url=_url(config, "SPOTIFY_API_URL", "https://api.spotify.com/v1"),
         spotify_accounts_url=_url(config, "SPOTIFY_ACCOUNTS_URL", "https://accounts.spotify.com"),
         spotify_max_concurrency=int(_positive(config, "SPOTIFY_MAX_CONCURRENCY", int, "8")),
@@ -123,15 +144,225 @@ def _read_settings(config: Config) -> Settings:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the command line."""
+def open_database(settings: Settings) -> Database:
+    return Database(settings.database_url, settings.db_pool_size)
+
+
+def token_cipher(settings: Settings) -> TokenCipher:
+    return TokenCipher([str(key) for key in settings.token_encryption_keys])
+
+
+def build_app(settings: Settings) -> Starlette:
+    """The ASGI application; its lifespan owns the database and every other resource."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        database = open_database(settings)
+        try:
+            await database.run(check_schema, database.peewee)
+            yield {"database": database}
+        finally:
+            database.close()
+
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    app.state.settings = settings
+    return app
+
+
+class CommandError(Exception):
+    """A command cannot go on; the message is the one line the user sees."""
+
+
+def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    database = open_database(settings)
     try:
-        Settings.from_environment()
-    except SettingsError as exc:
+        start, end = database.call(migrate, database.peewee)
+    finally:
+        database.close()
+    if start == end:
+        print(f"schema is up to date (version {end}) in {database.describe()}")
+    else:
+        print(f"schema migrated from version {start} to {end} in {database.describe()}")
+    return 0
+
+
+def _checked_database(settings: Settings) -> Database:
+    database = open_database(settings)
+    try:
+        database.call(check_schema, database.peewee)
+    except SchemaOutOfDate:
+        database.close()
+        raise
+    return database
+
+
+def _cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
+    cipher = token_cipher(settings)
+    database = _checked_database(settings)
+    try:
+        created = database.call(save_user_token, args.username, cipher.encrypt(args.refresh_token))
+    finally:
+        database.close()
+    print(f"{'added' if created else 'updated'} user {args.username}")
+    return 0
+
+
+def _cmd_users_list(settings: Settings, args: argparse.Namespace) -> int:
+    database = _checked_database(settings)
+    try:
+        users = database.call(list_users)
+    finally:
+        database.close()
+    print(f"{'USERNAME':<24} {'STATUS':<16} LAST SNAPSHOT")
+    for user in users:
+        last = user["last_snapshot"].isoformat() if user["last_snapshot"] else "never"
+        print(f"{user['username']:<24} {user['status']:<16} {last}")
+    return 0
+
+
+def _cmd_users_remove(settings: Settings, args: argparse.Namespace) -> int:
+    database = _checked_database(settings)
+    try:
+        database.call(remove_user, args.username)
+    finally:
+        database.close()
+    print(f"removed user {args.username} and all of their data")
+    return 0
+
+
+def _cmd_generate_key(settings: Settings, args: argparse.Namespace) -> int:
+    print(generate_key())
+    return 0
+
+
+def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _checked_database(settings).close()
+    uvicorn.run(build_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
+    raise CommandError("the snapshot pipeline is not built yet")
+
+
+def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    raise CommandError("the offline demo is not built yet")
+
+
+def _iso_date(raw: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw) if len(raw) == 10 else dt.date.fromisoformat("bad")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a real date written YYYY-MM-DD") from None
+
+
+def _port(raw: str) -> int:
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a TCP port (1-65535)")
+    return int(raw)
+
+
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+def _add_command(
+    subparsers: Any, name: str, handler: Command, help_text: str
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=help_text, description=help_text
+    )
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _users_parser(subparsers: Any) -> None:
+    users = subparsers.add_parser(
+        "users", help="manage registered users", description="Manage registered users."
+    )
+    commands = users.add_subparsers(dest="users_command", required=True, metavar="COMMAND")
+    add = _add_command(
+        commands, "add", _cmd_users_add, "register a user, or replace their refresh token"
+    )
+    add.add_argument("username", metavar="USERNAME")
+    add.add_argument(
+        "--refresh-token", required=True, metavar="TOKEN", help="the user's Spotify refresh token"
+    )
+    _add_command(commands, "list", _cmd_users_list, "list users with status and last snapshot")
+    remove = _add_command(
+        commands, "remove", _cmd_users_remove, "remove a user and all of their data"
+    )
+    remove.add_argument("username", metavar="USERNAME")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="application.py",
+        description="Spotify Insight: dated snapshots of Spotify listening, served as JSON.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_command(commands, "migrate", _cmd_migrate, "create or upgrade the database schema")
+    _users_parser(commands)
+    snapshot = _add_command(
+        commands, "snapshot", _cmd_snapshot, "take snapshots now (or backfill a date)"
+    )
+    snapshot.add_argument(
+        "--date", type=_iso_date, help="snapshot date, YYYY-MM-DD (default: today)"
+    )
+    snapshot.add_argument(
+        "--user",
+        action="append",
+        dest="users",
+        metavar="USERNAME",
+        help="only this user (repeatable)",
+    )
+    snapshot.add_argument(
+        "--force", action="store_true", help="redo snapshots that are already complete"
+    )
+    serve = _add_command(
+        commands, "serve", _cmd_serve, "serve the API (and run the nightly scheduler)"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
+    serve.add_argument(
+        "--no-scheduler", action="store_true", help="serve only; no nightly snapshots"
+    )
+    _add_command(
+        commands,
+        "demo",
+        _cmd_demo,
+        "run the whole service offline against a local Spotify emulator",
+    )
+    _add_command(commands, "generate-key", _cmd_generate_key, "print a new TOKEN_ENCRYPTION_KEY")
+    return parser
+
+
+USER_ERRORS = (
+    SettingsError,
+    CommandError,
+    DatabaseURLError,
+    SchemaOutOfDate,
+    TokenCipherError,
+    InvalidUsername,
+    UnknownUser,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the command line: one readable line on any user error."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_environment()
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        return int(args.handler(settings, args))
+    except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(dt.date.today())
-    return 0
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

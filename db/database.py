@@ -44,7 +44,7 @@ def _connect(url: str, pool_size: int) -> pw.Database:
         pooled = "postgresql+pool" + url[len(scheme) :]
         return db_url.connect(pooled, max_connections=pool_size, stale_timeout=300, timeout=30)
     raise DatabaseURLError(
-        f"DATABASE_URL must start with sqlite:/// or postgresql://, not {scheme or 'nothing'}:"
+        "DATABASE_URL must be sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
     )
 
 

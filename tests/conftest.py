@@ -7,18 +7,27 @@ plain reason, unless REQUIRE_POSTGRES=1 (CI), where a missing server is a failur
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psycopg2
 import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from application import Settings, build_app
 from db.database import Database
 from db.migrations import migrate
 from db.models import ALL_MODELS
 
+SETTING_NAMES = {field.name.upper() for field in dataclasses.fields(Settings)} | {
+    "TOKEN_ENCRYPTION_KEY"
+}
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -75,3 +84,47 @@ def database(database_url: str) -> Iterator[Database]:
         yield db
     finally:
         db.close()
+
+
+@pytest.fixture
+def settings(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings as a fresh install has them, pointed at the test database."""
+    for name in list(os.environ):
+        if name in SETTING_NAMES:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    return Settings.from_environment(env_file=None)
+
+
+@pytest.fixture
+async def app_client(
+    database: Database, settings: Settings
+) -> AsyncIterator[Callable[..., httpx.AsyncClient]]:
+    """Factory of API clients running the real app (and its lifespan) with changed settings."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def client(**overrides: Any) -> httpx.AsyncClient:
+            app = build_app(dataclasses.replace(settings, **overrides))
+            state = await stack.enter_async_context(app.router.lifespan_context(app))
+            transport = httpx.ASGITransport(app=_with_lifespan_state(app, state))
+            return await stack.enter_async_context(
+                httpx.AsyncClient(transport=transport, base_url="http://insight.test")
+            )
+
+        yield client
+
+
+def _with_lifespan_state(app: ASGIApp, state: Mapping[str, Any] | None) -> ASGIApp:
+    """What an ASGI server does: hand the lifespan's state to every request."""
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        scope = {**scope, "state": dict(state or {})}
+        await app(scope, receive, send)
+
+    return asgi
+
+
+@pytest.fixture
+async def api(app_client: Callable[..., Any]) -> httpx.AsyncClient:
+    """An API client on the app with default settings."""
+    return await app_client()  # type: ignore[no-any-return]

@@ -1,0 +1,214 @@
+"""Read side of the API: snapshot look-ups that return plain dicts, never rows."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import peewee as pw
+
+from db.models import (
+    Album,
+    Artist,
+    Cluster,
+    ClusterMember,
+    Recommendation,
+    Snapshot,
+    TopItem,
+    Track,
+    TrackArtist,
+    User,
+)
+from db.users import UnknownUser
+
+NEAREST_DATES = 3
+
+
+class SnapshotNotFound(LookupError):
+    """The user has no complete snapshot on that date; `nearest` lists dates that have one."""
+
+    def __init__(self, username: str, date: dt.date | None, nearest: list[dt.date]) -> None:
+        self.username = username
+        self.date = date
+        self.nearest = nearest
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        wanted = f"on {self.date.isoformat()}" if self.date else "yet"
+        message = f"{self.username} has no snapshot {wanted}"
+        if self.nearest:
+            dates = ", ".join(d.isoformat() for d in self.nearest)
+            message += f"; nearest dates with one: {dates}"
+        return message
+
+
+@dataclasses.dataclass(frozen=True)
+class SnapshotRef:
+    """Identity of one complete snapshot: enough to answer conditional requests."""
+
+    id: int
+    username: str
+    date: dt.date
+    generated_at: dt.datetime
+    recommendation_source: str | None
+    features_source: str | None
+    clusters_note: str | None
+
+
+def _user_id(username: str) -> int:
+    user_id = User.select(User.id).where(User.username == username).scalar()
+    if user_id is None:
+        raise UnknownUser(username)
+    return int(user_id)
+
+
+def _complete(user_id: int) -> pw.ModelSelect:
+    return Snapshot.select().where(
+        (Snapshot.user == user_id) & (Snapshot.status == Snapshot.COMPLETE)
+    )
+
+
+def _nearest_dates(user_id: int, date: dt.date) -> list[dt.date]:
+    dates = [row.date for row in _complete(user_id).select(Snapshot.date)]
+    dates.sort(key=lambda d: (abs((d - date).days), d))
+    return sorted(dates[:NEAREST_DATES])
+
+
+def find_snapshot(username: str, date: dt.date | None) -> SnapshotRef:
+    """The user's complete snapshot on `date`, or their latest when `date` is None."""
+    user_id = _user_id(username)
+    query = _complete(user_id)
+    if date is None:
+        snapshot = query.order_by(Snapshot.date.desc()).first()
+    else:
+        snapshot = query.where(Snapshot.date == date).first()
+    if snapshot is None:
+        nearest = _nearest_dates(user_id, date) if date else []
+        raise SnapshotNotFound(username, date, nearest)
+    return SnapshotRef(
+        id=snapshot.id,
+        username=username,
+        date=snapshot.date,
+        generated_at=snapshot.generated_at,
+        recommendation_source=snapshot.recommendation_source,
+        features_source=snapshot.features_source,
+        clusters_note=snapshot.clusters_note,
+    )
+
+
+def list_snapshots(username: str) -> list[dict[str, Any]]:
+    """Every snapshot of the user, newest first."""
+    user_id = _user_id(username)
+    query = (
+        Snapshot.select(Snapshot.date, Snapshot.status, Snapshot.generated_at)
+        .where(Snapshot.user == user_id)
+        .order_by(Snapshot.date.desc())
+    )
+    return [
+        {"date": row.date.isoformat(), "status": row.status, "generated_at": _iso(row.generated_at)}
+        for row in query
+    ]
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.replace(tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _artists_by_track(track_ids: Iterable[str]) -> dict[str, list[dict[str, str]]]:
+    query = (
+        TrackArtist.select(TrackArtist.track, Artist.id, Artist.name)
+        .join(Artist)
+        .where(TrackArtist.track.in_(list(track_ids)))
+        .order_by(TrackArtist.track, TrackArtist.position)
+    )
+    artists: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for link in query:
+        artists[link.track_id].append({"id": link.artist.id, "name": link.artist.name})
+    return artists
+
+
+def _track_dict(track: Track, artists: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
+    album = track.album
+    return {
+        "id": track.id,
+        "name": track.name,
+        "uri": track.uri,
+        "duration_ms": track.duration_ms,
+        "artists": artists.get(track.id, []),
+        "album": {"id": album.id, "name": album.name} if album else None,
+    }
+
+
+def recommendations(snapshot_id: int) -> list[dict[str, Any]]:
+    """The snapshot's recommendations in rank order, each with its track."""
+    query = (
+        Recommendation.select(Recommendation, Track, Album)
+        .join(Track)
+        .join(Album, pw.JOIN.LEFT_OUTER)
+        .where(Recommendation.snapshot == snapshot_id)
+        .order_by(Recommendation.rank)
+    )
+    rows = list(query)
+    artists = _artists_by_track(row.track.id for row in rows)
+    return [
+        {"rank": row.rank, "track": _track_dict(row.track, artists), "reason": row.reason}
+        for row in rows
+    ]
+
+
+def clusters(snapshot_id: int) -> list[dict[str, Any]]:
+    """The snapshot's clusters with their member track ids."""
+    rows = list(Cluster.select().where(Cluster.snapshot == snapshot_id).order_by(Cluster.position))
+    members: dict[int, list[str]] = defaultdict(list)
+    member_query = (
+        ClusterMember.select(ClusterMember.cluster, ClusterMember.track)
+        .where(ClusterMember.cluster.in_([row.id for row in rows]))
+        .order_by(ClusterMember.track)
+    )
+    for member in member_query:
+        members[member.cluster_id].append(member.track_id)
+    return [
+        {
+            "id": row.position,
+            "label": row.label,
+            "size": row.size,
+            "centroid": row.centroid,
+            "track_ids": members[row.id],
+        }
+        for row in rows
+    ]
+
+
+def top_items(snapshot_id: int, item_type: str, time_range: str) -> list[dict[str, Any]]:
+    """Top tracks or artists of one time range, in Spotify's order."""
+    base = TopItem.select(TopItem.rank, TopItem.track, TopItem.artist).where(
+        (TopItem.snapshot == snapshot_id)
+        & (TopItem.item_type == item_type)
+        & (TopItem.time_range == time_range)
+    )
+    if item_type == "artists":
+        query = base.select_extend(Artist).join(Artist).order_by(TopItem.rank)
+        return [_top_artist(row.rank, row.artist) for row in query]
+    query = (
+        base.select_extend(Track, Album)
+        .join(Track)
+        .join(Album, pw.JOIN.LEFT_OUTER)
+        .order_by(TopItem.rank)
+    )
+    rows = list(query)
+    artists = _artists_by_track(row.track.id for row in rows)
+    return [{"rank": row.rank, **_track_dict(row.track, artists)} for row in rows]
+
+
+def _top_artist(rank: int, artist: Artist) -> dict[str, Any]:
+    return {
+        "rank": rank,
+        "id": artist.id,
+        "name": artist.name,
+        "genres": artist.genres,
+        "popularity": artist.popularity,
+        "image_url": artist.image_url,
+    }

@@ -1,0 +1,98 @@
+"""Factories for catalogue rows and complete snapshots, written straight through the models."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+from db.models import (
+    Album,
+    Artist,
+    Cluster,
+    ClusterMember,
+    Recommendation,
+    Snapshot,
+    TopItem,
+    Track,
+    TrackArtist,
+    User,
+    utcnow,
+)
+
+
+def make_user(
+    username: str = "ann", status: str = User.ACTIVE, token: str = "gAAAA-cipher"
+) -> User:
+    return User.create(username=username, status=status, refresh_token_encrypted=token)
+
+
+def make_track(track_id: str, artist_ids: Sequence[str] = ("a1",), album_id: str = "al1") -> Track:
+    """A track with its album and artists, creating whichever of them is missing."""
+    for artist_id in artist_ids:
+        Artist.get_or_create(id=artist_id, defaults={"name": f"Artist {artist_id}"})
+    album, _ = Album.get_or_create(id=album_id, defaults={"name": f"Album {album_id}"})
+    track = Track.create(
+        id=track_id,
+        name=f"Track {track_id}",
+        uri=f"spotify:track:{track_id}",
+        duration_ms=180_000,
+        album=album,
+    )
+    for position, artist_id in enumerate(artist_ids):
+        TrackArtist.create(track=track, artist=artist_id, position=position)
+    return track
+
+
+def make_snapshot(
+    user: User,
+    date: dt.date,
+    *,
+    recommendations: Sequence[str] = (),
+    top_tracks: Mapping[str, Sequence[str]] | None = None,
+    top_artists: Mapping[str, Sequence[str]] | None = None,
+    clusters: Sequence[tuple[str, Sequence[str], Mapping[str, float]]] = (),
+    source: str = "local",
+    features_source: str | None = "csv",
+) -> Snapshot:
+    """A complete snapshot; the tracks and artists it names must exist."""
+    snapshot = Snapshot.create(
+        user=user,
+        date=date,
+        status=Snapshot.COMPLETE,
+        recommendation_source=source,
+        features_source=features_source,
+        generated_at=utcnow(),
+    )
+    for rank, track_id in enumerate(recommendations, start=1):
+        Recommendation.create(
+            snapshot=snapshot, rank=rank, track=track_id, reason=f"because {rank}"
+        )
+    for time_range, ids in (top_tracks or {}).items():
+        for rank, track_id in enumerate(ids, start=1):
+            TopItem.create(
+                snapshot=snapshot,
+                item_type="tracks",
+                time_range=time_range,
+                rank=rank,
+                track=track_id,
+            )
+    for time_range, ids in (top_artists or {}).items():
+        for rank, artist_id in enumerate(ids, start=1):
+            TopItem.create(
+                snapshot=snapshot,
+                item_type="artists",
+                time_range=time_range,
+                rank=rank,
+                artist=artist_id,
+            )
+    for position, (label, track_ids, centroid) in enumerate(clusters):
+        cluster = Cluster.create(
+            snapshot=snapshot,
+            position=position,
+            label=label,
+            size=len(track_ids),
+            centroid=dict(centroid),
+        )
+        for track_id in track_ids:
+            ClusterMember.create(cluster=cluster, track=track_id)
+    return snapshot

@@ -1,0 +1,1 @@
+"""HTTP layer: routes, endpoints, parameters, problem details and the OpenAPI document."""

@@ -1,0 +1,45 @@
+"""Conditional responses for snapshots: a past snapshot never changes, so clients may keep it."""
+
+from __future__ import annotations
+
+import hashlib
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from db.queries import SnapshotRef
+
+ONE_DAY = 86_400
+
+
+def snapshot_etag(ref: SnapshotRef, *variant: str) -> str:
+    """Strong ETag from the snapshot's identity: a forced re-run changes generated_at."""
+    identity = "|".join((str(ref.id), ref.generated_at.isoformat(), *variant))
+    return '"' + hashlib.sha256(identity.encode()).hexdigest()[:32] + '"'
+
+
+def _cache_control(request: Request, dated: bool) -> str:
+    # "Latest" moves every night; a dated snapshot stays. Keyed reads stay out of shared caches.
+    if not dated:
+        return "no-cache"
+    scope = "private" if request.app.state.settings.api_keys else "public"
+    return f"{scope}, max-age={ONE_DAY}"
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    if if_none_match.strip() == "*":
+        return True
+    candidates = (tag.strip().removeprefix("W/") for tag in if_none_match.split(","))
+    return etag in candidates
+
+
+def caching_headers(request: Request, etag: str, dated: bool) -> dict[str, str]:
+    return {"ETag": etag, "Cache-Control": _cache_control(request, dated)}
+
+
+def not_modified(request: Request, headers: dict[str, str]) -> Response | None:
+    """A 304 when the client already holds this representation, else None."""
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match and _matches(if_none_match, headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    return None

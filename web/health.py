@@ -1,0 +1,46 @@
+"""Service endpoints: health and the OpenAPI document."""
+
+from __future__ import annotations
+
+import logging
+
+import peewee as pw
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from db.database import Database
+from web.openapi import openapi_document
+from web.params import operation
+from web.problems import Problem
+
+logger = logging.getLogger(__name__)
+
+
+def _ping(database: Database) -> None:
+    database.peewee.execute_sql("SELECT 1")
+
+
+@operation(
+    "Liveness and database check",
+    responses={200: "The service and its database answer.", 503: "The database is down."},
+    protected=False,
+    tag="service",
+)
+async def health(request: Request) -> Response:
+    database: Database = request.state.database
+    try:
+        await database.run(_ping, database)
+    except pw.DatabaseError as exc:
+        logger.warning("health check: database unavailable (%s)", type(exc).__name__)
+        raise Problem(503, "Service unavailable", "the database is not answering") from None
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+@operation(
+    "This API's OpenAPI 3.1 document, generated from the routes",
+    responses={200: "The OpenAPI document."},
+    protected=False,
+    tag="service",
+)
+async def openapi(request: Request) -> Response:
+    return JSONResponse(openapi_document(request.app.routes))

@@ -1,0 +1,88 @@
+"""The OpenAPI document, generated from the routes and their declared operations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.routing import BaseRoute, Route
+
+from web.params import Operation, Param
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+
+
+def _parameter(param: Param) -> dict[str, Any]:
+    return {
+        "name": param.name,
+        "in": param.location,
+        "required": param.required,
+        "description": param.description,
+        "schema": param.schema,
+    }
+
+
+def _response(status: int, description: str) -> dict[str, Any]:
+    if status >= 400:
+        schema = {"$ref": "#/components/schemas/Problem"}
+        return {
+            "description": description,
+            "content": {"application/problem+json": {"schema": schema}},
+        }
+    if status == 200:
+        return {"description": description, "content": {"application/json": {}}}
+    return {"description": description}
+
+
+def _operation(route: Route, spec: Operation) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "operationId": route.name,
+        "summary": spec.summary,
+        "tags": [spec.tag],
+        "parameters": [_parameter(param) for param in spec.params],
+        "responses": {str(code): _response(code, text) for code, text in spec.responses.items()},
+    }
+    if spec.protected:
+        document["security"] = [{"apiKey": []}]
+    return document
+
+
+def operations(routes: Sequence[BaseRoute]) -> list[tuple[str, str, Route, Operation]]:
+    """Every (method, path, route, operation) declared in the routes."""
+    found = []
+    for route in routes:
+        spec = getattr(getattr(route, "endpoint", None), "__operation__", None)
+        if isinstance(route, Route) and isinstance(spec, Operation):
+            for method in sorted((route.methods or set()) - {"HEAD"}):
+                found.append((method, route.path, route, spec))
+    return found
+
+
+def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, route, spec in operations(routes):
+        paths.setdefault(path, {})[method.lower()] = _operation(route, spec)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Spotify Insight",
+            "version": "1.0.0",
+            "description": "Dated snapshots of Spotify listening: top items, clusters, picks.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": {"Problem": PROBLEM_SCHEMA},
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+        },
+    }

@@ -1,0 +1,151 @@
+"""Declared endpoint parameters: one declaration drives parsing, validation and OpenAPI."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from db.models import ITEM_TYPES, TIME_RANGES
+from db.users import USERNAME_PATTERN, USERNAME_RULE
+from web.problems import bad_parameter
+from web.security import require_api_key
+
+DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ECHO_LIMIT = 40
+
+
+def _echo(raw: str) -> str:
+    """The client's value, cut short so a 5,000-character input is not mirrored back."""
+    return repr(raw if len(raw) <= ECHO_LIMIT else raw[:ECHO_LIMIT] + "…")
+
+
+def parse_date(raw: str) -> dt.date:
+    if not DATE_PATTERN.fullmatch(raw):
+        raise ValueError(f"must be a date written YYYY-MM-DD, not {_echo(raw)}")
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"{raw} is not a real calendar date") from None
+
+
+def parse_username(raw: str) -> str:
+    if not USERNAME_PATTERN.fullmatch(raw):
+        raise ValueError(f"a username is {USERNAME_RULE}; got {_echo(raw)}")
+    return raw
+
+
+def one_of(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, not {_echo(raw)}")
+        return raw
+
+    return parse
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """A path or query parameter: its name, how to parse it, and its documentation."""
+
+    name: str
+    location: str
+    description: str
+    parse: Callable[[str], Any]
+    schema: dict[str, Any]
+    required: bool = False
+    default: Any = None
+
+    def read(self, request: Request) -> Any:
+        if self.location == "path":
+            raw = request.path_params[self.name]
+        else:
+            values = request.query_params.getlist(self.name)
+            if len(values) > 1:
+                raise bad_parameter(self.name, "may be given only once")
+            if not values:
+                if self.required:
+                    raise bad_parameter(self.name, "is required")
+                return self.default
+            raw = values[0]
+        try:
+            return self.parse(raw)
+        except ValueError as exc:
+            raise bad_parameter(self.name, str(exc)) from None
+
+
+USERNAME = Param(
+    "username",
+    "path",
+    f"Registered username ({USERNAME_RULE}).",
+    parse_username,
+    {"type": "string", "pattern": USERNAME_PATTERN.pattern},
+    required=True,
+)
+DATE = Param(
+    "date",
+    "query",
+    "Snapshot date, YYYY-MM-DD; the latest snapshot when omitted.",
+    parse_date,
+    {"type": "string", "format": "date"},
+)
+ITEM_TYPE = Param(
+    "type",
+    "query",
+    "Which top items: tracks or artists.",
+    one_of(*ITEM_TYPES),
+    {"type": "string", "enum": list(ITEM_TYPES), "default": "tracks"},
+    default="tracks",
+)
+TIME_RANGE = Param(
+    "time_range",
+    "query",
+    "Spotify's time range: short_term (~4 weeks), medium_term (~6 months), long_term (~1 year).",
+    one_of(*TIME_RANGES),
+    {"type": "string", "enum": list(TIME_RANGES), "default": "medium_term"},
+    default="medium_term",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Operation:
+    """What OpenAPI says about an endpoint, and what the wrapper enforces."""
+
+    summary: str
+    params: tuple[Param, ...] = ()
+    responses: dict[int, str] = dataclasses.field(default_factory=dict)
+    protected: bool = True
+    tag: str = "snapshots"
+
+
+Endpoint = Callable[..., Awaitable[Response]]
+
+
+def operation(
+    summary: str,
+    *params: Param,
+    responses: dict[int, str] | None = None,
+    protected: bool = True,
+    tag: str = "snapshots",
+) -> Callable[[Endpoint], Callable[[Request], Awaitable[Response]]]:
+    """Declare an endpoint: check its API key, parse its parameters, document it."""
+    spec = Operation(summary, params, responses or {}, protected, tag)
+
+    def decorate(fn: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+        @functools.wraps(fn)
+        async def endpoint(request: Request) -> Response:
+            if spec.protected:
+                require_api_key(request)
+            values = {param.name: param.read(request) for param in spec.params}
+            return await fn(request, **values)
+
+        endpoint.__operation__ = spec  # type: ignore[attr-defined]
+        return endpoint
+
+    return decorate
