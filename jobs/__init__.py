@@ -1,0 +1,1 @@
+"""Scheduled work: snapshots, audio features, clustering and the local recommender."""
