@@ -1,0 +1,61 @@
+"""Marks of Spotify endpoints closed to this app, kept in the `Capability` table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+import peewee as pw
+
+from db.database import Database
+from db.models import Capability
+
+logger = logging.getLogger(__name__)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _naive_utc(when: dt.datetime) -> dt.datetime:
+    # Both databases store timestamps without a zone, always in UTC.
+    if when.tzinfo is None:
+        return when
+    return when.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _load(now: dt.datetime) -> dict[str, bool]:
+    query = Capability.select().where(Capability.expires_at > now)
+    return {row.name: row.available for row in query}
+
+
+def _save(name: str, available: bool, expires_at: dt.datetime) -> None:
+    (
+        Capability.insert(name=name, available=available, expires_at=expires_at)
+        .on_conflict(
+            conflict_target=[Capability.name],
+            update={Capability.available: available, Capability.expires_at: expires_at},
+        )
+        .execute()
+    )
+
+
+class DatabaseCapabilityStore:
+    """The spotify_client CapabilityStore backed by the database."""
+
+    def __init__(self, database: Database, now: Callable[[], dt.datetime] = _utcnow) -> None:
+        self._database = database
+        self._now = now
+
+    async def load(self) -> dict[str, bool]:
+        """Unexpired marks only."""
+        return await self._database.run(_load, _naive_utc(self._now()))
+
+    async def save(self, name: str, available: bool, expires_at: dt.datetime) -> None:
+        """Insert or replace the mark for `name`; a failure is logged, the mark stays in memory."""
+        try:
+            await self._database.run(_save, name, available, _naive_utc(expires_at))
+        except pw.PeeweeException as exc:
+            # Persisting only spares the next run one probe; it must not fail this call.
+            logger.warning("could not store capability %r: %s", name, type(exc).__name__)
