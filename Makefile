@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make demo` runs the service offline, `make test` tests it.
+# Each installs what it needs (pipenv, then the locked packages into .venv/).
+PYTHON ?= python3
+PIPENV := PIPENV_VENV_IN_PROJECT=1 PIPENV_YES=1 PIPENV_NOSPIN=1 PIPENV_VERBOSITY=-1 $(PYTHON) -m pipenv
+
+.PHONY: install demo serve test lint typecheck bench
+
+install: .venv/.installed
+
+.venv/.installed: Pipfile.lock
+	$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet pipenv
+	$(PIPENV) sync --dev
+	touch $@
+
+demo: install
+	$(PIPENV) run python application.py demo
+
+serve: install
+	$(PIPENV) run python application.py migrate
+	$(PIPENV) run python application.py serve
+
+test: install
+	$(PIPENV) run pytest
+
+lint: install
+	$(PIPENV) run ruff check .
+	$(PIPENV) run ruff format --check .
+
+typecheck: install
+	$(PIPENV) run mypy .
+
+bench: install
+	$(PIPENV) run python -m bench
