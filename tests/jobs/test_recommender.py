@@ -1,0 +1,259 @@
+"""Ranking of the local recommender: exclusions, merging, scores, diversity and reasons."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.clustering import CLUSTER_FEATURES, Clustering, ClusterSummary
+from jobs.recommender import Candidate, Pick, artist_affinity, rank_candidates
+
+CALM = {
+    "danceability": 0.3,
+    "energy": 0.2,
+    "loudness": -14.0,
+    "speechiness": 0.04,
+    "acousticness": 0.9,
+    "instrumentalness": 0.1,
+    "liveness": 0.1,
+    "valence": 0.3,
+    "tempo": 85.0,
+}
+LOUD = CALM | {"danceability": 0.8, "energy": 0.9, "loudness": -4.0, "acousticness": 0.05}
+MIDDLE = {name: (CALM[name] + LOUD[name]) / 2 for name in CLUSTER_FEATURES}
+
+
+def user_tracks() -> dict[str, dict[str, float]]:
+    """Twelve calm tracks and four loud ones, with a little spread."""
+    tracks = {}
+    for i in range(12):
+        tracks[f"calm{i}"] = CALM | {"tempo": 80.0 + i, "valence": 0.25 + i / 100}
+    for i in range(4):
+        tracks[f"loud{i}"] = LOUD | {"tempo": 125.0 + i, "valence": 0.3 + i / 100}
+    return tracks
+
+
+def clustering_of(tracks: dict[str, dict[str, float]]) -> Clustering:
+    calm = [t for t in tracks if t.startswith("calm")]
+    loud = [t for t in tracks if t.startswith("loud")]
+
+    def summary(label: str, ids: list[str]) -> ClusterSummary:
+        centroid = {n: sum(tracks[t][n] for t in ids) / len(ids) for n in CLUSTER_FEATURES}
+        return ClusterSummary(label, len(ids), centroid, tuple(ids))
+
+    return Clustering(
+        (summary("acoustic · mellow", calm), summary("high energy · loud", loud)), None
+    )
+
+
+def artist(
+    track_id: str, artist_id: str, name: str = "", features: dict[str, float] | None = None
+) -> Candidate:
+    name = name or artist_id
+    return Candidate(track_id, (artist_id,), (name,), "artist", name, features=features)
+
+
+def co_listened(track_id: str, artist_id: str, song: str, support: float = 1.0) -> Candidate:
+    return Candidate(track_id, (artist_id,), (artist_id,), "co-listeners", song, support)
+
+
+def rank(candidates: list[Candidate], **kwargs: object) -> list[Pick]:
+    options: dict[str, object] = {
+        "exclude": set(),
+        "clustering": None,
+        "user_features": {},
+        "affinity": {},
+    }
+    return rank_candidates(candidates, **(options | kwargs))  # type: ignore[arg-type]
+
+
+class TestArtistAffinity:
+    def test_short_term_rank_weighs_most_and_max_is_one(self) -> None:
+        affinity = artist_affinity(
+            {"short_term": ["a", "b", "c"], "medium_term": ["c", "b", "a"]}, []
+        )
+
+        assert max(affinity.values()) == 1.0
+        assert affinity["a"] > affinity["b"] > affinity["c"]
+
+    def test_frequency_in_the_users_tracks_counts(self) -> None:
+        affinity = artist_affinity(
+            {"short_term": ["x", "y"]}, [["y"], ["y", "z"], ["y"], ["y", "y"]]
+        )
+
+        assert affinity["y"] == 1.0
+        assert affinity["y"] > affinity["x"] > affinity["z"] > 0
+
+    def test_nothing_known_gives_nothing(self) -> None:
+        assert artist_affinity({}, []) == {}
+
+
+def test_excluded_tracks_never_picked() -> None:
+    candidates = [artist(f"t{i}", f"a{i}") for i in range(6)]
+
+    picks = rank(candidates, exclude={"t1", "t3"})
+
+    assert {p.track_id for p in picks} == {"t0", "t2", "t4", "t5"}
+
+
+def test_duplicates_merge_with_summed_support_and_best_reason() -> None:
+    candidates = [
+        artist("dup", "a1", "Nina Simone"),
+        co_listened("dup", "a1", "Song X", support=3.0),
+        co_listened("other", "a2", "Song Y", support=3.5),
+    ]
+
+    picks = rank(candidates, affinity={"a1": 0.5, "a2": 0.5})
+
+    # 1 + 3 co-listeners beat 3.5; alone, "dup" (3) would have lost.
+    assert [p.track_id for p in picks] == ["dup", "other"]
+    assert picks[0].reason == "listeners of 'Song X' also play this"
+
+
+def test_merge_keeps_features_from_any_origin() -> None:
+    tracks = user_tracks()
+    candidates = [
+        artist("dup", "a1", "Nina Simone"),
+        co_listened("dup", "a1", "Song X"),
+        artist("dup", "a1", "Nina Simone", features=CALM),
+    ]
+
+    picks = rank(candidates, clustering=clustering_of(tracks), user_features=tracks)
+
+    assert len(picks) == 1
+    assert picks[0].reason.endswith(" · fits your 'acoustic · mellow' mix")
+
+
+def test_merged_support_lifts_a_track() -> None:
+    alone = co_listened("alone", "a1", "Song X", support=2.0)
+    twice = [co_listened("twice", "a2", "Song Y"), co_listened("twice", "a2", "Song Z", 1.5)]
+
+    picks = rank([alone, *twice])
+
+    assert [p.track_id for p in picks] == ["twice", "alone"]
+
+
+def test_without_features_ranked_by_affinity() -> None:
+    candidates = [artist("t-low", "low"), artist("t-high", "high"), artist("t-mid", "mid")]
+
+    picks = rank(candidates, affinity={"low": 0.1, "mid": 0.5, "high": 1.0})
+
+    assert [p.track_id for p in picks] == ["t-high", "t-mid", "t-low"]
+
+
+def test_ties_broken_by_track_id() -> None:
+    candidates = [artist(t, f"a-{t}") for t in ("c", "a", "b")]
+
+    assert [p.track_id for p in rank(candidates)] == ["a", "b", "c"]
+
+
+def test_closer_to_a_cluster_ranks_higher() -> None:
+    tracks = user_tracks()
+    candidates = [
+        artist("far", "a1", features=MIDDLE | {"tempo": 200.0}),
+        artist("close", "a2", features=CALM | {"tempo": 86.0}),
+        artist("middle", "a3", features=MIDDLE),
+    ]
+
+    picks = rank(candidates, clustering=clustering_of(tracks), user_features=tracks)
+
+    assert [p.track_id for p in picks] == ["close", "middle", "far"]
+
+
+def test_bigger_cluster_weighs_more() -> None:
+    tracks = user_tracks()
+    clustering = clustering_of(tracks)
+    candidates = [
+        artist("like-the-few", "a1", features=clustering.clusters[1].centroid),
+        artist("like-the-many", "a2", features=clustering.clusters[0].centroid),
+    ]
+
+    picks = rank(candidates, clustering=clustering, user_features=tracks)
+
+    assert [p.track_id for p in picks] == ["like-the-many", "like-the-few"]
+
+
+def test_features_ignored_without_clusters() -> None:
+    candidates = [
+        artist("fits", "a1", features=CALM),
+        artist("liked", "a2", features=LOUD),
+    ]
+
+    picks = rank(candidates, affinity={"a2": 1.0, "a1": 0.2}, user_features=user_tracks())
+
+    assert [p.track_id for p in picks] == ["liked", "fits"]
+    assert "fits your" not in picks[0].reason
+
+
+@pytest.mark.parametrize(
+    ("candidate", "reason"),
+    [
+        pytest.param(
+            artist("t", "a", "Nina Simone"), "because you listen to Nina Simone", id="artist"
+        ),
+        pytest.param(
+            co_listened("t", "a", "Song X"), "listeners of 'Song X' also play this", id="co"
+        ),
+        pytest.param(
+            artist("t", "a", "Nina Simone", features=CALM),
+            "because you listen to Nina Simone · fits your 'acoustic · mellow' mix",
+            id="artist-fits-cluster",
+        ),
+        pytest.param(
+            artist("t", "a", "Nina Simone", features=MIDDLE | {"tempo": 300.0}),
+            "because you listen to Nina Simone",
+            id="far-from-every-cluster",
+        ),
+    ],
+)
+def test_reasons(candidate: Candidate, reason: str) -> None:
+    tracks = user_tracks()
+
+    picks = rank([candidate], clustering=clustering_of(tracks), user_features=tracks)
+
+    assert [p.reason for p in picks] == [reason]
+
+
+def test_at_most_cap_per_artist_while_others_remain() -> None:
+    favourite = [artist(f"fav{i}", "fav") for i in range(5)]
+    others = [artist(f"other{i}", f"o{i}") for i in range(3)]
+
+    picks = rank(favourite + others, affinity={"fav": 1.0}, limit=5, per_artist_cap=2)
+
+    assert [p.track_id for p in picks] == ["fav0", "fav1", "other0", "other1", "other2"]
+
+
+def test_cap_relaxed_to_fill_the_limit() -> None:
+    favourite = [artist(f"fav{i:02d}", "fav") for i in range(25)]
+    others = [artist(f"other{i}", f"o{i}") for i in range(3)]
+
+    picks = rank(favourite + others, affinity={"fav": 1.0}, limit=20)
+
+    assert len(picks) == 20
+    assert [p.track_id for p in picks[:5]] == ["fav00", "fav01", "other0", "other1", "other2"]
+    assert len({p.track_id for p in picks}) == 20
+
+
+@pytest.mark.parametrize("count", [pytest.param(20, id="20"), pytest.param(60, id="60")])
+def test_at_least_twenty_picks_from_twenty_candidates(count: int) -> None:
+    candidates = [artist(f"t{i:02d}", f"a{i % 3}") for i in range(count)]
+
+    picks = rank(candidates, limit=50)
+
+    assert len(picks) == min(count, 50)
+
+
+def test_cap_counts_every_artist_on_a_track() -> None:
+    candidates = [
+        Candidate("duet1", ("fav", "guest"), ("Fav", "Guest"), "artist", "Fav"),
+        Candidate("duet2", ("fav", "guest"), ("Fav", "Guest"), "artist", "Fav"),
+        Candidate("guest-solo", ("guest",), ("Guest",), "artist", "Guest"),
+        artist("other", "o"),
+    ]
+
+    picks = rank(candidates, affinity={"fav": 1.0, "guest": 0.9}, limit=3, per_artist_cap=2)
+
+    assert [p.track_id for p in picks] == ["duet1", "duet2", "other"]
+
+
+def test_no_candidates_no_picks() -> None:
+    assert rank([], clustering=clustering_of(user_tracks()), user_features=user_tracks()) == []
