@@ -12,14 +12,17 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.config import Config, EnvironError
 from starlette.datastructures import CommaSeparatedStrings, Secret
 
+from db.capabilities import DatabaseCapabilityStore
 from db.database import Database, DatabaseURLError
 from db.migrations import SchemaOutOfDate, check_schema, migrate
 from db.token_cipher import TokenCipher, TokenCipherError, generate_key
 from db.users import InvalidUsername, UnknownUser, list_users, remove_user, save_user_token
+from spotify_client import SpotifyClient, create_http_client
 from web.problems import EXCEPTION_HANDLERS
 from web.routes import routes
 
@@ -152,17 +155,61 @@ def token_cipher(settings: Settings) -> TokenCipher:
     return TokenCipher([str(key) for key in settings.token_encryption_keys])
 
 
+def token_cipher_or_none(settings: Settings) -> TokenCipher | None:
+    """The cipher, or None before any key is configured (reads need none)."""
+    return token_cipher(settings) if settings.token_encryption_keys else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Resources:
+    """What the service holds open while it runs; the lifespan hands it to requests."""
+
+    database: Database
+    http: httpx.AsyncClient
+    spotify: SpotifyClient
+    cipher: TokenCipher | None
+
+    def as_state(self) -> dict[str, Any]:
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+
+
+def create_spotify_client(
+    settings: Settings, http: httpx.AsyncClient, database: Database
+) -> SpotifyClient:
+    secret = settings.spotify_client_secret
+    return SpotifyClient(
+        http,
+        client_id=settings.spotify_client_id or "",
+        client_secret=str(secret) if secret else "",
+        api_url=settings.spotify_api_url,
+        accounts_url=settings.spotify_accounts_url,
+        max_concurrency=settings.spotify_max_concurrency,
+        capability_store=DatabaseCapabilityStore(database),
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    """Open the database, the one HTTP client and the Spotify client; close in reverse."""
+    cipher = token_cipher_or_none(settings)
+    database = open_database(settings)
+    try:
+        await database.run(check_schema, database.peewee)
+        async with create_http_client(settings.spotify_timeout) as http:
+            spotify = create_spotify_client(settings, http, database)
+            await spotify.load_capabilities()
+            yield Resources(database, http, spotify, cipher)
+    finally:
+        database.close()
+
+
 def build_app(settings: Settings) -> Starlette:
     """The ASGI application; its lifespan owns the database and every other resource."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        database = open_database(settings)
-        try:
-            await database.run(check_schema, database.peewee)
-            yield {"database": database}
-        finally:
-            database.close()
+        async with open_resources(settings) as resources:
+            yield resources.as_state()
 
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.settings = settings
