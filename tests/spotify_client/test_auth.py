@@ -1,0 +1,239 @@
+"""Tokens: client credentials, user refresh, the code exchange, and keeping secrets secret."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from spotify_client import InvalidGrant, SpotifyAuthError, SpotifyClient, SpotifyError
+from tests.spotify_client.conftest import (
+    API,
+    CLIENT_SECRET,
+    REFRESH_TOKEN,
+    TOKEN_URL,
+    TokenEndpoint,
+    VirtualTime,
+    artist_json,
+    basic_header,
+    track_json,
+)
+
+PROFILE = {"id": "user1", "account_id": "acc-1", "display_name": "Ada"}
+
+
+async def test_client_credentials_use_basic_auth_and_a_form(
+    client: SpotifyClient, spotify: respx.MockRouter, token_endpoint: TokenEndpoint
+) -> None:
+    route = spotify.get(f"{API}/tracks/t1").respond(json=track_json())
+    await client.track("t1")
+    token_call = spotify.calls[0].request
+    assert token_call.headers["Authorization"] == basic_header()
+    assert token_call.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert token_endpoint.forms == [{"grant_type": "client_credentials"}]
+    assert route.calls.last.request.headers["Authorization"] == "Bearer app-token-1"
+
+
+async def test_concurrent_callers_share_one_token_until_it_expires(
+    client: SpotifyClient,
+    spotify: respx.MockRouter,
+    token_endpoint: TokenEndpoint,
+    vtime: VirtualTime,
+) -> None:
+    route = spotify.get(url__regex=rf"{API}/tracks/\w+").respond(json=track_json())
+    await asyncio.gather(*(client.track(f"t{n}") for n in range(10)))
+    assert len(token_endpoint.grants("client_credentials")) == 1
+    assert {c.request.headers["Authorization"] for c in route.calls} == {"Bearer app-token-1"}
+
+    vtime.advance(3600)
+    await asyncio.gather(*(client.track(f"t{n}") for n in range(10)))
+    assert len(token_endpoint.grants("client_credentials")) == 2
+    assert route.calls.last.request.headers["Authorization"] == "Bearer app-token-2"
+
+
+async def test_token_is_renewed_shortly_before_it_expires(
+    client: SpotifyClient,
+    spotify: respx.MockRouter,
+    token_endpoint: TokenEndpoint,
+    vtime: VirtualTime,
+) -> None:
+    spotify.get(f"{API}/tracks/t1").respond(json=track_json())
+    await client.track("t1")
+    vtime.advance(3500)
+    await client.track("t1")
+    assert len(token_endpoint.grants("client_credentials")) == 1
+    vtime.advance(60)
+    await client.track("t1")
+    assert len(token_endpoint.grants("client_credentials")) == 2
+
+
+async def test_401_on_catalogue_call_fetches_a_new_token_and_retries(
+    client: SpotifyClient, spotify: respx.MockRouter, token_endpoint: TokenEndpoint
+) -> None:
+    route = spotify.get(f"{API}/artists/a1").mock(
+        side_effect=[httpx.Response(401), httpx.Response(200, json=artist_json())]
+    )
+    artist = await client.artist("a1")
+    assert artist.id == "a1"
+    assert [c.request.headers["Authorization"] for c in route.calls] == [
+        "Bearer app-token-1",
+        "Bearer app-token-2",
+    ]
+
+
+async def test_refused_client_credentials_raise_auth_error_without_the_secret(
+    client: SpotifyClient, spotify: respx.MockRouter
+) -> None:
+    spotify.post(TOKEN_URL).respond(
+        400, json={"error": "invalid_client", "error_description": f"bad {CLIENT_SECRET}"}
+    )
+    with pytest.raises(SpotifyAuthError, match="invalid_client") as raised:
+        await client.track("t1")
+    assert CLIENT_SECRET not in str(raised.value)
+
+
+async def test_user_calls_use_a_token_from_the_refresh_token(
+    client: SpotifyClient, spotify: respx.MockRouter, token_endpoint: TokenEndpoint
+) -> None:
+    route = spotify.get(f"{API}/me").respond(json=PROFILE)
+    profile = await client.for_user(REFRESH_TOKEN).me()
+    assert profile.account_id == "acc-1"
+    assert token_endpoint.forms == [{"grant_type": "refresh_token", "refresh_token": REFRESH_TOKEN}]
+    assert token_endpoint.authorizations == [basic_header()]
+    assert route.calls.last.request.headers["Authorization"] == "Bearer user-token-1"
+
+
+async def test_401_on_user_call_refreshes_once_and_retries(
+    client: SpotifyClient, spotify: respx.MockRouter, token_endpoint: TokenEndpoint
+) -> None:
+    route = spotify.get(f"{API}/me").mock(
+        side_effect=[httpx.Response(401), httpx.Response(200, json=PROFILE)]
+    )
+    assert (await client.for_user(REFRESH_TOKEN).me()).id == "user1"
+    assert len(token_endpoint.grants("refresh_token")) == 2
+    assert route.calls[1].request.headers["Authorization"] == "Bearer user-token-2"
+
+
+async def test_401_after_the_refresh_is_an_auth_error(
+    client: SpotifyClient, spotify: respx.MockRouter, token_endpoint: TokenEndpoint
+) -> None:
+    route = spotify.get(f"{API}/me").respond(401)
+    with pytest.raises(SpotifyAuthError):
+        await client.for_user(REFRESH_TOKEN).me()
+    assert route.call_count == 2
+
+
+async def test_invalid_grant_raises_and_is_not_asked_again(
+    client: SpotifyClient, spotify: respx.MockRouter, token_endpoint: TokenEndpoint
+) -> None:
+    token_endpoint.refresh_error = "invalid_grant"
+    route = spotify.get(f"{API}/me").respond(json=PROFILE)
+    session = client.for_user(REFRESH_TOKEN)
+    for _ in range(2):
+        with pytest.raises(InvalidGrant, match="log in again"):
+            await session.me()
+    assert len(token_endpoint.grants("refresh_token")) == 1
+    assert route.call_count == 0
+
+
+@pytest.mark.parametrize(
+    ("rotated", "stored"),
+    [
+        pytest.param("refresh-token-NEW", ["refresh-token-NEW"], id="rotated"),
+        pytest.param(REFRESH_TOKEN, [], id="same-token-returned"),
+        pytest.param(None, [], id="not-returned"),
+    ],
+)
+async def test_rotated_refresh_token_is_handed_to_the_callback(
+    client: SpotifyClient,
+    spotify: respx.MockRouter,
+    token_endpoint: TokenEndpoint,
+    rotated: str | None,
+    stored: list[str],
+) -> None:
+    token_endpoint.rotated_refresh_token = rotated
+    spotify.get(f"{API}/me").mock(
+        side_effect=[
+            httpx.Response(200, json=PROFILE),
+            httpx.Response(401),
+            httpx.Response(200, json=PROFILE),
+        ]
+    )
+    received: list[str] = []
+
+    async def store(token: str) -> None:
+        received.append(token)
+
+    session = client.for_user(REFRESH_TOKEN, on_refresh_token=store)
+    await session.me()
+    await session.me()  # the 401 forces a second refresh, which must use the newest token
+    assert received == stored
+    second = token_endpoint.grants("refresh_token")[1]["refresh_token"]
+    assert second == (rotated or REFRESH_TOKEN)
+
+
+async def test_exchange_code_posts_the_code_and_returns_the_grant(
+    client: SpotifyClient, spotify: respx.MockRouter, token_endpoint: TokenEndpoint
+) -> None:
+    token_endpoint.rotated_refresh_token = "refresh-from-code"
+    grant = await client.exchange_code("the-code", "http://127.0.0.1:8000/auth/callback")
+    assert token_endpoint.forms == [
+        {
+            "grant_type": "authorization_code",
+            "code": "the-code",
+            "redirect_uri": "http://127.0.0.1:8000/auth/callback",
+        }
+    ]
+    assert token_endpoint.authorizations == [basic_header()]
+    assert grant.access_token == "user-token-1"
+    assert grant.refresh_token == "refresh-from-code"
+    assert grant.expires_in == 3600
+    assert grant.scope == "user-top-read"
+
+
+async def test_refused_code_is_invalid_grant(
+    client: SpotifyClient, spotify: respx.MockRouter, token_endpoint: TokenEndpoint
+) -> None:
+    token_endpoint.refresh_error = "invalid_grant"
+    with pytest.raises(InvalidGrant):
+        await client.exchange_code("old-code", "http://127.0.0.1:8000/auth/callback")
+
+
+async def test_no_secret_in_logs_reprs_or_errors(
+    client: SpotifyClient,
+    spotify: respx.MockRouter,
+    token_endpoint: TokenEndpoint,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    token_endpoint.rotated_refresh_token = "refresh-token-ROTATED-SECRET"
+    spotify.get(f"{API}/me").mock(
+        side_effect=[httpx.Response(503), httpx.Response(401), httpx.Response(200, json=PROFILE)]
+    )
+    session = client.for_user(REFRESH_TOKEN)
+    await session.me()
+    grant = await client.exchange_code("code-SECRET", "http://127.0.0.1:8000/auth/callback")
+    token_endpoint.refresh_error = "invalid_grant"
+    errors: list[SpotifyError] = []
+    try:
+        await client.for_user("another-refresh-SECRET").me()
+    except InvalidGrant as exc:
+        errors.append(exc)
+    spotify.get(f"{API}/tracks/t1").respond(429, json={"error": {"reason": "QUOTA_EXCEEDED"}})
+    try:
+        await client.track("t1")
+    except SpotifyError as exc:
+        errors.append(exc)
+
+    assert len(errors) == 2
+    assert "retry 1" in caplog.text  # the capture did see this module's logs
+    exposed: list[Any] = [caplog.text, repr(grant), repr(client), repr(session)]
+    exposed += [str(e) for e in errors] + [repr(e) for e in errors]
+    secrets = ["SECRET", "user-token-", "app-token-"]
+    for text in exposed:
+        for secret in secrets:
+            assert secret not in str(text)

@@ -1,0 +1,247 @@
+"""Rate limits, quota, retries with backoff, malformed answers, and the concurrency cap."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from spotify_client import (
+    MalformedResponse,
+    QuotaExceeded,
+    RateLimited,
+    RetryPolicy,
+    SpotifyClient,
+    SpotifyUnavailable,
+)
+from tests.spotify_client.conftest import API, REFRESH_TOKEN, VirtualTime, track_json
+
+TRACK_ROUTE = rf"{API}/tracks/\w+"
+
+
+def _stamping(vtime: VirtualTime, answers: list[httpx.Response], sent: list[float]) -> Any:
+    """A side effect that notes the virtual time of each request, then answers in turn."""
+    queue = iter(answers)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(vtime.now)
+        return next(queue, httpx.Response(200, json=track_json()))
+
+    return answer
+
+
+async def test_retry_after_holds_back_every_task_until_the_window_passed(
+    make_client: Any, spotify: respx.MockRouter, vtime: VirtualTime
+) -> None:
+    client: SpotifyClient = make_client(max_concurrency=1)
+    sent: list[float] = []
+    limited = httpx.Response(429, headers={"Retry-After": "7"})
+    spotify.get(url__regex=TRACK_ROUTE).mock(side_effect=_stamping(vtime, [limited], sent))
+
+    first = asyncio.create_task(client.track("t0"))
+    while not sent:  # let the first request meet the 429 before the others start
+        await asyncio.sleep(0)
+    others = [asyncio.create_task(client.track(f"t{n}")) for n in range(1, 5)]
+    await asyncio.gather(first, *others)
+
+    assert sent[0] == 0
+    assert len(sent) == 6
+    assert all(when >= 7 for when in sent[1:])
+    assert vtime.now == 7  # one shared window, not one per task
+
+
+async def test_429_without_retry_after_waits_the_default(
+    make_client: Any, spotify: respx.MockRouter, vtime: VirtualTime
+) -> None:
+    client: SpotifyClient = make_client(retry=RetryPolicy(default_retry_after=4.0))
+    sent: list[float] = []
+    spotify.get(url__regex=TRACK_ROUTE).mock(
+        side_effect=_stamping(vtime, [httpx.Response(429)], sent)
+    )
+    assert (await client.track("t1")).id == "t1"
+    assert sent == [0, 4.0]
+
+
+async def test_retry_after_longer_than_allowed_raises_rate_limited(
+    make_client: Any, spotify: respx.MockRouter, vtime: VirtualTime
+) -> None:
+    client: SpotifyClient = make_client(retry=RetryPolicy(max_retry_after=60))
+    route = spotify.get(url__regex=TRACK_ROUTE).respond(429, headers={"Retry-After": "3600"})
+    with pytest.raises(RateLimited) as raised:
+        await client.track("t1")
+    assert raised.value.retry_after == 3600
+    with pytest.raises(RateLimited):  # later calls respect the window too, without sending
+        await client.track("t2")
+    assert route.call_count == 1
+    assert vtime.sleeps == []
+
+
+async def test_endless_429_gives_up_after_the_bound(
+    make_client: Any, spotify: respx.MockRouter
+) -> None:
+    client: SpotifyClient = make_client(retry=RetryPolicy(max_rate_limited=3))
+    route = spotify.get(url__regex=TRACK_ROUTE).respond(429, headers={"Retry-After": "1"})
+    with pytest.raises(RateLimited):
+        await client.track("t1")
+    assert route.call_count == 4
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"error": {"status": 429, "reason": "QUOTA_EXCEEDED"}}, id="nested"),
+        pytest.param({"reason": "QUOTA_EXCEEDED"}, id="top-level"),
+    ],
+)
+async def test_quota_exceeded_stops_the_client(
+    client: SpotifyClient, spotify: respx.MockRouter, body: dict[str, Any]
+) -> None:
+    route = spotify.get(url__regex=TRACK_ROUTE).respond(
+        429, json=body, headers={"Retry-After": "1"}
+    )
+    with pytest.raises(QuotaExceeded, match="retrying will not help"):
+        await client.track("t1")
+    with pytest.raises(QuotaExceeded):
+        await client.for_user(REFRESH_TOKEN).me()
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param(httpx.Response(503), id="503"),
+        pytest.param(httpx.Response(500), id="500"),
+        pytest.param(httpx.ReadTimeout("slow"), id="timeout"),
+        pytest.param(httpx.ConnectError("refused"), id="connection-error"),
+        pytest.param(httpx.RemoteProtocolError("peer closed"), id="cut-connection"),
+    ],
+)
+async def test_transient_failure_then_success(
+    client: SpotifyClient, spotify: respx.MockRouter, vtime: VirtualTime, failure: Any
+) -> None:
+    route = spotify.get(url__regex=TRACK_ROUTE).mock(
+        side_effect=[failure, failure, httpx.Response(200, json=track_json())]
+    )
+    assert (await client.track("t1")).id == "t1"
+    assert route.call_count == 3
+    # Full jitter: each wait lies between 0 and the capped exponential step.
+    assert len(vtime.sleeps) == 2
+    assert 0 <= vtime.sleeps[0] <= 0.5
+    assert 0 <= vtime.sleeps[1] <= 1.0
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param(httpx.Response(502), id="502"),
+        pytest.param(httpx.ReadTimeout("slow"), id="timeout"),
+        pytest.param(httpx.ConnectError("refused"), id="connection-error"),
+    ],
+)
+async def test_persistent_failure_ends_in_spotify_unavailable(
+    make_client: Any, spotify: respx.MockRouter, failure: Any
+) -> None:
+    client: SpotifyClient = make_client(retry=RetryPolicy(max_attempts=3))
+    route = spotify.get(url__regex=TRACK_ROUTE).mock(side_effect=failure)
+    with pytest.raises(SpotifyUnavailable, match="failed 3 times"):
+        await client.track("t1")
+    assert route.call_count == 3
+
+
+async def test_retries_stop_when_the_time_budget_is_spent(
+    make_client: Any, spotify: respx.MockRouter, vtime: VirtualTime
+) -> None:
+    policy = RetryPolicy(max_attempts=100, backoff_base=10, backoff_cap=10, total_budget=25)
+    client: SpotifyClient = make_client(retry=policy)
+    spotify.get(url__regex=TRACK_ROUTE).respond(503)
+    with pytest.raises(SpotifyUnavailable, match="still failing"):
+        await client.track("t1")
+    assert vtime.now <= 25
+    assert sum(vtime.sleeps) <= 25
+
+
+async def test_token_endpoint_outage_is_retried_too(
+    client: SpotifyClient, spotify: respx.MockRouter
+) -> None:
+    spotify.post(f"{API.replace('api.test/v1', 'accounts.test')}/api/token").mock(
+        side_effect=[
+            httpx.Response(503),
+            httpx.Response(200, json={"access_token": "app", "expires_in": 3600}),
+        ]
+    )
+    spotify.get(url__regex=TRACK_ROUTE).respond(json=track_json())
+    assert (await client.track("t1")).id == "t1"
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        pytest.param(httpx.Response(200, text="<html>oops</html>"), id="not-json"),
+        pytest.param(httpx.Response(200, text='{"id": "t1", "na'), id="truncated"),
+        pytest.param(httpx.Response(200, json=[1, 2]), id="array"),
+        pytest.param(httpx.Response(200, json={"id": "t1"}), id="missing-fields"),
+        pytest.param(httpx.Response(200, json=track_json(name=None)), id="null-name"),
+        pytest.param(httpx.Response(200, json=track_json(artists="a1")), id="artists-not-list"),
+        pytest.param(httpx.Response(200, json=track_json(artists=[{"id": 3}])), id="bad-artist"),
+    ],
+)
+async def test_malformed_answer_raises_malformed_response(
+    client: SpotifyClient, spotify: respx.MockRouter, response: httpx.Response
+) -> None:
+    spotify.get(url__regex=TRACK_ROUTE).mock(return_value=response)
+    with pytest.raises(MalformedResponse, match="/tracks/t1"):
+        await client.track("t1")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "call"),
+    [
+        pytest.param("/search", {"tracks": None}, "search", id="search-without-container"),
+        pytest.param("/me/top/tracks", {"items": None}, "top", id="top-without-items"),
+        pytest.param("/me/top/tracks", {"items": [{"id": "x"}]}, "top", id="top-bad-item"),
+        pytest.param(
+            "/me/player/recently-played",
+            {"items": [{"track": track_json()}]},
+            "recent",
+            id="play-without-time",
+        ),
+        pytest.param("/tracks", {"tracks": {"t1": 1}}, "batch", id="batch-not-list"),
+    ],
+)
+async def test_malformed_pages_raise_malformed_response(
+    client: SpotifyClient, spotify: respx.MockRouter, path: str, body: Any, call: str
+) -> None:
+    spotify.get(f"{API}{path}").respond(json=body)
+    session = client.for_user(REFRESH_TOKEN)
+    calls = {
+        "search": lambda: client.search_tracks("q"),
+        "top": lambda: session.top_tracks("short_term"),
+        "recent": lambda: session.recently_played(),
+        "batch": lambda: client.tracks(["t1"]),
+    }
+    with pytest.raises(MalformedResponse):
+        await calls[call]()
+
+
+async def test_no_more_requests_in_flight_than_max_concurrency(
+    make_client: Any, spotify: respx.MockRouter
+) -> None:
+    client: SpotifyClient = make_client(max_concurrency=3)
+    in_flight = peak = 0
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        in_flight -= 1
+        return httpx.Response(200, json=track_json())
+
+    route = spotify.get(url__regex=TRACK_ROUTE).mock(side_effect=answer)
+    await asyncio.gather(*(client.track(f"t{n}") for n in range(12)))
+    assert route.call_count == 12
+    assert peak == 3
