@@ -1,0 +1,64 @@
+"""`python -m spotify_emulator`: run the emulator in the foreground and print how to use it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import uvicorn
+
+from spotify_emulator.app import create_app
+from spotify_emulator.csv_export import write_features_csv
+from spotify_emulator.faults import Faults
+from spotify_emulator.objects import MODES
+from spotify_emulator.world import World
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m spotify_emulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9090)
+    parser.add_argument("--mode", choices=MODES, default="development")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--faults", default="{}", help="JSON object of Faults settings")
+    parser.add_argument("--features-csv", help="also write every track's features to this CSV")
+    return parser.parse_args(argv)
+
+
+def _banner(world: World, base: str, mode: str) -> str:
+    lines = [
+        f"Spotify emulator ({mode} mode, seed {world.seed}) at {base}",
+        f"  SPOTIFY_API_URL={base}/v1",
+        f"  SPOTIFY_ACCOUNTS_URL={base}/accounts",
+        f"  RECCOBEATS_URL={base}/reccobeats/v1",
+        f"  SPOTIFY_CLIENT_ID={world.client_id}",
+        f"  SPOTIFY_CLIENT_SECRET={world.client_secret}",
+        f"  controls: {base}/_emulator/faults, {base}/_emulator/requests",
+        "  users (id, display name, refresh token):",
+    ]
+    lines += [f"    {u.id}  {u.display_name}  {u.refresh_token}" for u in world.users]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the emulator until interrupted."""
+    args = _arguments(argv)
+    try:
+        faults = Faults.from_json(json.loads(args.faults))
+    except (ValueError, TypeError) as exc:
+        print(f"error: --faults: {exc}", file=sys.stderr)
+        return 2
+    world = World.generate(seed=args.seed)
+    if args.features_csv:
+        rows = write_features_csv(world, args.features_csv)
+        print(f"wrote {rows} tracks' features to {args.features_csv}")
+    print(_banner(world, f"http://{args.host}:{args.port}", args.mode), flush=True)
+    uvicorn.run(
+        create_app(world, args.mode, faults), host=args.host, port=args.port, log_level="warning"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Controls for tests in another process: faults, the request log, consent, revocation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from spotify_emulator.faults import Faults
+from spotify_emulator.state import state_of
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    data = json.loads(await request.body() or b"{}")
+    if not isinstance(data, dict):
+        raise TypeError("expected a JSON object")
+    return data
+
+
+def _bad(exc: Exception) -> JSONResponse:
+    return JSONResponse({"error": str(exc)}, status_code=400)
+
+
+async def get_faults(request: Request) -> JSONResponse:
+    """GET /_emulator/faults."""
+    return JSONResponse(state_of(request).faults.to_json())
+
+
+async def set_faults(request: Request) -> JSONResponse:
+    """POST /_emulator/faults: replace every setting (omitted ones take their defaults)."""
+    try:
+        faults = Faults.from_json(await _body(request))
+    except (ValueError, TypeError) as exc:
+        return _bad(exc)
+    state_of(request).set_faults(faults)
+    return JSONResponse(faults.to_json())
+
+
+async def requests_log(request: Request) -> Response:
+    """GET /_emulator/requests lists the log; DELETE clears it."""
+    state = state_of(request)
+    if request.method == "DELETE":
+        state.clear_requests()
+        return Response(status_code=204)
+    return JSONResponse({"requests": [r.to_json() for r in state.requests()]})
+
+
+async def revoke(request: Request) -> Response:
+    """POST /_emulator/revoke {"user_id"}: the user removes the app's access."""
+    try:
+        state_of(request).revoke(str((await _body(request))["user_id"]))
+    except (KeyError, ValueError, TypeError) as exc:
+        return _bad(exc)
+    return Response(status_code=204)
+
+
+async def consent(request: Request) -> Response:
+    """POST /_emulator/consent {"user_id", "deny"}: who the authorize page signs in."""
+    state = state_of(request)
+    try:
+        body = await _body(request)
+        if "user_id" in body:
+            state.consent_user = state.world.user(str(body["user_id"])).id
+        state.deny_consent = bool(body.get("deny", False))
+    except (KeyError, ValueError, TypeError) as exc:
+        return _bad(exc)
+    return Response(status_code=204)
+
+
+async def expire_tokens(request: Request) -> Response:
+    """POST /_emulator/expire-tokens: every access token issued so far stops working."""
+    state_of(request).tokens.expire_access_tokens()
+    return Response(status_code=204)
+
+
+async def play(request: Request) -> Response:
+    """POST /_emulator/play {"user_id", "track_id", "played_at"?}: add a play to the history."""
+    state = state_of(request)
+    try:
+        body = await _body(request)
+        moment = dt.datetime.fromisoformat(body["played_at"]) if body.get("played_at") else None
+        state.play(str(body["user_id"]), str(body["track_id"]), moment)
+    except (KeyError, ValueError, TypeError) as exc:
+        return _bad(exc)
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/faults", get_faults, methods=["GET"]),
+    Route("/faults", set_faults, methods=["POST"]),
+    Route("/requests", requests_log, methods=["GET", "DELETE"]),
+    Route("/revoke", revoke, methods=["POST"]),
+    Route("/consent", consent, methods=["POST"]),
+    Route("/expire-tokens", expire_tokens, methods=["POST"]),
+    Route("/play", play, methods=["POST"]),
+]

@@ -1,0 +1,159 @@
+"""EmulatorServer: the emulator over real HTTP on loopback, in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from spotify_emulator.app import create_app
+from spotify_emulator.faults import Faults, RequestRecord
+from spotify_emulator.state import EmulatorState
+from spotify_emulator.world import World
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 10.0
+
+
+class EmulatorServer:
+    """Serves `create_app(world, mode, faults)` with uvicorn on 127.0.0.1 (port 0: a free one)."""
+
+    def __init__(
+        self, world: World, mode: str = "development", faults: Faults | None = None, port: int = 0
+    ) -> None:
+        self.world = world
+        self.app = create_app(world, mode, faults)
+        self._state: EmulatorState = self.app.state.emulator
+        self._port = port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (known once started)."""
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """http://127.0.0.1:PORT."""
+        return f"http://{HOST}:{self._port}"
+
+    @property
+    def api_url(self) -> str:
+        """The Web API root, as SPOTIFY_API_URL."""
+        return f"{self.base_url}/v1"
+
+    @property
+    def accounts_url(self) -> str:
+        """The accounts service root, as SPOTIFY_ACCOUNTS_URL."""
+        return f"{self.base_url}/accounts"
+
+    @property
+    def reccobeats_url(self) -> str:
+        """The ReccoBeats root, as RECCOBEATS_URL."""
+        return f"{self.base_url}/reccobeats/v1"
+
+    @property
+    def consent_user(self) -> str:
+        """The user the authorize page signs in."""
+        return self._state.consent_user
+
+    @consent_user.setter
+    def consent_user(self, user_id: str) -> None:
+        self._state.consent_user = self.world.user(user_id).id
+
+    @property
+    def deny_consent(self) -> bool:
+        """Whether the authorize page answers access_denied."""
+        return self._state.deny_consent
+
+    @deny_consent.setter
+    def deny_consent(self, deny: bool) -> None:
+        self._state.deny_consent = deny
+
+    @property
+    def faults(self) -> Faults:
+        """The faults in force."""
+        return self._state.faults
+
+    def set_faults(self, faults: Faults) -> None:
+        """Replace the faults (their counters restart)."""
+        self._state.set_faults(faults)
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every request so far (control requests excepted), oldest first."""
+        return self._state.requests()
+
+    def clear_requests(self) -> None:
+        """Forget the requests so far."""
+        self._state.clear_requests()
+
+    def revoke(self, user_id: str) -> None:
+        """The user removes the app: their refresh tokens answer invalid_grant from now on."""
+        self._state.revoke(user_id)
+
+    def expire_tokens(self) -> None:
+        """Every access token issued so far expires now (forces 401, then a refresh)."""
+        self._state.tokens.expire_access_tokens()
+
+    def play(self, user_id: str, track_id: str, played_at: dt.datetime | None = None) -> None:
+        """Add a play to the user's history."""
+        self._state.play(user_id, track_id, played_at)
+
+    def start(self) -> None:
+        """Bind, start serving in a daemon thread and wait until it accepts connections."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, self._port))
+        self._port = sock.getsockname()[1]
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", ws="none")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            name="spotify-emulator",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the Spotify emulator did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        """Ask uvicorn to exit and wait for the thread."""
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=START_TIMEOUT)
+        self._server = self._thread = None
+
+    def __enter__(self) -> EmulatorServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> EmulatorServer:
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.stop)
