@@ -391,6 +391,10 @@ class _Requester:
         self._not_before = 0.0
         self._quota_spent = False
 
+    @property
+    def quota_spent(self) -> bool:
+        return self._quota_spent
+
     def build(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
         return self._http.build_request(method, url, **kwargs)
 
@@ -563,6 +567,11 @@ class SpotifyClient:
     async def load_capabilities(self) -> None:
         """Learn from the store which endpoints earlier runs found closed."""
         await self._capabilities.load()
+
+    @property
+    def quota_exceeded(self) -> bool:
+        """Whether Spotify said the quota is spent (then every call raises QuotaExceeded)."""
+        return self._requester.quota_spent
 
     def can(self, capability: str) -> bool:
         """Whether `capability` may still work: True until Spotify proves it closed."""

@@ -48,6 +48,14 @@ async def test_aware_expiry_is_stored_as_naive_utc(database: Database) -> None:
     assert stored == dt.datetime(2026, 5, 2, 12, 0)
 
 
+async def test_failed_save_is_logged_not_raised(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    database.call(lambda: database.peewee.drop_tables([Capability]))
+    await _store(database).save("recommendations", False, NOW)
+    assert "could not store capability 'recommendations'" in caplog.text
+
+
 def _client(http: httpx.AsyncClient, database: Database) -> SpotifyClient:
     return SpotifyClient(
         http,

@@ -190,4 +190,4 @@ def make_client(http: httpx.AsyncClient, vtime: VirtualTime, store: MemoryCapabi
 
 @pytest.fixture
 def client(make_client: Any, spotify: respx.MockRouter) -> SpotifyClient:
-    return make_client()  # type: ignore[no-any-return]
+    return make_client()

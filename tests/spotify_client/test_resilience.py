@@ -16,6 +16,7 @@ from spotify_client import (
     RetryPolicy,
     SpotifyClient,
     SpotifyUnavailable,
+    create_http_client,
 )
 from tests.spotify_client.conftest import API, REFRESH_TOKEN, VirtualTime, track_json
 
@@ -102,8 +103,10 @@ async def test_quota_exceeded_stops_the_client(
     route = spotify.get(url__regex=TRACK_ROUTE).respond(
         429, json=body, headers={"Retry-After": "1"}
     )
+    assert not client.quota_exceeded
     with pytest.raises(QuotaExceeded, match="retrying will not help"):
         await client.track("t1")
+    assert client.quota_exceeded
     with pytest.raises(QuotaExceeded):
         await client.for_user(REFRESH_TOKEN).me()
     assert route.call_count == 1
@@ -245,3 +248,9 @@ async def test_no_more_requests_in_flight_than_max_concurrency(
     await asyncio.gather(*(client.track(f"t{n}") for n in range(12)))
     assert route.call_count == 12
     assert peak == 3
+
+
+async def test_shared_http_client_has_bounded_timeouts_and_pool() -> None:
+    async with create_http_client(12.5) as http:
+        assert http.timeout == httpx.Timeout(12.5, connect=5.0)
+        assert not http.follow_redirects
