@@ -773,9 +773,16 @@ class SpotifyClient:
                 return None
 
         # At most one chunk in flight; the requester's semaphore caps the actual requests.
-        async with asyncio.TaskGroup() as group:
-            tasks = {i: group.create_task(one(i)) for i in chunk}
-        return {i: result for i, task in tasks.items() if (result := task.result()) is not None}
+        # Not a TaskGroup: callers must get QuotaExceeded itself, not an ExceptionGroup.
+        tasks = [asyncio.ensure_future(one(i)) for i in chunk]
+        try:
+            results = await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        return {i: result for i, result in zip(chunk, results, strict=True) if result is not None}
 
 
 class UserSession:

@@ -13,6 +13,7 @@ from spotify_client import (
     EndpointUnavailable,
     MemoryCapabilityStore,
     NotFound,
+    QuotaExceeded,
     SpotifyClient,
 )
 from tests.spotify_client.conftest import API, EPOCH, artist_json, track_json
@@ -135,6 +136,21 @@ async def test_closed_batch_falls_back_to_single_lookups(
     assert [t.id for t in second] == ["t3"]
     assert batch.call_count == 1
     assert single.call_count == 4
+
+
+async def test_failure_during_single_fallback_surfaces_as_itself(
+    client: SpotifyClient, spotify: respx.MockRouter
+) -> None:
+    spotify.get(f"{API}/tracks").respond(403)
+    spotify.get(url__regex=rf"{API}/tracks/(?P<track_id>\w+)").mock(
+        side_effect=lambda request, track_id: (
+            httpx.Response(429, json={"error": {"reason": "QUOTA_EXCEEDED"}})
+            if track_id == "t3"
+            else httpx.Response(200, json=track_json(track_id))
+        )
+    )
+    with pytest.raises(QuotaExceeded):
+        await client.tracks([f"t{n}" for n in range(6)])
 
 
 async def test_closed_batch_artists_fall_back_to_single_lookups(
