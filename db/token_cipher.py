@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -21,12 +23,14 @@ class TokenCipher:
                 "`python application.py generate-key`"
             )
         try:
-            self._fernet = MultiFernet([Fernet(key.strip().encode()) for key in keys])
+            fernets = [Fernet(key.strip().encode()) for key in keys]
         except ValueError:
             raise TokenCipherError(
                 "TOKEN_ENCRYPTION_KEY must be comma-separated Fernet keys "
                 "(32 url-safe base64-encoded bytes each)"
             ) from None
+        self._fernet = MultiFernet(fernets)
+        self._first_key = keys[0].strip().encode()
 
     def __repr__(self) -> str:
         return "TokenCipher(keys=***)"
@@ -51,6 +55,14 @@ class TokenCipher:
             raise TokenCipherError(
                 "a stored refresh token cannot be decrypted with any key"
             ) from None
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A key for `purpose` (e.g. signing login states) derived from the first key."""
+        # One key per purpose: a signature can never stand in for a ciphertext or vice versa,
+        # and rotating TOKEN_ENCRYPTION_KEY also rotates every derived key.
+        return hmac.new(
+            self._first_key, b"spotify-insight:" + purpose.encode(), hashlib.sha256
+        ).digest()
 
 
 def generate_key() -> str:

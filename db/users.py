@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 import peewee as pw
@@ -12,6 +14,11 @@ from db.models import Snapshot, User, utcnow
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 USERNAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+# Spotify ends a refresh token six months after consent; warn a month ahead.
+TOKEN_LIFETIME_MONTHS = 6
+TOKEN_WARNING_MONTHS = 5
+_SLUG_MAX = 56  # leaves room for a "-NNNNNNN" suffix within 64 characters
+_SLUG_JUNK = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 class InvalidUsername(ValueError):
@@ -24,6 +31,10 @@ class UnknownUser(LookupError):
     def __init__(self, username: str) -> None:
         super().__init__(f"no user named {username[:64]!r}")
         self.username = username
+
+
+class AccountConflict(ValueError):
+    """The username or the Spotify account already belongs to someone else."""
 
 
 def validate_username(username: str) -> str:
@@ -44,6 +55,8 @@ def save_user_token(
     validate_username(username)
     now = utcnow()
     user = User.get_or_none(User.username == username)
+    if account_id:
+        _check_account_free(username, user, account_id)
     created = user is None
     if user is None:
         user = User(username=username, created_at=now)
@@ -57,6 +70,134 @@ def save_user_token(
         user.display_name = display_name
     user.save()
     return created
+
+
+def _check_account_free(username: str, user: User | None, account_id: str) -> None:
+    # Replacing a token must never silently swap whose listening a username holds.
+    if user is not None and user.spotify_account_id not in (None, account_id):
+        raise AccountConflict(
+            f"user {username!r} is linked to another Spotify account; "
+            "remove it first or choose another username"
+        )
+    holder = User.get_or_none(User.spotify_account_id == account_id)
+    if holder is not None and holder.username != username:
+        raise AccountConflict(
+            f"this Spotify account is already registered as user {holder.username!r}"
+        )
+
+
+def slug_username(text: str) -> str:
+    """`text` (e.g. a display name) turned into a valid username stem."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = _SLUG_JUNK.sub("-", ascii_text.strip()).lower()
+    slug = slug.lstrip("_.-")[:_SLUG_MAX].rstrip("_.-")
+    return slug or "listener"
+
+
+def unique_username(stem: str) -> str:
+    """`stem` if free, else the first free of `stem-2`, `stem-3`…"""
+    base = slug_username(stem)
+    taken = {
+        name
+        for (name,) in User.select(User.username)
+        .where((User.username == base) | User.username.startswith(base + "-"))
+        .tuples()
+    }
+    candidate, suffix = base, 1
+    while candidate in taken:
+        suffix += 1
+        candidate = f"{base}-{suffix}"
+    return candidate
+
+
+def save_spotify_login(
+    account_id: str,
+    display_name: str | None,
+    encrypted_refresh_token: str,
+    requested_username: str | None = None,
+) -> tuple[str, bool]:
+    """Create or update the user linked to this Spotify account; (username, created)."""
+    with User._meta.database.atomic():
+        user = User.get_or_none(User.spotify_account_id == account_id)
+        created = user is None
+        if user is None:
+            user = User(username=_new_username(requested_username, display_name, account_id))
+            user.spotify_account_id = account_id
+        now = utcnow()
+        user.refresh_token_encrypted = encrypted_refresh_token
+        user.token_obtained_at = now
+        user.status = User.ACTIVE
+        user.updated_at = now
+        if display_name:
+            user.display_name = display_name
+        user.save()
+    return user.username, created
+
+
+def _new_username(requested: str | None, display_name: str | None, account_id: str) -> str:
+    if not requested:
+        return unique_username(display_name or account_id)
+    validate_username(requested)
+    if User.select().where(User.username == requested).exists():
+        raise AccountConflict(f"the username {requested!r} is taken; choose another")
+    return requested
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    for last_day in (day.day, 30, 29, 28):
+        try:
+            return dt.date(year, month, last_day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable: every month has 28 days")
+
+
+def token_life(obtained_at: dt.datetime | None, today: dt.date) -> dict[str, Any]:
+    """Age of the refresh token, when Spotify will end it, and whether that is near."""
+    if obtained_at is None:
+        return {"token_age_days": None, "token_expiring": False, "token_expires_on": None}
+    obtained = obtained_at.date()
+    return {
+        "token_age_days": (today - obtained).days,
+        "token_expiring": today >= _add_months(obtained, TOKEN_WARNING_MONTHS),
+        "token_expires_on": _add_months(obtained, TOKEN_LIFETIME_MONTHS),
+    }
+
+
+def get_user(username: str) -> dict[str, Any]:
+    """One user's account facts and last complete snapshot; UnknownUser if none."""
+    user = User.get_or_none(User.username == username)
+    if user is None:
+        raise UnknownUser(username)
+    last = (
+        Snapshot.select(pw.fn.MAX(Snapshot.date))
+        .where(Snapshot.user == user, Snapshot.status == Snapshot.COMPLETE)
+        .scalar()
+    )
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "status": user.status,
+        "last_snapshot": _as_date(last),
+        "token_obtained_at": user.token_obtained_at,
+    }
+
+
+def rotate_tokens(rotate: Callable[[str], str]) -> int:
+    """Rewrite every stored token through `rotate` in one transaction; how many."""
+    with User._meta.database.atomic():
+        rows = list(
+            User.select(User.id, User.refresh_token_encrypted)
+            .where(User.refresh_token_encrypted.is_null(False))
+            .tuples()
+        )
+        for user_id, ciphertext in rows:
+            User.update(refresh_token_encrypted=rotate(ciphertext)).where(
+                User.id == user_id
+            ).execute()
+    return len(rows)
 
 
 def _last_snapshot_dates() -> dict[int, dt.date]:
@@ -96,6 +237,7 @@ def remove_user(username: str) -> None:
 
 
 def set_user_status(username: str, status: str) -> None:
+    """Set the status, e.g. `reauth_required` when Spotify refused the refresh token."""
     if status not in User.STATUSES:
         raise ValueError(f"unknown status {status!r}")
     updated = (
@@ -103,3 +245,10 @@ def set_user_status(username: str, status: str) -> None:
     )
     if not updated:
         raise UnknownUser(username)
+
+
+def set_user_status_by_id(user_id: int, status: str) -> None:
+    """Record a status the snapshot pipeline learned (e.g. Spotify refused the token)."""
+    if status not in User.STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    User.update(status=status, updated_at=utcnow()).where(User.id == user_id).execute()
