@@ -115,8 +115,8 @@ async def test_audio_features_batch(connect: Connect, world: World) -> None:
     ],
 )
 async def test_batch_caps(connect: Connect, world: World, path: str, maximum: int) -> None:
-    table = {"/v1/artists": world.artists, "/v1/albums": world.albums}.get(path, world.tracks)
-    ids = list(table)
+    tables = {"/v1/artists": list(world.artists), "/v1/albums": list(world.albums)}
+    ids = tables.get(path, list(world.tracks))
     async with connect("extended") as client:
         headers = await app_headers(client, world)
         ok = await client.get(path, params={"ids": ",".join(ids[:maximum])}, headers=headers)

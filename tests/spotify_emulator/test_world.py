@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import numpy as np
@@ -83,9 +84,7 @@ def test_users_have_history_library_and_playlist(world: World) -> None:
         times = [at for _, at in user.recent]
         assert len(user.recent) == 50
         assert times == sorted(times, reverse=True)
-        assert all(
-            at.utcoffset() is not None and at.utcoffset().total_seconds() == 0 for at in times
-        )
+        assert all(at.utcoffset() == dt.timedelta(0) for at in times)
         assert user.saved
         assert world.playlists[user.playlist_id].owner_id == user.id
 
