@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
@@ -22,7 +23,12 @@ from db.database import Database, DatabaseURLError
 from db.migrations import SchemaOutOfDate, check_schema, migrate
 from db.token_cipher import TokenCipher, TokenCipherError, generate_key
 from db.users import InvalidUsername, UnknownUser, list_users, remove_user, save_user_token
-from spotify_client import SpotifyClient, create_http_client
+from jobs.features import CsvFeatureSource, FeatureSource, build_feature_sources
+from jobs.queue import ClaimedJob, JobOutcome, RunSummary, UnknownUsers
+from jobs.scheduler import ScheduleError, create_scheduler, validate_schedule
+from jobs.service import Handler, SnapshotService
+from jobs.snapshot import SnapshotPipeline
+from spotify_client import QuotaExceeded, SpotifyClient, create_http_client
 from web.problems import EXCEPTION_HANDLERS
 from web.routes import routes
 
@@ -168,6 +174,7 @@ class Resources:
     http: httpx.AsyncClient
     spotify: SpotifyClient
     cipher: TokenCipher | None
+    snapshots: SnapshotService
 
     def as_state(self) -> dict[str, Any]:
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
@@ -188,6 +195,42 @@ def create_spotify_client(
     )
 
 
+def _feature_sources_factory(
+    settings: Settings, http: httpx.AsyncClient, spotify: SpotifyClient
+) -> Callable[[], list[FeatureSource]]:
+    """Fresh sources per run (ReccoBeats gives up for one run only); the CSV index is kept."""
+    csv = CsvFeatureSource(settings.audio_features_csv) if settings.audio_features_csv else None
+
+    def build() -> list[FeatureSource]:
+        sources = build_feature_sources(
+            settings.audio_features_sources,
+            client=spotify,
+            http=http,
+            reccobeats_url=settings.reccobeats_url,
+            csv_path=settings.audio_features_csv,
+        )
+        return [csv if csv is not None and s.name == "csv" else s for s in sources]
+
+    return build
+
+
+def create_snapshot_service(
+    settings: Settings,
+    database: Database,
+    http: httpx.AsyncClient,
+    spotify: SpotifyClient,
+    cipher: TokenCipher | None,
+) -> SnapshotService:
+    feature_sources = _feature_sources_factory(settings, http, spotify)
+
+    def make_handler() -> Handler:
+        if cipher is None:
+            raise CommandError("TOKEN_ENCRYPTION_KEY is not set: stored tokens cannot be read")
+        return SnapshotPipeline(database, spotify, cipher, feature_sources(), settings.recommender)
+
+    return SnapshotService(database, make_handler, timezone=settings.snapshot_timezone)
+
+
 @contextlib.asynccontextmanager
 async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     """Open the database, the one HTTP client and the Spotify client; close in reverse."""
@@ -198,20 +241,38 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         async with create_http_client(settings.spotify_timeout) as http:
             spotify = create_spotify_client(settings, http, database)
             await spotify.load_capabilities()
-            yield Resources(database, http, spotify, cipher)
+            snapshots = create_snapshot_service(settings, database, http, spotify, cipher)
+            try:
+                yield Resources(database, http, spotify, cipher, snapshots)
+            finally:
+                await snapshots.close()
     finally:
         database.close()
 
 
-def build_app(settings: Settings) -> Starlette:
+def build_app(settings: Settings, *, scheduler: bool = False) -> Starlette:
     """The ASGI application; its lifespan owns the database and every other resource."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with open_resources(settings) as resources:
-            yield resources.as_state()
+            nightly = None
+            if scheduler:
+                nightly = create_scheduler(
+                    cron=settings.snapshot_cron,
+                    timezone=settings.snapshot_timezone,
+                    job=resources.snapshots.nightly,
+                )
+                nightly.start()
+            try:
+                yield resources.as_state()
+            finally:
+                if nightly is not None:
+                    nightly.shutdown(wait=False)
 
-    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    app = Starlette(
+        routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan
+    )
     app.state.settings = settings
     return app
 
@@ -286,12 +347,54 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     _checked_database(settings).close()
-    uvicorn.run(build_app(settings), host=args.host, port=args.port, log_level="info")
+    if not args.no_scheduler:
+        validate_schedule(settings.snapshot_cron, settings.snapshot_timezone)
+    app = build_app(settings, scheduler=not args.no_scheduler)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
 
+def _require_spotify_app(settings: Settings) -> None:
+    if not (settings.spotify_client_id and settings.spotify_client_secret):
+        raise CommandError(
+            "SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET must be set to talk to Spotify"
+        )
+
+
+def _print_progress(job: ClaimedJob, outcome: JobOutcome) -> None:
+    detail = f": {outcome.error}" if outcome.error else ""
+    print(f"  {job.username:<24} {outcome.status}{detail}", flush=True)
+
+
+def _print_summary(summary: RunSummary) -> None:
+    print(
+        f"snapshot run {summary.run_id}: {len(summary.ok)} ok, {len(summary.failed)} failed, "
+        f"{len(summary.reauth_required)} need re-authorisation, {len(summary.skipped)} skipped"
+    )
+    for username, error in sorted(summary.failed.items()):
+        print(f"  failed: {username}: {error}")
+    for username in summary.reauth_required:
+        print(f"  needs login again: {username} (python application.py users add or /auth/login)")
+
+
+async def _snapshot(settings: Settings, args: argparse.Namespace) -> RunSummary:
+    async with open_resources(settings) as resources:
+        progress = _print_progress if sys.stdout.isatty() else None
+        return await resources.snapshots.run(
+            args.date, args.users, force=args.force, trigger="cli", on_progress=progress
+        )
+
+
 def _cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
-    raise CommandError("the snapshot pipeline is not built yet")
+    _require_spotify_app(settings)
+    token_cipher(settings)
+    _checked_database(settings).close()
+    try:
+        summary = asyncio.run(_snapshot(settings, args))
+    except UnknownUsers as exc:
+        raise CommandError(str(exc)) from None
+    _print_summary(summary)
+    return 0 if summary.succeeded else 1
 
 
 def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -387,6 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 USER_ERRORS = (
     SettingsError,
+    ScheduleError,
+    QuotaExceeded,
     CommandError,
     DatabaseURLError,
     SchemaOutOfDate,

@@ -1,0 +1,220 @@
+"""Write side of snapshots: a user's listening, and the snapshot itself in one transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import peewee as pw
+
+from db.models import (
+    Cluster,
+    ClusterMember,
+    Play,
+    Recommendation,
+    Snapshot,
+    SnapshotTrack,
+    TopItem,
+    User,
+    utcnow,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterRows:
+    label: str
+    centroid: Mapping[str, float]
+    track_ids: Sequence[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class SnapshotContent:
+    """Everything one snapshot stores, by catalogue id; the catalogue rows exist already."""
+
+    user_id: int
+    date: dt.date
+    top_tracks: Mapping[str, Sequence[str]]
+    top_artists: Mapping[str, Sequence[str]]
+    recent: Sequence[str]
+    saved: Sequence[str]
+    recommendations: Sequence[tuple[str, str | None]]
+    recommendation_source: str
+    clusters: Sequence[ClusterRows]
+    clusters_note: str | None
+    features_source: str | None
+    sources: Mapping[str, Any]
+
+
+def stored_refresh_token(user_id: int) -> str | None:
+    """The user's encrypted refresh token."""
+    return User.select(User.refresh_token_encrypted).where(User.id == user_id).scalar()  # type: ignore[no-any-return]
+
+
+def replace_refresh_token(user_id: int, encrypted: str) -> None:
+    """Store a refresh token Spotify rotated during a run (its consent date is unchanged)."""
+    User.update(refresh_token_encrypted=encrypted, updated_at=utcnow()).where(
+        User.id == user_id
+    ).execute()
+
+
+def record_plays(user_id: int, plays: Iterable[tuple[str, dt.datetime]]) -> int:
+    """Add plays to the user's history; Spotify keeps only the last 50, so we keep them all."""
+    rows = [
+        {"user": user_id, "track": track_id, "played_at": _naive_utc(played_at)}
+        for track_id, played_at in plays
+    ]
+    if not rows:
+        return 0
+    before = Play.select().where(Play.user == user_id).count()
+    Play.insert_many(rows).on_conflict_ignore().execute()
+    return Play.select().where(Play.user == user_id).count() - before  # type: ignore[no-any-return]
+
+
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def write_snapshot(content: SnapshotContent) -> int:
+    """Replace the (user, date) snapshot with `content` in one transaction; returns its id."""
+    database = Snapshot._meta.database
+    with database.atomic():
+        Snapshot.delete().where(
+            (Snapshot.user == content.user_id) & (Snapshot.date == content.date)
+        ).execute()
+        snapshot = Snapshot.create(
+            user=content.user_id,
+            date=content.date,
+            status=Snapshot.COMPLETE,
+            sources=dict(content.sources),
+            recommendation_source=content.recommendation_source,
+            features_source=content.features_source,
+            clusters_note=content.clusters_note,
+            generated_at=utcnow(),
+        )
+        _insert_top_items(snapshot.id, content)
+        _insert_snapshot_tracks(snapshot.id, content)
+        _insert_recommendations(snapshot.id, content.recommendations)
+        _insert_clusters(snapshot.id, content.clusters)
+    return int(snapshot.id)
+
+
+def _insert_top_items(snapshot_id: int, content: SnapshotContent) -> None:
+    rows = [
+        {
+            "snapshot": snapshot_id,
+            "item_type": "tracks",
+            "time_range": time_range,
+            "rank": rank,
+            "track": item,
+        }
+        for time_range, ids in content.top_tracks.items()
+        for rank, item in enumerate(ids, start=1)
+    ] + [
+        {
+            "snapshot": snapshot_id,
+            "item_type": "artists",
+            "time_range": time_range,
+            "rank": rank,
+            "artist": item,
+        }
+        for time_range, ids in content.top_artists.items()
+        for rank, item in enumerate(ids, start=1)
+    ]
+    _insert(TopItem, rows)
+
+
+def _insert_snapshot_tracks(snapshot_id: int, content: SnapshotContent) -> None:
+    kinds = ((SnapshotTrack.RECENT, content.recent), (SnapshotTrack.SAVED, content.saved))
+    rows = [
+        {"snapshot": snapshot_id, "kind": kind, "track": track_id}
+        for kind, ids in kinds
+        for track_id in dict.fromkeys(ids)
+    ]
+    _insert(SnapshotTrack, rows)
+
+
+def _insert_recommendations(snapshot_id: int, picks: Sequence[tuple[str, str | None]]) -> None:
+    rows = [
+        {"snapshot": snapshot_id, "rank": rank, "track": track_id, "reason": reason}
+        for rank, (track_id, reason) in enumerate(picks, start=1)
+    ]
+    _insert(Recommendation, rows)
+
+
+def _insert_clusters(snapshot_id: int, clusters: Sequence[ClusterRows]) -> None:
+    for position, cluster in enumerate(clusters):
+        row = Cluster.create(
+            snapshot=snapshot_id,
+            position=position,
+            label=cluster.label,
+            size=len(cluster.track_ids),
+            centroid=dict(cluster.centroid),
+        )
+        members = [
+            {"cluster": row.id, "track": track_id} for track_id in dict.fromkeys(cluster.track_ids)
+        ]
+        _insert(ClusterMember, members)
+
+
+def _insert(model: type[pw.Model], rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), 200):
+        model.insert_many(rows[start : start + 200]).execute()
+
+
+def _latest_snapshot_ids(exclude_user_id: int) -> list[int]:
+    latest = (
+        Snapshot.select(Snapshot.user, pw.fn.MAX(Snapshot.date).alias("last"))
+        .where((Snapshot.user != exclude_user_id) & (Snapshot.status == Snapshot.COMPLETE))
+        .group_by(Snapshot.user)
+    )
+    pairs = [(row.user_id, row.last) for row in latest]
+    ids: list[int] = []
+    for user_id, last in pairs:
+        snapshot_id = (
+            Snapshot.select(Snapshot.id)
+            .where((Snapshot.user == user_id) & (Snapshot.date == last))
+            .scalar()
+        )
+        if snapshot_id is not None:
+            ids.append(snapshot_id)
+    return ids
+
+
+def _tracks_by_snapshot(snapshot_ids: Sequence[int]) -> dict[int, set[str]]:
+    tracks: dict[int, set[str]] = defaultdict(set)
+    top = TopItem.select(TopItem.snapshot, TopItem.track).where(
+        TopItem.snapshot.in_(list(snapshot_ids)) & TopItem.track.is_null(False)
+    )
+    for row in top:
+        tracks[row.snapshot_id].add(row.track_id)
+    other = SnapshotTrack.select(SnapshotTrack.snapshot, SnapshotTrack.track).where(
+        SnapshotTrack.snapshot.in_(list(snapshot_ids))
+    )
+    for row in other:
+        tracks[row.snapshot_id].add(row.track_id)
+    return tracks
+
+
+def co_listened_tracks(user_id: int, own_tracks: Iterable[str]) -> list[tuple[str, int, str]]:
+    """Tracks other users play alongside this user's tracks: (track id, users, shared track).
+
+    Each other user's latest snapshot counts once; a track is supported by every user who
+    shares at least one track with this user.
+    """
+    own = set(own_tracks)
+    snapshot_ids = _latest_snapshot_ids(user_id)
+    if not own or not snapshot_ids:
+        return []
+    support: Counter[str] = Counter()
+    shared_with: dict[str, str] = {}
+    for tracks in _tracks_by_snapshot(snapshot_ids).values():
+        shared = sorted(own & tracks)
+        if not shared:
+            continue
+        for track_id in tracks - own:
+            support[track_id] += 1
+            shared_with.setdefault(track_id, shared[0])
+    return [(track_id, count, shared_with[track_id]) for track_id, count in sorted(support.items())]

@@ -1,0 +1,124 @@
+"""Snapshot runs: one code path for the nightly schedule, the CLI and the admin API."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import socket
+import zoneinfo
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from db.database import Database
+from jobs.queue import (
+    ClaimedJob,
+    JobOutcome,
+    RunSummary,
+    UnknownRun,
+    create_run,
+    drain,
+    run_progress,
+    summarize_run,
+)
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[ClaimedJob], Awaitable[JobOutcome]]
+Progress = Callable[[ClaimedJob, JobOutcome], None]
+
+
+def worker_name() -> str:
+    """Host and process: which worker holds a lease, for operators reading the queue."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class SnapshotService:
+    """Enqueues runs in the database and drains them with the snapshot pipeline."""
+
+    def __init__(
+        self,
+        database: Database,
+        make_handler: Callable[[], Handler],
+        *,
+        timezone: str = "UTC",
+        concurrency: int = 4,
+    ) -> None:
+        self.database = database
+        self.make_handler = make_handler
+        self.zone = zoneinfo.ZoneInfo(timezone)
+        self.concurrency = concurrency
+        self._background: set[asyncio.Task[Any]] = set()
+
+    def today(self) -> dt.date:
+        """The snapshot date of "now" in SNAPSHOT_TIMEZONE."""
+        return dt.datetime.now(self.zone).date()
+
+    async def run(
+        self,
+        date: dt.date | None = None,
+        usernames: Sequence[str] | None = None,
+        *,
+        force: bool = False,
+        trigger: str = "cli",
+        on_progress: Progress | None = None,
+    ) -> RunSummary:
+        """Enqueue a run, work until its queue is empty, and summarise it."""
+        run_id = await self._enqueue(date, usernames, force, trigger)
+        await self._drain(run_id, on_progress)
+        return await self.database.run(summarize_run, run_id)
+
+    async def start_run(
+        self,
+        date: dt.date | None,
+        usernames: Sequence[str] | None,
+        force: bool,
+        trigger: str = "admin",
+    ) -> str:
+        """Enqueue a run and work on it in the background; returns its id at once."""
+        run_id = await self._enqueue(date, usernames, force, trigger)
+        task = asyncio.create_task(self._drain(run_id, None), name=f"snapshot-run-{run_id}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return run_id
+
+    async def progress(self, run_id: str) -> dict[str, Any] | None:
+        try:
+            return await self.database.run(run_progress, run_id)
+        except UnknownRun:
+            return None
+
+    async def nightly(self) -> None:
+        """The scheduled run: every active user, today's date."""
+        summary = await self.run(trigger="nightly")
+        logger.info(
+            "nightly snapshot run %s: %d ok, %d failed, %d need re-authorisation",
+            summary.run_id,
+            len(summary.ok),
+            len(summary.failed),
+            len(summary.reauth_required),
+        )
+
+    async def close(self) -> None:
+        """Stop background runs; their leases expire and another worker resumes them."""
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def _enqueue(
+        self, date: dt.date | None, usernames: Sequence[str] | None, force: bool, trigger: str
+    ) -> str:
+        return await self.database.run(
+            create_run, date or self.today(), trigger=trigger, force=force, usernames=usernames
+        )
+
+    async def _drain(self, run_id: str, on_progress: Progress | None) -> None:
+        await drain(
+            self.database,
+            self.make_handler(),
+            worker_id=worker_name(),
+            run_id=run_id,
+            concurrency=self.concurrency,
+            on_progress=on_progress,
+        )

@@ -1,0 +1,236 @@
+"""One user's snapshot: listening, catalogue, features, clusters, recommendations, one write."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+import anyio.to_thread
+
+from db import catalogue
+from db.database import Database
+from db.snapshots import (
+    ClusterRows,
+    SnapshotContent,
+    record_plays,
+    replace_refresh_token,
+    stored_refresh_token,
+    write_snapshot,
+)
+from db.token_cipher import TokenCipher, TokenCipherError
+from db.users import set_user_status_by_id
+from jobs.candidates import artist_candidates, co_listener_candidates
+from jobs.clustering import Clustering, cluster_tracks
+from jobs.features import FeatureSource, collect_features
+from jobs.listening import Listening, fetch_listening
+from jobs.queue import DONE, FAILED, REAUTH, ClaimedJob, JobOutcome
+from jobs.recommender import artist_affinity, rank_candidates
+from spotify_client import EndpointUnavailable, InvalidGrant, SpotifyClient
+
+logger = logging.getLogger(__name__)
+
+RECOMMENDATIONS = 50
+SPOTIFY_SEEDS = 5
+Features = dict[str, tuple[dict[str, float], str]]
+
+
+class RecommenderUnavailable(RuntimeError):
+    """RECOMMENDER=spotify, but this Spotify app has no /recommendations."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Picks:
+    source: str
+    items: list[tuple[str, str | None]]
+
+
+class SnapshotPipeline:
+    """Takes one user's snapshot for one date; the job queue calls it once per claimed job."""
+
+    def __init__(
+        self,
+        database: Database,
+        spotify: SpotifyClient,
+        cipher: TokenCipher,
+        feature_sources: Sequence[FeatureSource],
+        recommender: str = "auto",
+    ) -> None:
+        self.database = database
+        self.spotify = spotify
+        self.cipher = cipher
+        self.feature_sources = feature_sources
+        self.recommender = recommender
+
+    async def __call__(self, job: ClaimedJob) -> JobOutcome:
+        try:
+            refresh_token = await self._refresh_token(job.user_id)
+        except TokenCipherError as exc:
+            return JobOutcome(FAILED, str(exc))
+        if refresh_token is None:
+            return JobOutcome(REAUTH, "no refresh token is stored for this user")
+        session = self.spotify.for_user(
+            refresh_token, functools.partial(self._store_rotated_token, job.user_id)
+        )
+        try:
+            listening = await fetch_listening(session)
+        except InvalidGrant:
+            await self.database.run(set_user_status_by_id, job.user_id, "reauth_required")
+            return JobOutcome(
+                REAUTH, "Spotify refused the refresh token: the user must log in again"
+            )
+        await self._snapshot(job, listening)
+        return JobOutcome(DONE)
+
+    async def _refresh_token(self, user_id: int) -> str | None:
+        encrypted = await self.database.run(stored_refresh_token, user_id)
+        return self.cipher.decrypt(encrypted) if encrypted else None
+
+    async def _store_rotated_token(self, user_id: int, refresh_token: str) -> None:
+        await self.database.run(replace_refresh_token, user_id, self.cipher.encrypt(refresh_token))
+
+    async def _snapshot(self, job: ClaimedJob, listening: Listening) -> None:
+        await self._store_listening(job.user_id, listening)
+        own = listening.track_ids()
+        features = await self._features(own)
+        user_features = {t: values for t, (values, _) in features.items()}
+        clustering = await anyio.to_thread.run_sync(cluster_tracks, user_features)
+        picks = await self._recommend(job, listening, user_features, clustering)
+        content = _content(job, listening, features, clustering, picks)
+        await self.database.run(write_snapshot, content)
+
+    async def _store_listening(self, user_id: int, listening: Listening) -> None:
+        await self.database.run(catalogue.upsert_artists, listening.artists())
+        await self.database.run(catalogue.upsert_tracks, listening.tracks())
+        plays = [(play.track.id, play.played_at) for play in listening.recent]
+        await self.database.run(record_plays, user_id, plays)
+
+    async def _features(self, track_ids: Sequence[str]) -> Features:
+        """Stored features first; only the tracks still missing are asked of the sources."""
+        features: Features = await self.database.run(catalogue.stored_features, track_ids)
+        missing = [track_id for track_id in track_ids if track_id not in features]
+        if missing and self.feature_sources:
+            found = await collect_features(self.feature_sources, missing)
+            await self.database.run(catalogue.store_features, found)
+            features.update(found)
+        return features
+
+    async def _recommend(
+        self,
+        job: ClaimedJob,
+        listening: Listening,
+        user_features: Mapping[str, Mapping[str, float]],
+        clustering: Clustering,
+    ) -> Picks:
+        if self.recommender != "local" and self.spotify.can("recommendations"):
+            try:
+                return await self._spotify_picks(listening)
+            except EndpointUnavailable:
+                logger.info(
+                    "Spotify has no recommendations for this app; using the local recommender"
+                )
+        if self.recommender == "spotify":
+            raise RecommenderUnavailable(
+                "RECOMMENDER=spotify, but this Spotify app has no /recommendations; "
+                "set RECOMMENDER=auto or local"
+            )
+        return await self._local_picks(job, listening, user_features, clustering)
+
+    async def _spotify_picks(self, listening: Listening) -> Picks:
+        seed_tracks, seed_artists, names = _seeds(listening)
+        tracks = await self.spotify.recommendations(
+            seed_tracks=seed_tracks, seed_artists=seed_artists, limit=RECOMMENDATIONS
+        )
+        await self.database.run(catalogue.upsert_tracks, tracks)
+        reason = "Spotify's pick, seeded by " + _join(names)
+        return Picks("spotify", [(track.id, reason) for track in tracks])
+
+    async def _local_picks(
+        self,
+        job: ClaimedJob,
+        listening: Listening,
+        user_features: Mapping[str, Mapping[str, float]],
+        clustering: Clustering,
+    ) -> Picks:
+        own = set(listening.track_ids())
+        top_ids = {r: [a.id for a in artists] for r, artists in listening.top_artists.items()}
+        affinity = artist_affinity(top_ids, [[a.id for a in t.artists] for t in listening.tracks()])
+        ranked = sorted(affinity, key=lambda artist_id: (-affinity[artist_id], artist_id))
+        candidates = await artist_candidates(
+            self.database, self.spotify, ranked, affinity, own, RECOMMENDATIONS * 3
+        )
+        candidates += await co_listener_candidates(self.database, job.user_id, sorted(own))
+        features = await self._features(sorted({c.track_id for c in candidates}))
+        candidates = [
+            dataclasses.replace(c, features=features[c.track_id][0])
+            if c.track_id in features
+            else c
+            for c in candidates
+        ]
+        picks = await anyio.to_thread.run_sync(
+            functools.partial(
+                rank_candidates,
+                candidates,
+                exclude=own,
+                clustering=clustering,
+                user_features=user_features,
+                affinity=affinity,
+                limit=RECOMMENDATIONS,
+            )
+        )
+        return Picks("local", [(pick.track_id, pick.reason) for pick in picks])
+
+
+def _seeds(listening: Listening) -> tuple[list[str], list[str], list[str]]:
+    """Up to five seeds: the user's current top tracks first, then top artists."""
+    tracks = _first_non_empty(listening.top_tracks)[:3]
+    artists = _first_non_empty(listening.top_artists)[: SPOTIFY_SEEDS - len(tracks)]
+    names = [t.name for t in tracks] + [a.name for a in artists]
+    return [t.id for t in tracks], [a.id for a in artists], names
+
+
+def _first_non_empty(by_range: Mapping[str, list]) -> list:
+    for time_range in ("short_term", "medium_term", "long_term"):
+        if by_range.get(time_range):
+            return by_range[time_range]
+    return []
+
+
+def _join(names: Sequence[str]) -> str:
+    quoted = [f"'{name}'" for name in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _features_source(
+    features: Features, track_ids: Sequence[str]
+) -> tuple[str | None, dict[str, int]]:
+    counts = Counter(features[t][1] for t in track_ids if t in features)
+    return (counts.most_common(1)[0][0] if counts else None), dict(sorted(counts.items()))
+
+
+def _content(
+    job: ClaimedJob, listening: Listening, features: Features, clustering: Clustering, picks: Picks
+) -> SnapshotContent:
+    own = listening.track_ids()
+    features_source, by_source = _features_source(features, own)
+    return SnapshotContent(
+        user_id=job.user_id,
+        date=job.date,
+        top_tracks={r: [t.id for t in ts] for r, ts in listening.top_tracks.items()},
+        top_artists={r: [a.id for a in artists] for r, artists in listening.top_artists.items()},
+        recent=[play.track.id for play in listening.recent],
+        saved=[item.track.id for item in listening.saved],
+        recommendations=picks.items,
+        recommendation_source=picks.source,
+        clusters=[ClusterRows(c.label, c.centroid, c.track_ids) for c in clustering.clusters],
+        clusters_note=clustering.note,
+        features_source=features_source,
+        sources={
+            "recommendations": picks.source,
+            "features": by_source,
+            "tracks_with_features": sum(by_source.values()),
+            "tracks": len(own),
+        },
+    )

@@ -1,0 +1,206 @@
+"""The snapshot pipeline end to end in one process: real client and database, emulated Spotify."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from application import Settings, create_snapshot_service, create_spotify_client
+from db import queries
+from db.database import Database
+from db.models import AUDIO_FEATURE_NAMES, AudioFeatures, Snapshot, User
+from db.token_cipher import TokenCipher, generate_key
+from db.users import save_user_token
+from jobs.clustering import CLUSTER_FEATURES
+from jobs.service import SnapshotService
+from spotify_emulator import EmulatedUser, Faults, World, create_app, write_features_csv
+
+DAY = dt.date(2026, 11, 20)
+SPOTIFY = "http://spotify.test"
+WORLD = World.generate(seed=7)
+
+
+def _visible_tracks(user: EmulatedUser) -> set[str]:
+    """What Spotify shows of the user: the first 50 top tracks of each range, history, library."""
+    visible = {t for tracks in user.top_tracks.values() for t in tracks[:50]}
+    return visible | {t for t, _ in user.recent} | set(user.saved)
+
+
+@dataclasses.dataclass
+class Harness:
+    database: Database
+    service: SnapshotService
+    world: World
+
+    def snapshot(self, username: str) -> queries.SnapshotRef:
+        return self.database.call(queries.find_snapshot, username, DAY)
+
+
+@pytest.fixture
+def features_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "tracks.csv"
+    write_features_csv(WORLD, path)
+    return path
+
+
+@pytest.fixture
+def cipher() -> TokenCipher:
+    return TokenCipher([generate_key()])
+
+
+@pytest.fixture
+def register_users(database: Database, cipher: TokenCipher) -> None:
+    for user in WORLD.users:
+        database.call(save_user_token, user.id, cipher.encrypt(user.refresh_token))
+
+
+@pytest.fixture
+async def harness(
+    database: Database, settings: Settings, cipher: TokenCipher, register_users: None
+) -> AsyncIterator[Callable[..., Any]]:
+    """Factory: a snapshot service wired to an emulated Spotify in the given mode."""
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(mode: str, faults: Faults | None = None, **overrides: Any) -> Harness:
+        app = create_app(WORLD, mode=mode, faults=faults)
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), timeout=5)
+        clients.append(http)
+        configured = dataclasses.replace(
+            settings,
+            spotify_client_id=WORLD.client_id,
+            spotify_client_secret=WORLD.client_secret,
+            spotify_api_url=f"{SPOTIFY}/v1",
+            spotify_accounts_url=f"{SPOTIFY}/accounts",
+            reccobeats_url=f"{SPOTIFY}/reccobeats/v1",
+            **overrides,
+        )
+        spotify = create_spotify_client(configured, http, database)
+        service = create_snapshot_service(configured, database, http, spotify, cipher)
+        return Harness(database, service, WORLD)
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+async def test_extended_quota_stores_spotifys_recommendations_in_order(
+    harness: Callable[..., Any],
+) -> None:
+    h = await harness("extended", audio_features_sources=("spotify",))
+    summary = await h.service.run(DAY)
+    assert summary.succeeded
+    assert sorted(summary.ok) == sorted(u.id for u in WORLD.users)
+    for user in WORLD.users:
+        ref = h.snapshot(user.id)
+        assert (ref.recommendation_source, ref.features_source) == ("spotify", "spotify")
+        stored = [r["track"]["id"] for r in h.database.call(queries.recommendations, ref.id)]
+        expected = WORLD.recommendations_for(
+            user.top_tracks["short_term"][:3], user.top_artists["short_term"][:2], limit=50
+        )
+        assert stored == expected
+
+
+async def test_development_mode_with_a_csv_gets_clusters_and_fresh_local_picks(
+    harness: Callable[..., Any], features_csv: Path
+) -> None:
+    h = await harness(
+        "development", audio_features_sources=("spotify", "csv"), audio_features_csv=features_csv
+    )
+    summary = await h.service.run(DAY)
+    assert summary.succeeded, summary.failed
+    for user in WORLD.users:
+        ref = h.snapshot(user.id)
+        assert (ref.recommendation_source, ref.features_source) == ("local", "csv")
+        picks = h.database.call(queries.recommendations, ref.id)
+        assert len(picks) >= 20
+        ids = [p["track"]["id"] for p in picks]
+        assert len(set(ids)) == len(ids)
+        assert not set(ids) & _visible_tracks(user)
+        assert all(p["reason"] for p in picks)
+        assert len(h.database.call(queries.clusters, ref.id)) >= 2
+
+
+async def test_cluster_centroids_are_their_members_mean_raw_features(
+    harness: Callable[..., Any], features_csv: Path
+) -> None:
+    h = await harness(
+        "development", audio_features_sources=("csv",), audio_features_csv=features_csv
+    )
+    await h.service.run(DAY, [WORLD.users[0].id])
+    clusters = h.database.call(queries.clusters, h.snapshot(WORLD.users[0].id).id)
+    assert clusters
+    for cluster in clusters:
+        assert cluster["size"] == len(cluster["track_ids"])
+        assert set(cluster["centroid"]) == set(CLUSTER_FEATURES)
+        for feature, value in cluster["centroid"].items():
+            members = [WORLD.features[t][feature] for t in cluster["track_ids"]]
+            assert value == pytest.approx(sum(members) / len(members), abs=1e-3)
+
+
+async def test_features_are_stored_once_with_their_source(
+    harness: Callable[..., Any], features_csv: Path
+) -> None:
+    h = await harness(
+        "development", audio_features_sources=("csv",), audio_features_csv=features_csv
+    )
+    await h.service.run(DAY, [WORLD.users[0].id])
+    rows = h.database.call(lambda: list(AudioFeatures.select()))
+    assert rows
+    assert {row.source for row in rows} == {"csv"}
+    for row in rows[:20]:
+        for name in AUDIO_FEATURE_NAMES:
+            assert getattr(row, name) == pytest.approx(WORLD.features[row.track_id][name], abs=1e-6)
+
+
+async def test_without_any_features_there_are_no_clusters_but_still_picks(
+    harness: Callable[..., Any],
+) -> None:
+    h = await harness("development", audio_features_sources=("spotify",))
+    await h.service.run(DAY, [WORLD.users[1].id])
+    ref = h.snapshot(WORLD.users[1].id)
+    assert ref.features_source is None
+    assert "clustering needs" in (ref.clusters_note or "")
+    assert h.database.call(queries.clusters, ref.id) == []
+    assert len(h.database.call(queries.recommendations, ref.id)) >= 20
+
+
+async def test_reruns_are_idempotent_and_force_redoes(harness: Callable[..., Any]) -> None:
+    h = await harness("development", audio_features_sources=("spotify",))
+    user = WORLD.users[2].id
+    await h.service.run(DAY, [user])
+    first = h.snapshot(user)
+    again = await h.service.run(DAY, [user])
+    assert h.snapshot(user) == first
+    assert user not in again.failed
+    forced = await h.service.run(DAY, [user], force=True)
+    assert forced.ok == [user]
+    redone = h.snapshot(user)
+    assert redone.generated_at > first.generated_at
+    count = h.database.call(
+        lambda: Snapshot.select().join(User).where(User.username == user).count()
+    )
+    assert count == 1
+
+
+async def test_a_revoked_user_is_flagged_and_the_others_are_complete(
+    harness: Callable[..., Any],
+) -> None:
+    revoked = WORLD.users[3]
+    h = await harness(
+        "development",
+        faults=Faults(revoked_users=frozenset({revoked.id})),
+        audio_features_sources=("spotify",),
+    )
+    summary = await h.service.run(DAY)
+    assert summary.reauth_required == [revoked.id]
+    assert sorted(summary.ok) == sorted(u.id for u in WORLD.users if u is not revoked)
+    status = h.database.call(lambda: User.get(User.username == revoked.id).status)
+    assert status == User.REAUTH_REQUIRED
+    later = await h.service.run(DAY + dt.timedelta(days=1))
+    assert revoked.id not in later.ok + list(later.failed) + later.reauth_required
