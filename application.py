@@ -60,6 +60,8 @@ class Settings:
     admin_token: Secret | None
     snapshot_cron: str
     snapshot_timezone: str
+    snapshot_workers: int
+    snapshot_lease: float
     audio_features_sources: tuple[str, ...]
     audio_features_csv: Path | None
     reccobeats_url: str
@@ -145,6 +147,8 @@ def _read_settings(config: Config) -> Settings:
         admin_token=_optional_secret(config, "ADMIN_TOKEN"),
         snapshot_cron=config("SNAPSHOT_CRON", default="0 0 * * *"),
         snapshot_timezone=config("SNAPSHOT_TIMEZONE", default="UTC"),
+        snapshot_workers=int(_positive(config, "SNAPSHOT_WORKERS", int, "4")),
+        snapshot_lease=_positive(config, "SNAPSHOT_LEASE_SECONDS", float, "600"),
         audio_features_sources=_feature_sources(config),
         audio_features_csv=Path(csv_path) if csv_path else None,
         reccobeats_url=_url(config, "RECCOBEATS_URL", "https://api.reccobeats.com/v1"),
@@ -228,7 +232,13 @@ def create_snapshot_service(
             raise CommandError("TOKEN_ENCRYPTION_KEY is not set: stored tokens cannot be read")
         return SnapshotPipeline(database, spotify, cipher, feature_sources(), settings.recommender)
 
-    return SnapshotService(database, make_handler, timezone=settings.snapshot_timezone)
+    return SnapshotService(
+        database,
+        make_handler,
+        timezone=settings.snapshot_timezone,
+        concurrency=settings.snapshot_workers,
+        lease=dt.timedelta(seconds=settings.snapshot_lease),
+    )
 
 
 @contextlib.asynccontextmanager

@@ -44,11 +44,13 @@ class SnapshotService:
         *,
         timezone: str = "UTC",
         concurrency: int = 4,
+        lease: dt.timedelta = dt.timedelta(minutes=10),
     ) -> None:
         self.database = database
         self.make_handler = make_handler
         self.zone = zoneinfo.ZoneInfo(timezone)
         self.concurrency = concurrency
+        self.lease = lease
         self._background: set[asyncio.Task[Any]] = set()
 
     def today(self) -> dt.date:
@@ -120,5 +122,6 @@ class SnapshotService:
             worker_id=worker_name(),
             run_id=run_id,
             concurrency=self.concurrency,
+            lease=self.lease,
             on_progress=on_progress,
         )

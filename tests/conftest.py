@@ -26,7 +26,8 @@ from db.migrations import migrate
 from db.models import ALL_MODELS
 
 SETTING_NAMES = {field.name.upper() for field in dataclasses.fields(Settings)} | {
-    "TOKEN_ENCRYPTION_KEY"
+    "TOKEN_ENCRYPTION_KEY",
+    "SNAPSHOT_LEASE_SECONDS",
 }
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
