@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import peewee as pw
+from playhouse.pool import MaxConnectionsExceeded
 
 from db.database import Database, database_proxy
 from db.models import Snapshot, SnapshotJob, SnapshotRun, User, utcnow
@@ -447,6 +448,10 @@ class _Drain:
         finally:
             keeper.cancel()
             await asyncio.wait({keeper})
+            if not keeper.cancelled() and (failure := keeper.exception()) is not None:
+                logger.error(
+                    "lease keeper of job %s failed: %s", job.id, describe_exception(failure)
+                )
 
     async def _keep_lease(
         self, job: ClaimedJob, worker_id: str, work: asyncio.Task[JobOutcome], lost: asyncio.Event
@@ -455,7 +460,7 @@ class _Drain:
             await asyncio.sleep(self.renew_every.total_seconds())
             try:
                 held = await self.database.run(renew_lease, job.id, worker_id, self.lease)
-            except pw.DatabaseError as exc:
+            except (pw.PeeweeException, MaxConnectionsExceeded) as exc:
                 # The lease is still good for a while; the next renewal may well succeed.
                 logger.warning(
                     "could not renew the lease on job %s: %s", job.id, one_line(str(exc))
@@ -483,6 +488,11 @@ class _Drain:
         return outcome
 
 
+def _first_leaf(group: BaseExceptionGroup[Exception]) -> Exception:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
 async def drain(
     database: Database,
     handler: Callable[[ClaimedJob], Awaitable[JobOutcome]],
@@ -498,9 +508,13 @@ async def drain(
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, not {concurrency}")
     state = _Drain(database, handler, run_id, lease, renew_every or lease / 3, on_progress)
-    async with asyncio.TaskGroup() as group:
-        for number in range(concurrency):
-            # Distinct ids per loop: a lease one loop lost must not look held by its sibling.
-            group.create_task(state.worker(f"{worker_id}/{number}"))
+    try:
+        async with asyncio.TaskGroup() as group:
+            for number in range(concurrency):
+                # Distinct ids per loop: a lease one loop lost must not look held by its sibling.
+                group.create_task(state.worker(f"{worker_id}/{number}"))
+    except ExceptionGroup as failures:
+        # The loops fail together when the database goes away; callers want that one error.
+        raise _first_leaf(failures) from None
     if run_id is not None:
         await database.run(close_run_if_complete, run_id)

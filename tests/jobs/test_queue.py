@@ -6,8 +6,11 @@ import asyncio
 import datetime as dt
 import multiprocessing
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from typing import ParamSpec, TypeVar, cast
 
+import peewee as pw
 import pytest
 
 from db.database import Database
@@ -28,6 +31,8 @@ from jobs.queue import (
     summarize_run,
 )
 
+P = ParamSpec("P")
+T = TypeVar("T")
 DAY = dt.date(2026, 7, 1)
 LEASE = dt.timedelta(minutes=10)
 WAIT = 10.0  # upper bound for awaited events; never reached when things work
@@ -560,3 +565,19 @@ async def test_drain_refuses_zero_concurrency(database: Database) -> None:
 
     with pytest.raises(ValueError, match="concurrency"):
         await drain(database, handler, worker_id="test", concurrency=0)
+
+
+class _DatabaseGone:
+    """Stands in for a Database whose every call fails the way a lost server does."""
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        raise pw.OperationalError("server closed the connection unexpectedly")
+
+
+async def test_drain_raises_the_database_error_itself() -> None:
+    async def handler(job: ClaimedJob) -> JobOutcome:
+        return JobOutcome("done")
+
+    gone = cast(Database, _DatabaseGone())
+    with pytest.raises(pw.OperationalError, match="server closed"):
+        await drain(gone, handler, worker_id="test", concurrency=3)
