@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 
 import uvicorn
@@ -53,11 +54,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.features_csv:
         rows = write_features_csv(world, args.features_csv)
         print(f"wrote {rows} tracks' features to {args.features_csv}")
-    print(_banner(world, f"http://{args.host}:{args.port}", args.mode), flush=True)
-    uvicorn.run(
-        create_app(world, args.mode, faults), host=args.host, port=args.port, log_level="warning"
-    )
+    _serve(world, args, faults)
     return 0
+
+
+def _serve(world: World, args: argparse.Namespace, faults: Faults) -> None:
+    # Bind first so `--port 0` can print the port the system chose.
+    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    port = sock.getsockname()[1]
+    print(_banner(world, f"http://{args.host}:{port}", args.mode), flush=True)
+    config = uvicorn.Config(create_app(world, args.mode, faults), log_level="warning", ws="none")
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 if __name__ == "__main__":

@@ -56,18 +56,7 @@ async def album(request: Request) -> JSONResponse:
     """GET /albums/{id}, with its tracks embedded as a paging object."""
     state = _catalogue(request)
     found: Album = _lookup(state.world.albums, request.path_params["id"])
-    render = state.renderer(request)
-    tracks_url = f"{render.api}/albums/{found.id}/tracks"
-    tracks = {
-        "href": f"{tracks_url}?offset=0&limit=50",
-        "items": [render.simple_track(state.world.tracks[t]) for t in found.track_ids[:50]],
-        "limit": 50,
-        "next": None,
-        "offset": 0,
-        "previous": None,
-        "total": len(found.track_ids),
-    }
-    return JSONResponse(render.album(found, tracks))
+    return JSONResponse(state.renderer(request).album(found))
 
 
 async def album_tracks(request: Request) -> JSONResponse:

@@ -105,9 +105,7 @@ async def albums_batch(request: Request) -> JSONResponse:
     state = _extended(request, forbidden())
     render, albums = state.renderer(request), state.world.albums
     ids = ids_param(request, 20)
-    return JSONResponse(
-        {"albums": [render.simple_album(albums[i]) if i in albums else None for i in ids]}
-    )
+    return JSONResponse({"albums": [render.album(albums[i]) if i in albums else None for i in ids]})
 
 
 async def artist_top_tracks(request: Request) -> JSONResponse:

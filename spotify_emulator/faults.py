@@ -42,6 +42,21 @@ class Faults:
     rotate_refresh_every: int = 2  # every Nth refresh grant returns a new refresh token; 0 never
     reccobeats_coverage: float = 0.8  # share of tracks the ReccoBeats emulation knows
 
+    def __post_init__(self) -> None:
+        for name in ("latency", "slow_delay", "rate_limit_window", "slow_rate", "error_rate"):
+            _check_number(name, getattr(self, name))
+        for name in ("rate_limit", "throttle_first", "retry_after", "fail_first", "seed"):
+            _check_number(name, getattr(self, name), integer=True)
+        for name in ("slow_rate", "error_rate", "malformed_rate", "reccobeats_coverage"):
+            _check_number(name, getattr(self, name), upper=1.0)
+        _check_number("rotate_refresh_every", self.rotate_refresh_every, integer=True)
+        if self.quota is not None:
+            _check_number("quota", self.quota, integer=True)
+        if self.token_lifetime is not None:
+            _check_number("token_lifetime", self.token_lifetime)
+        if not 400 <= _check_number("error_status", self.error_status, integer=True) <= 599:
+            raise ValueError("error_status must be an HTTP error status")
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Faults:
         """Build from a JSON object (the control endpoint's body); unknown names are an error."""
@@ -62,6 +77,18 @@ class Faults:
         data["targets"] = list(self.targets)
         data["revoked_users"] = sorted(self.revoked_users)
         return data
+
+
+def _check_number(
+    name: str, value: object, integer: bool = False, upper: float | None = None
+) -> float:
+    wrong_kind = isinstance(value, bool) or (integer and not isinstance(value, int))
+    if wrong_kind or not isinstance(value, (int, float)) or value < 0:
+        kind = "integer" if integer else "number"
+        raise ValueError(f"{name} must be a non-negative {kind}, not {value!r}")
+    if upper is not None and value > upper:
+        raise ValueError(f"{name} must be at most {upper}, not {value!r}")
+    return float(value)
 
 
 @dataclasses.dataclass(frozen=True)

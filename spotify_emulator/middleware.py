@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http
 import json
+import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,6 +16,8 @@ from spotify_emulator.faults import Decision, RequestRecord
 from spotify_emulator.state import EmulatorState
 
 CONTROL_PREFIX = "/_emulator"
+
+logger = logging.getLogger(__name__)
 
 
 class FaultMiddleware:
@@ -39,6 +42,8 @@ class FaultMiddleware:
                 status = message["status"]
             await send(message)
 
+        if decision.fault:
+            logger.debug("injecting %s into %s %s", decision.fault, scope["method"], scope["path"])
         try:
             if decision.delay:
                 await self.state.sleep(decision.delay)

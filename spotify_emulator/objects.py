@@ -92,8 +92,18 @@ class Renderer:
             data["available_markets"] = MARKETS
         return data
 
-    def album(self, album: Album, tracks: JSON) -> JSON:
-        """AlbumObject, with `tracks` a paging object of simplified tracks."""
+    def album(self, album: Album) -> JSON:
+        """AlbumObject, with its first 50 tracks embedded as a paging object."""
+        tracks_url = f"{self.api}/albums/{album.id}/tracks"
+        tracks = {
+            "href": f"{tracks_url}?offset=0&limit=50",
+            "items": [self.simple_track(self.world.tracks[t]) for t in album.track_ids[:50]],
+            "limit": 50,
+            "next": f"{tracks_url}?offset=50&limit=50" if len(album.track_ids) > 50 else None,
+            "offset": 0,
+            "previous": None,
+            "total": len(album.track_ids),
+        }
         data = {
             **self.simple_album(album),
             "tracks": tracks,

@@ -138,3 +138,18 @@ async def test_top_tracks_and_related_artists_match_the_world(
     assert [t["id"] for t in top["tracks"]] == world.top_tracks_of_artist(artist.id)
     assert [a["id"] for a in related["artists"]] == world.related_artists(artist.id)
     assert artist.id not in [a["id"] for a in related["artists"]]
+
+
+async def test_batch_albums_are_full_albums(connect: Connect, world: World) -> None:
+    ids = list(world.albums)[:2]
+    async with connect("extended") as client:
+        body = (
+            await client.get(
+                "/v1/albums",
+                params={"ids": ",".join(ids)},
+                headers=await app_headers(client, world),
+            )
+        ).json()
+    assert [a["id"] for a in body["albums"]] == ids
+    assert [t["id"] for t in body["albums"][0]["tracks"]["items"]] == world.albums[ids[0]].track_ids
+    assert body["albums"][0]["label"] == world.albums[ids[0]].label

@@ -196,3 +196,19 @@ def test_faults_round_trip_through_json() -> None:
 def test_unknown_fault_setting_is_refused() -> None:
     with pytest.raises(ValueError, match="explode"):
         Faults.from_json({"explode": True})
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        pytest.param({"latency": "slow"}, id="latency-not-a-number"),
+        pytest.param({"error_rate": 1.5}, id="rate-over-one"),
+        pytest.param({"fail_first": -1}, id="negative-count"),
+        pytest.param({"throttle_first": True}, id="bool-as-count"),
+        pytest.param({"error_status": 200}, id="status-not-an-error"),
+        pytest.param({"quota": 2.5}, id="fractional-quota"),
+    ],
+)
+def test_nonsense_settings_are_refused(settings: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=next(iter(settings))):
+        Faults.from_json(settings)

@@ -1,0 +1,24 @@
+"""The standalone command `python -m spotify_emulator`."""
+
+from __future__ import annotations
+
+import pytest
+
+from spotify_emulator.__main__ import main
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        pytest.param("{not json", id="not-json"),
+        pytest.param('{"explode": 1}', id="unknown-setting"),
+    ],
+)
+def test_bad_faults_exit_with_status_2(faults: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--faults", faults]) == 2
+    assert capsys.readouterr().err.startswith("error: --faults:")
+
+
+def test_unknown_mode_is_refused() -> None:
+    with pytest.raises(SystemExit):
+        main(["--mode", "premium"])
