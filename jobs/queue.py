@@ -201,8 +201,12 @@ def _enqueue(
     # Jobs another run created follow the newest run that asked for them, so its summary
     # covers every user it named.
     SnapshotJob.update(run=run_id).where(theirs).execute()
+    _requeue(theirs, force, now)
+
+
+def _requeue(theirs: pw.Expression, force: bool, now: dt.datetime) -> None:
     redo = (FAILED, REAUTH, SKIPPED, DONE) if force else (FAILED, REAUTH, SKIPPED)
-    requeue = {
+    fresh = {
         "status": QUEUED,
         "force": force,
         "attempts": 0,
@@ -211,7 +215,7 @@ def _enqueue(
         "worker": None,
         "updated_at": now,
     }
-    SnapshotJob.update(requeue).where(theirs & SnapshotJob.status.in_(redo)).execute()
+    SnapshotJob.update(fresh).where(theirs & SnapshotJob.status.in_(redo)).execute()
     if force:
         SnapshotJob.update(force=True).where(theirs & (SnapshotJob.status == QUEUED)).execute()
 
