@@ -1,16 +1,39 @@
-"""The route table: every URL the service answers."""
+"""The route table: every URL the service answers. Admin routes exist only with ADMIN_TOKEN."""
 
 from __future__ import annotations
 
-from starlette.routing import Route
+from typing import Any, Protocol
 
-from web import health, snapshots
+from starlette.routing import BaseRoute, Route
 
-routes = [
+from web import admin, auth, health, snapshots, users
+
+
+class _AdminSetting(Protocol):
+    @property
+    def admin_token(self) -> Any: ...
+
+
+routes: list[BaseRoute] = [
     Route("/health", health.health, methods=["GET"]),
     Route("/openapi.json", health.openapi, methods=["GET"]),
+    Route("/auth/login", auth.login, methods=["GET"]),
+    Route("/auth/login", auth.start_login, methods=["POST"]),
+    Route("/auth/callback", auth.callback, methods=["GET"]),
     Route("/user-recommendations/{username}", snapshots.user_recommendations, methods=["GET"]),
+    Route("/users/{username}", users.user, methods=["GET"]),
     Route("/users/{username}/top-items", snapshots.top_items, methods=["GET"]),
     Route("/users/{username}/clusters", snapshots.clusters, methods=["GET"]),
     Route("/users/{username}/snapshots", snapshots.snapshots, methods=["GET"]),
 ]
+
+admin_routes: list[BaseRoute] = [
+    Route("/admin/snapshots", admin.start_snapshots, methods=["POST"]),
+    Route("/admin/snapshots/{run_id}", admin.snapshot_run, methods=["GET"]),
+    Route("/users/{username}", users.delete_user, methods=["DELETE"]),
+]
+
+
+def build_routes(settings: _AdminSetting) -> list[BaseRoute]:
+    """The routes for these settings: without ADMIN_TOKEN the admin API does not exist."""
+    return [*routes, *(admin_routes if settings.admin_token else [])]

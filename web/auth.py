@@ -1,0 +1,411 @@
+"""Onboarding through Spotify's authorization-code flow: the login page and the callback.
+
+A login records a single-use nonce, signs it into the OAuth `state` with a key derived from
+TOKEN_ENCRYPTION_KEY, and binds it to the browser with an HttpOnly cookie. The callback
+accepts the state only with a valid signature, within ten minutes, from the same browser,
+and once. Nothing is stored unless every step succeeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from db.oauth_states import StateRejected, consume_state, record_state
+from db.token_cipher import TokenCipher
+from db.users import AccountConflict, InvalidUsername, save_spotify_login, validate_username
+from spotify_client import (
+    BadRequest,
+    Forbidden,
+    InvalidGrant,
+    SpotifyAuthError,
+    SpotifyClient,
+    SpotifyError,
+)
+from web.pages import link, paragraph, render, text
+from web.params import Param, operation
+
+logger = logging.getLogger(__name__)
+
+SCOPES = (
+    "user-top-read user-read-recently-played user-library-read "
+    "playlist-read-private playlist-read-collaborative"
+)
+STATE_MAX_AGE = 600
+STATE_COOKIE = "insight_oauth"
+FORM_COOKIE = "insight_login_form"
+_STATE_SALT = "oauth-state"
+
+# Seconds since the epoch; tests move it to expire states without waiting.
+clock: Callable[[], float] = time.time
+
+
+class _ClockedSigner(TimestampSigner):
+    def get_timestamp(self) -> int:
+        return int(clock())
+
+
+@dataclasses.dataclass(frozen=True)
+class _Onboarding:
+    """What a login needs, present only when the operator configured all of it."""
+
+    client_id: str
+    redirect_uri: str
+    accounts_url: str
+    cipher: TokenCipher
+    spotify: SpotifyClient
+
+    def serializer(self) -> URLSafeTimedSerializer:
+        key = self.cipher.derive_key(_STATE_SALT)
+        return URLSafeTimedSerializer(key, salt=_STATE_SALT, signer=_ClockedSigner)
+
+    def accounts_origin(self) -> str:
+        parts = urlsplit(self.accounts_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+
+class _Refused(Exception):
+    """The callback cannot go on; carries the page to show."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.title = title
+        self.message = message
+
+
+def _onboarding(request: Request) -> _Onboarding | None:
+    settings = request.app.state.settings
+    cipher: TokenCipher | None = getattr(request.state, "cipher", None)
+    if not (settings.spotify_client_id and settings.spotify_client_secret and cipher):
+        return None
+    return _Onboarding(
+        settings.spotify_client_id,
+        settings.spotify_redirect_uri,
+        settings.spotify_accounts_url,
+        cipher,
+        request.state.spotify,
+    )
+
+
+def _not_configured() -> Response:
+    return render(
+        "Onboarding is not configured",
+        paragraph(
+            "This server cannot connect Spotify accounts yet: its operator must set "
+            "SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET and TOKEN_ENCRYPTION_KEY."
+        ),
+        status=503,
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.fromtimestamp(clock(), dt.UTC).replace(tzinfo=None)
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _set_cookie(response: Response, request: Request, name: str, value: str) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=STATE_MAX_AGE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def _login_form(
+    onboarding: _Onboarding, username: str, form_token: str, error: str | None, status: int
+) -> Response:
+    field = (
+        '<form method="post" action="login">'
+        f'<input type="hidden" name="form_token" value="{text(form_token)}">'
+        "<p><label>Username (optional; your Spotify display name when left empty)<br>"
+        f'<input name="username" value="{text(username)}" maxlength="64" '
+        'pattern="[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}"></label></p>'
+        '<p><button type="submit">Continue with Spotify</button></p></form>'
+    )
+    intro = paragraph(
+        "Connect your Spotify account so this server can take nightly snapshots of your "
+        "top items and recent listening. It never changes anything in your account."
+    )
+    parts = [intro, *([paragraph(error)] if error else []), field]
+    return render(
+        "Connect Spotify", *parts, status=status, form_targets=[onboarding.accounts_origin()]
+    )
+
+
+def _show_form(
+    request: Request, onboarding: _Onboarding, username: str, error: str | None, status: int
+) -> Response:
+    form_token = secrets.token_urlsafe(32)
+    response = _login_form(onboarding, username, form_token, error, status)
+    _set_cookie(response, request, FORM_COOKIE, form_token)
+    return response
+
+
+USERNAME_QUERY = Param(
+    "username",
+    "query",
+    "Username to fill in (re-authorisation links carry it).",
+    str,
+    {"type": "string"},
+    default="",
+)
+
+
+@operation(
+    "Login page: choose a username, then continue to Spotify's consent screen",
+    USERNAME_QUERY,
+    responses={200: "An HTML form.", 503: "Onboarding is not configured (HTML page)."},
+    protected=False,
+    tag="auth",
+)
+async def login(request: Request, username: str) -> Response:
+    onboarding = _onboarding(request)
+    if onboarding is None:
+        return _not_configured()
+    return _show_form(request, onboarding, username[:64], None, 200)
+
+
+def _form_token_ok(request: Request, submitted: str) -> bool:
+    # Double-submit check: a cross-site POST cannot read or carry our SameSite cookie.
+    cookie = request.cookies.get(FORM_COOKIE, "")
+    return bool(cookie) and hmac.compare_digest(cookie.encode(), submitted.encode())
+
+
+async def _issue_state(request: Request, onboarding: _Onboarding, username: str | None) -> Response:
+    nonce = secrets.token_urlsafe(24)
+    binding = secrets.token_urlsafe(32)
+    now = _now()
+    expires_at = now + dt.timedelta(seconds=STATE_MAX_AGE)
+    await request.state.database.run(record_state, nonce, username, expires_at, now)
+    state = onboarding.serializer().dumps({"n": nonce, "b": _digest(binding)})
+    query = urlencode(
+        {
+            "client_id": onboarding.client_id,
+            "response_type": "code",
+            "redirect_uri": onboarding.redirect_uri,
+            "scope": SCOPES,
+            "state": state,
+        }
+    )
+    response = RedirectResponse(f"{onboarding.accounts_url}/authorize?{query}", status_code=303)
+    _set_cookie(response, request, STATE_COOKIE, binding)
+    response.delete_cookie(FORM_COOKIE, path="/")
+    return response
+
+
+@operation(
+    "Start a login: record a single-use state and redirect to Spotify",
+    responses={
+        303: "Redirect to Spotify's consent screen.",
+        400: "The form was not sent by this server's login page (HTML page).",
+        503: "Onboarding is not configured (HTML page).",
+    },
+    protected=False,
+    tag="auth",
+)
+async def start_login(request: Request) -> Response:
+    onboarding = _onboarding(request)
+    if onboarding is None:
+        return _not_configured()
+    form = await request.form()
+    username = str(form.get("username") or "").strip()
+    if not _form_token_ok(request, str(form.get("form_token") or "")):
+        error = "This form expired or came from another site; please submit it again."
+        return _show_form(request, onboarding, username[:64], error, 400)
+    try:
+        if username:
+            validate_username(username)
+    except InvalidUsername as exc:
+        return _show_form(request, onboarding, username[:64], str(exc), 400)
+    return await _issue_state(request, onboarding, username or None)
+
+
+def _verified_nonce(onboarding: _Onboarding, state: str, binding: str | None) -> str:
+    try:
+        payload = onboarding.serializer().loads(state, max_age=STATE_MAX_AGE)
+    except SignatureExpired:
+        raise _Refused(400, "Login expired", "This login took too long.") from None
+    except BadSignature:
+        raise _Refused(
+            400, "Invalid login", "This login link is not one this server issued."
+        ) from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("n"), str):
+        raise _Refused(400, "Invalid login", "This login link is malformed.")
+    expected = str(payload.get("b", ""))
+    if binding is None or not hmac.compare_digest(_digest(binding), expected):
+        raise _Refused(
+            400,
+            "Login from another browser",
+            "This login was started in another browser (or its cookie was blocked).",
+        )
+    return str(payload["n"])
+
+
+async def _check_state(request: Request, onboarding: _Onboarding, state: str) -> str | None:
+    """The username the login asked for; _Refused unless the state is good and fresh."""
+    if not state:
+        raise _Refused(400, "Invalid login", "Spotify sent no state back.")
+    nonce = _verified_nonce(onboarding, state, request.cookies.get(STATE_COOKIE))
+    try:
+        issued = await request.state.database.run(consume_state, nonce, _now())
+    except StateRejected as exc:
+        raise _Refused(400, "Invalid login", f"{str(exc).capitalize()}.") from None
+    return issued.username
+
+
+def _spotify_refusal(exc: SpotifyError, step: str) -> _Refused:
+    logger.warning("OAuth callback: %s failed (%s)", step, type(exc).__name__)
+    if isinstance(exc, InvalidGrant | SpotifyAuthError | BadRequest):
+        return _Refused(400, "Spotify refused the login", f"Spotify refused the {step}.")
+    if isinstance(exc, Forbidden):
+        return _Refused(
+            403,
+            "Spotify refused access",
+            "Spotify refused access to this account; is it on the app's allow-list?",
+        )
+    return _Refused(502, "Spotify did not answer", "Spotify could not be reached; try again.")
+
+
+async def _connect(
+    request: Request, onboarding: _Onboarding, code: str, username: str | None
+) -> tuple[str, bool]:
+    try:
+        grant = await onboarding.spotify.exchange_code(code, onboarding.redirect_uri)
+    except SpotifyError as exc:
+        raise _spotify_refusal(exc, "authorization code") from None
+    if not grant.refresh_token:
+        raise _Refused(502, "Spotify did not answer", "Spotify returned no refresh token.")
+    tokens = [grant.refresh_token]
+
+    async def keep(rotated: str) -> None:
+        tokens.append(rotated)
+
+    try:
+        profile = await onboarding.spotify.for_user(tokens[0], keep).me()
+    except SpotifyError as exc:
+        raise _spotify_refusal(exc, "profile request") from None
+    encrypted = onboarding.cipher.encrypt(tokens[-1])
+    account_id = profile.account_id or profile.id
+    try:
+        return await request.state.database.run(  # type: ignore[no-any-return]
+            save_spotify_login, account_id, profile.display_name, encrypted, username
+        )
+    except (AccountConflict, InvalidUsername) as exc:
+        raise _Refused(409, "Username not available", str(exc)) from None
+
+
+def _params(*names: str) -> Iterable[Param]:
+    return (
+        Param(name, "query", f"Set by Spotify: {name}.", str, {"type": "string"}, default="")
+        for name in names
+    )
+
+
+def _outcome_page(username: str, created: bool) -> Response:
+    verb = "connected" if created else "reconnected"
+    return render(
+        "Spotify connected",
+        f"<p>Your Spotify account is {verb} as user <strong>{text(username)}</strong>.</p>",
+        paragraph("Snapshots are taken nightly; you can close this page."),
+    )
+
+
+@operation(
+    "OAuth callback: check the state, exchange the code, store the user",
+    *_params("code", "state", "error"),
+    responses={
+        200: "The account is connected (HTML page).",
+        400: "Bad, expired or replayed state, or Spotify refused the code (HTML page).",
+        403: "The user declined, or Spotify refused this account (HTML page).",
+        409: "The chosen username belongs to someone else (HTML page).",
+        503: "Onboarding is not configured (HTML page).",
+    },
+    protected=False,
+    tag="auth",
+)
+async def callback(request: Request, code: str, state: str, error: str) -> Response:
+    onboarding = _onboarding(request)
+    if onboarding is None:
+        return _not_configured()
+    try:
+        response = await _handle_callback(request, onboarding, code, state, error)
+    except _Refused as refused:
+        response = render(
+            refused.title,
+            paragraph(f"{refused.message} Nothing was stored."),
+            link(str(request.url_for("login")), "Start again"),
+            status=refused.status,
+        )
+    response.delete_cookie(STATE_COOKIE, path="/")
+    return response
+
+
+async def _handle_callback(
+    request: Request, onboarding: _Onboarding, code: str, state: str, error: str
+) -> Response:
+    username = await _check_state(request, onboarding, state)
+    if error == "access_denied":
+        raise _Refused(403, "Access not granted", "You declined access on Spotify.")
+    if error:
+        raise _Refused(400, "Spotify reported an error", f"Spotify answered {error[:64]!r}.")
+    if not code:
+        raise _Refused(400, "Invalid login", "Spotify sent no authorization code.")
+    final_name, created = await _connect(request, onboarding, code, username)
+    logger.info(
+        "user %s %s through OAuth", final_name, "registered" if created else "re-authorised"
+    )
+    return _outcome_page(final_name, created)
+
+
+_SECRET_QUERY = re.compile(r"([?&](?:code|state)=)[^&#\s\"]*")
+
+
+def redact_oauth_query(value: str) -> str:
+    """`value` with the values of `code` and `state` query parameters replaced."""
+    return _SECRET_QUERY.sub(r"\1[redacted]", value)
+
+
+class RedactOAuthQuery(logging.Filter):
+    """Hides OAuth codes and states in log lines, e.g. uvicorn's access log of the callback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_oauth_query(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_arg(arg) for arg in record.args)
+        return True
+
+
+def _redact_arg(arg: Any) -> Any:
+    return redact_oauth_query(arg) if isinstance(arg, str) else arg
+
+
+def install_log_redaction(
+    logger_names: Iterable[str] = ("uvicorn.access", "uvicorn.error"),
+) -> None:
+    """Attach RedactOAuthQuery to the loggers that print request URLs (idempotent)."""
+    for name in logger_names:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactOAuthQuery) for f in target.filters):
+            target.addFilter(RedactOAuthQuery())
