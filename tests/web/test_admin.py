@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+import pytest
+from starlette.datastructures import Secret
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from application import Settings, build_app
+from db.database import Database
+from jobs.queue import UnknownUsers
+from web.openapi import operations
+from web.routes import admin_routes, build_routes
+
+ADMIN = "admin-token-value"
+AUTH = {"Authorization": f"Bearer {ADMIN}"}
+
+
+class FakeSnapshots:
+    """Stands in for jobs.service.SnapshotService: records calls, knows two users."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[dt.date | None, list[str] | None, bool, str]] = []
+
+    async def start_run(
+        self,
+        date: dt.date | None,
+        usernames: Sequence[str] | None,
+        force: bool,
+        trigger: str = "admin",
+    ) -> str:
+        unknown = set(usernames or ()) - {"ann", "bob"}
+        if unknown:
+            raise UnknownUsers(unknown)
+        self.calls.append((date, list(usernames) if usernames else None, force, trigger))
+        return "run-1"
+
+    async def progress(self, run_id: str) -> dict[str, Any] | None:
+        return {"run_id": run_id, "done": 1, "queued": 1} if run_id == "run-1" else None
+
+
+@pytest.fixture
+def fake() -> FakeSnapshots:
+    return FakeSnapshots()
+
+
+async def _client(
+    settings: Settings, fake: FakeSnapshots, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = build_app(dataclasses.replace(settings, **overrides))
+    async with app.router.lifespan_context(app) as state:
+
+        async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+            await app({**scope, "state": {**(state or {}), "snapshots": fake}}, receive, send)
+
+        transport = httpx.ASGITransport(app=asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://insight.test") as c:
+            yield c
+
+
+@pytest.fixture
+async def admin(
+    database: Database, settings: Settings, fake: FakeSnapshots
+) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in _client(settings, fake, admin_token=Secret(ADMIN)):
+        yield client
+
+
+@pytest.fixture
+async def no_admin(
+    database: Database, settings: Settings, fake: FakeSnapshots
+) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in _client(settings, fake):
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(None, (None, None, False), id="defaults"),
+        pytest.param({}, (None, None, False), id="empty-object"),
+        pytest.param(
+            {"date": "2026-03-01", "users": ["ann", "bob", "ann"], "force": True},
+            (dt.date(2026, 3, 1), ["ann", "bob"], True),
+            id="everything",
+        ),
+    ],
+)
+async def test_a_run_is_started_and_can_be_followed(
+    admin: httpx.AsyncClient,
+    fake: FakeSnapshots,
+    body: dict[str, Any] | None,
+    expected: tuple[Any, ...],
+) -> None:
+    response = await admin.post("/admin/snapshots", json=body, headers=AUTH)
+    assert response.status_code == 202, response.text
+    assert response.json() == {
+        "run_id": "run-1",
+        "status_url": "http://insight.test/admin/snapshots/run-1",
+    }
+    assert fake.calls == [(*expected, "admin")]
+    progress = await admin.get(response.json()["status_url"], headers=AUTH)
+    assert progress.status_code == 200
+    assert progress.json()["done"] == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "name"),
+    [
+        pytest.param(b"{not json", None, id="malformed-json"),
+        pytest.param(b"[1, 2]", None, id="not-an-object"),
+        pytest.param(b'{"date": "2026-02-30"}', "date", id="impossible-date"),
+        pytest.param(b'{"date": 20260301}', "date", id="date-not-a-string"),
+        pytest.param(b'{"users": "ann"}', "users", id="users-not-a-list"),
+        pytest.param(b'{"users": []}', "users", id="users-empty"),
+        pytest.param(b'{"users": ["../etc"]}', "users", id="bad-username"),
+        pytest.param(b'{"force": "yes"}', "force", id="force-not-boolean"),
+        pytest.param(b'{"dry_run": true}', "dry_run", id="unknown-field"),
+    ],
+)
+async def test_a_malformed_body_is_a_400_problem(
+    admin: httpx.AsyncClient, fake: FakeSnapshots, content: bytes, name: str | None
+) -> None:
+    response = await admin.post("/admin/snapshots", content=content, headers=AUTH)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    if name:
+        assert response.json()["invalid_params"][0]["name"] == name
+    assert fake.calls == []
+
+
+async def test_unknown_users_are_named_in_a_404_problem(admin: httpx.AsyncClient) -> None:
+    response = await admin.post(
+        "/admin/snapshots", json={"users": ["ann", "zed", "carl"]}, headers=AUTH
+    )
+    assert response.status_code == 404
+    assert response.json()["unknown_users"] == ["carl", "zed"]
+
+
+async def test_an_unknown_run_is_a_404_problem(admin: httpx.AsyncClient) -> None:
+    response = await admin.get("/admin/snapshots/run-404", headers=AUTH)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+ADMIN_OPERATIONS = [
+    pytest.param(method, path, id=f"{method} {path}")
+    for method, path, _, _ in operations(admin_routes)
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_OPERATIONS)
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        pytest.param(None, id="missing"),
+        pytest.param("Bearer wrong", id="wrong"),
+        pytest.param(f"Basic {ADMIN}", id="basic-scheme"),
+        pytest.param("Bearer api-key", id="an-api-key"),
+    ],
+)
+async def test_every_admin_route_needs_the_admin_token(
+    database: Database,
+    settings: Settings,
+    fake: FakeSnapshots,
+    method: str,
+    path: str,
+    authorization: str | None,
+) -> None:
+    overrides = {"admin_token": Secret(ADMIN), "api_keys": (Secret("api-key"),)}
+    async for client in _client(settings, fake, **overrides):
+        headers = {"Authorization": authorization} if authorization else {}
+        url = path.replace("{username}", "ann").replace("{run_id}", "run-1")
+        response = await client.request(method, url, headers=headers, json={})
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"].startswith("Bearer")
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [p for p in ADMIN_OPERATIONS if p.values[1].startswith("/admin/")],
+)
+async def test_admin_routes_do_not_exist_without_admin_token(
+    no_admin: httpx.AsyncClient, fake: FakeSnapshots, method: str, path: str
+) -> None:
+    url = path.replace("{run_id}", "run-1")
+    response = await no_admin.request(method, url, headers=AUTH, json={})
+    assert response.status_code == 404
+    assert fake.calls == []
+
+
+def test_routes_are_built_with_admin_only_when_the_token_is_set(settings: Settings) -> None:
+    def keyed(routes: Sequence[Any]) -> set[tuple[str, str]]:
+        return {(m, r.path) for r in routes if isinstance(r, Route) for m in r.methods or ()}
+
+    without = keyed(build_routes(settings))
+    with_admin = keyed(build_routes(dataclasses.replace(settings, admin_token=Secret(ADMIN))))
+    assert with_admin - without == keyed(admin_routes)
+    assert not keyed(admin_routes) & without
+
+
+def test_every_route_is_protected_admin_or_deliberately_open(settings: Settings) -> None:
+    routes = build_routes(dataclasses.replace(settings, admin_token=Secret(ADMIN)))
+    for method, path, _, spec in operations(routes):
+        # Only the service's own pages and the OAuth screens may be read without a key.
+        open_ok = spec.tag in ("service", "auth")
+        assert spec.protected or spec.tag == "admin" or open_ok, (method, path)
+        assert not (spec.protected and spec.tag == "admin"), (method, path)
