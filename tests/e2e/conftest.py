@@ -1,0 +1,320 @@
+"""End-to-end harness: the emulator and the API on real loopback sockets, worker processes.
+
+Everything here talks over real HTTP: the emulator runs in a thread (EmulatorServer), the
+API in another (uvicorn with its lifespan), and workers are `python application.py`
+subprocesses pointed at both through environment variables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.datastructures import Secret
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from application import Settings, build_app
+from db.database import Database
+from db.token_cipher import TokenCipher, generate_key
+from db.users import save_user_token
+from spotify_emulator import EmulatorServer, Faults, World, write_features_csv
+from spotify_emulator.state import EmulatorState
+from tests.conftest import SETTING_NAMES
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DAY = dt.date(2026, 11, 20)
+HOST = "127.0.0.1"
+START_TIMEOUT = 15.0
+WORKER_TIMEOUT = 120.0
+
+
+@pytest.fixture(scope="session")
+def world() -> World:
+    """The emulated Spotify every end-to-end test runs against (six users)."""
+    return World.generate(seed=7)
+
+
+@pytest.fixture(scope="session")
+def features_csv(world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every track's features in the Kaggle layout, for development mode."""
+    path = tmp_path_factory.mktemp("features") / "tracks.csv"
+    write_features_csv(world, path)
+    return path
+
+
+@pytest.fixture
+def encryption_key() -> str:
+    """A fresh TOKEN_ENCRYPTION_KEY."""
+    return generate_key()
+
+
+@pytest.fixture
+def register_users(database: Database, world: World, encryption_key: str) -> list[str]:
+    """Register every user of the world under their Spotify id; answers the usernames."""
+    cipher = TokenCipher([encryption_key])
+    for user in world.users:
+        database.call(save_user_token, user.id, cipher.encrypt(user.refresh_token))
+    return [user.id for user in world.users]
+
+
+# -- the emulator, with a log of who sent what ------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Seen:
+    """One request as it reached the emulator: when, what, whose token, and the answer."""
+
+    time: float
+    method: str
+    path: str
+    query: str
+    user_id: str | None
+    status: int
+    retry_after: float | None
+
+
+class WhoSentIt:
+    """ASGI wrapper in front of the emulator app: records the user behind each bearer token.
+
+    The emulator's own log does not say whose request it was, nor what Retry-After it
+    announced; both are needed to check workers and the rate-limit discipline.
+    """
+
+    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
+        self.app = app
+        self.state = state
+        self._lock = threading.Lock()
+        self._seen: list[Seen] = []
+
+    @property
+    def seen(self) -> list[Seen]:
+        """Every request so far, in order of arrival."""
+        with self._lock:
+            return list(self._seen)
+
+    def clear(self) -> None:
+        """Forget the requests so far."""
+        with self._lock:
+            self._seen.clear()
+
+    def _user(self, scope: Scope) -> str | None:
+        headers = dict(scope["headers"])
+        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None
+        grant = self.state.tokens.access(token.strip())
+        return grant.user_id if grant else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        arrival = self.state.clock()
+        user = self._user(scope)
+        answer: dict[str, Any] = {"status": 500, "retry_after": None}
+
+        async def send_seen(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+                value = dict(message.get("headers", [])).get(b"retry-after")
+                answer["retry_after"] = float(value) if value else None
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_seen)
+        finally:
+            seen = Seen(
+                arrival,
+                scope["method"],
+                scope["path"],
+                scope["query_string"].decode("latin-1"),
+                user,
+                answer["status"],
+                answer["retry_after"],
+            )
+            with self._lock:
+                self._seen.append(seen)
+
+
+class Emulator(EmulatorServer):
+    """EmulatorServer whose app is wrapped by `WhoSentIt` (available as `.log`)."""
+
+    def __init__(self, world: World, mode: str = "development", faults: Faults | None = None):
+        super().__init__(world, mode, faults)
+        self.log = WhoSentIt(self.app, self.app.state.emulator)
+        self.app = self.log  # type: ignore[assignment]
+
+
+@pytest.fixture
+def emulator(world: World) -> Iterator[Callable[..., Emulator]]:
+    """Factory of started emulators on free loopback ports; all stopped at teardown."""
+    started: list[Emulator] = []
+
+    def start(mode: str, faults: Faults | None = None) -> Emulator:
+        server = Emulator(world, mode, faults)
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def configure(
+    settings: Settings, server: EmulatorServer, world: World, key: str, **overrides: Any
+) -> Settings:
+    """Settings pointing at the emulator, with the world's app credentials."""
+    return dataclasses.replace(
+        settings,
+        spotify_api_url=server.api_url,
+        spotify_accounts_url=server.accounts_url,
+        reccobeats_url=server.reccobeats_url,
+        spotify_client_id=world.client_id,
+        spotify_client_secret=Secret(world.client_secret),
+        token_encryption_keys=(Secret(key),),
+        **overrides,
+    )
+
+
+# -- the API on a real socket -----------------------------------------------------------
+
+
+class ApiServer:
+    """`build_app(settings)` served by uvicorn (lifespan on) on a free loopback port."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.app = build_app(settings)
+        self.port = 0
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> None:
+        """Bind, serve in a daemon thread, and wait until the lifespan has started."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind((HOST, 0))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="on", ws="none")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="insight-api", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        """Let uvicorn run the lifespan's shutdown and wait for the thread."""
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=START_TIMEOUT)
+        self._server = self._thread = None
+
+    def __enter__(self) -> ApiServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+# -- worker processes -------------------------------------------------------------------
+
+
+def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a `python application.py` worker with these settings."""
+    env = {name: value for name, value in os.environ.items() if name not in SETTING_NAMES}
+    secret = settings.spotify_client_secret
+    env.update(
+        DATABASE_URL=settings.database_url,
+        SPOTIFY_CLIENT_ID=settings.spotify_client_id or "",
+        SPOTIFY_CLIENT_SECRET=str(secret) if secret else "",
+        SPOTIFY_API_URL=settings.spotify_api_url,
+        SPOTIFY_ACCOUNTS_URL=settings.spotify_accounts_url,
+        SPOTIFY_TIMEOUT=str(settings.spotify_timeout),
+        RECCOBEATS_URL=settings.reccobeats_url,
+        TOKEN_ENCRYPTION_KEY=",".join(str(k) for k in settings.token_encryption_keys),
+        AUDIO_FEATURES_SOURCES=",".join(settings.audio_features_sources),
+        AUDIO_FEATURES_CSV=str(settings.audio_features_csv or ""),
+        SNAPSHOT_LEASE_SECONDS=str(settings.snapshot_lease),
+        SNAPSHOT_WORKERS=str(settings.snapshot_workers),
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+@dataclasses.dataclass
+class Worker:
+    """A running `python application.py ...` whose output goes to a file."""
+
+    process: subprocess.Popen[bytes]
+    output: Path
+
+    def wait(self, timeout: float = WORKER_TIMEOUT) -> int:
+        """Its exit code; killed (and the test failed) if it runs past `timeout`."""
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"worker ran past {timeout:.0f} s:\n{self.text()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no lease is released, no transaction committed."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+
+@pytest.fixture
+def spawn_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    """Factory of worker subprocesses (cwd: the repo root); any still running are killed."""
+    workers: list[Worker] = []
+
+    def spawn(env: dict[str, str], *args: str) -> Worker:
+        output = tmp_path / f"worker-{len(workers)}.log"
+        with output.open("wb") as sink:
+            process = subprocess.Popen(
+                [sys.executable, "application.py", *args],
+                cwd=REPO_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        worker = Worker(process, output)
+        workers.append(worker)
+        return worker
+
+    yield spawn
+    for worker in workers:
+        worker.kill()
