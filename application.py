@@ -22,15 +22,31 @@ from db.capabilities import DatabaseCapabilityStore
 from db.database import Database, DatabaseURLError
 from db.migrations import SchemaOutOfDate, check_schema, migrate
 from db.token_cipher import TokenCipher, TokenCipherError, generate_key
-from db.users import InvalidUsername, UnknownUser, list_users, remove_user, save_user_token
+from db.users import (
+    AccountConflict,
+    InvalidUsername,
+    UnknownUser,
+    list_users,
+    remove_user,
+    rotate_tokens,
+    save_user_token,
+    validate_username,
+)
 from jobs.features import CsvFeatureSource, FeatureSource, build_feature_sources
 from jobs.queue import ClaimedJob, JobOutcome, RunSummary, UnknownUsers
 from jobs.scheduler import ScheduleError, create_scheduler, validate_schedule
 from jobs.service import Handler, SnapshotService
 from jobs.snapshot import SnapshotPipeline
-from spotify_client import QuotaExceeded, SpotifyClient, create_http_client
+from spotify_client import (
+    InvalidGrant,
+    QuotaExceeded,
+    SpotifyClient,
+    SpotifyError,
+    create_http_client,
+)
+from web.auth import install_log_redaction
 from web.problems import EXCEPTION_HANDLERS
-from web.routes import routes
+from web.routes import build_routes
 
 logger = logging.getLogger("spotify_insight")
 
@@ -281,7 +297,7 @@ def build_app(settings: Settings, *, scheduler: bool = False) -> Starlette:
                     nightly.shutdown(wait=False)
 
     app = Starlette(
-        routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan
+        routes=build_routes(settings), exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan
     )
     app.state.settings = settings
     return app
@@ -314,15 +330,56 @@ def _checked_database(settings: Settings) -> Database:
     return database
 
 
+STDIN_MARK = "-"
+
+
 def _cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
+    validate_username(args.username)
     cipher = token_cipher(settings)
-    database = _checked_database(settings)
-    try:
-        created = database.call(save_user_token, args.username, cipher.encrypt(args.refresh_token))
-    finally:
-        database.close()
-    print(f"{'added' if created else 'updated'} user {args.username}")
+    if not (settings.spotify_client_id and settings.spotify_client_secret):
+        raise CommandError(
+            "SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET must be set to check the token"
+        )
+    # "-" reads the token from stdin, keeping it out of shell history and `ps`.
+    from_stdin = args.refresh_token == STDIN_MARK
+    token = sys.stdin.readline().strip() if from_stdin else args.refresh_token
+    if not token:
+        raise CommandError("the refresh token is empty")
+    created, name = asyncio.run(_add_checked_user(settings, cipher, args.username, token))
+    who = f" ({name})" if name else ""
+    print(f"{'added' if created else 'updated'} user {args.username}{who}")
     return 0
+
+
+async def _add_checked_user(
+    settings: Settings, cipher: TokenCipher, username: str, refresh_token: str
+) -> tuple[bool, str | None]:
+    """Check the token against Spotify's /me, then store it (or the one Spotify rotated to)."""
+    async with open_resources(settings) as resources:
+        tokens = [refresh_token]
+
+        async def keep(rotated: str) -> None:
+            tokens.append(rotated)
+
+        try:
+            profile = await resources.spotify.for_user(refresh_token, keep).me()
+        except InvalidGrant:
+            raise CommandError(
+                "Spotify refused this refresh token (invalid_grant); nothing was stored"
+            ) from None
+        except SpotifyError as exc:
+            raise CommandError(f"could not check the token with Spotify: {exc}") from None
+        try:
+            created = await resources.database.run(
+                save_user_token,
+                username,
+                cipher.encrypt(tokens[-1]),
+                account_id=profile.account_id or profile.id,
+                display_name=profile.display_name,
+            )
+        except AccountConflict as exc:
+            raise CommandError(str(exc)) from None
+    return created, profile.display_name
 
 
 def _cmd_users_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -348,6 +405,20 @@ def _cmd_users_remove(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_users_rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
+    cipher = token_cipher(settings)
+    database = _checked_database(settings)
+    try:
+        count = database.call(rotate_tokens, cipher.rotate)
+    finally:
+        database.close()
+    print(
+        f"re-encrypted {count} refresh token{'' if count == 1 else 's'} with the first "
+        "TOKEN_ENCRYPTION_KEY; the other keys may now be removed"
+    )
+    return 0
+
+
 def _cmd_generate_key(settings: Settings, args: argparse.Namespace) -> int:
     print(generate_key())
     return 0
@@ -360,6 +431,7 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if not args.no_scheduler:
         validate_schedule(settings.snapshot_cron, settings.snapshot_timezone)
     app = build_app(settings, scheduler=not args.no_scheduler)
+    install_log_redaction()
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
@@ -443,17 +515,29 @@ def _users_parser(subparsers: Any) -> None:
     )
     commands = users.add_subparsers(dest="users_command", required=True, metavar="COMMAND")
     add = _add_command(
-        commands, "add", _cmd_users_add, "register a user, or replace their refresh token"
+        commands,
+        "add",
+        _cmd_users_add,
+        "register a user, or replace their refresh token (checked with Spotify first)",
     )
     add.add_argument("username", metavar="USERNAME")
     add.add_argument(
-        "--refresh-token", required=True, metavar="TOKEN", help="the user's Spotify refresh token"
+        "--refresh-token",
+        required=True,
+        metavar="TOKEN",
+        help="the user's Spotify refresh token, or - to read it from stdin",
     )
     _add_command(commands, "list", _cmd_users_list, "list users with status and last snapshot")
     remove = _add_command(
         commands, "remove", _cmd_users_remove, "remove a user and all of their data"
     )
     remove.add_argument("username", metavar="USERNAME")
+    _add_command(
+        commands,
+        "rotate-keys",
+        _cmd_users_rotate_keys,
+        "re-encrypt every stored token with the first TOKEN_ENCRYPTION_KEY",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+import respx
+
+from application import main
+from db.database import Database
+from db.models import Snapshot, User
+from db.token_cipher import TokenCipher, generate_key
+from db.users import save_user_token
+
+T = TypeVar("T")
+TOKEN = "refresh-token-from-headless-login"
+CLIENT_SECRET = "cli-client-secret"
+KEY = generate_key()
+PROFILE = {"id": "ann-id", "account_id": "acct-ann", "display_name": "Ann Smith"}
+
+
+@pytest.fixture
+def env(
+    database: Database, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> str:
+    """The CLI's environment: Spotify app and one key configured; no .env file read."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "DATABASE_URL": database_url,
+        "SPOTIFY_CLIENT_ID": "cli-client",
+        "SPOTIFY_CLIENT_SECRET": CLIENT_SECRET,
+        "TOKEN_ENCRYPTION_KEY": KEY,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return database_url
+
+
+class Accounts:
+    """Spotify's token endpoint and /me; `rotate_to` makes the refresh return a new token."""
+
+    def __init__(self, router: respx.MockRouter) -> None:
+        self.rotate_to: str | None = None
+        router.post("https://accounts.spotify.com/api/token").mock(side_effect=self._token)
+        router.get("https://api.spotify.com/v1/me").mock(
+            return_value=httpx.Response(200, json=PROFILE)
+        )
+
+    def _token(self, request: httpx.Request) -> httpx.Response:
+        form = parse_qs(request.content.decode())
+        if form.get("refresh_token") != [TOKEN]:
+            return httpx.Response(400, json={"error": "invalid_grant"})
+        body = {"access_token": "at", "expires_in": 3600, "scope": "user-top-read"}
+        if self.rotate_to:
+            body["refresh_token"] = self.rotate_to
+        return httpx.Response(200, json=body)
+
+
+@pytest.fixture
+def spotify() -> Iterator[Accounts]:
+    with respx.mock(assert_all_called=False) as router:
+        yield Accounts(router)
+
+
+def _read(url: str, fn: Callable[[], T]) -> T:
+    # A Database of its own: the CLI rebinds the models to the databases it opens.
+    database = Database(url, pool_size=1)
+    try:
+        return database.call(fn)
+    finally:
+        database.close()
+
+
+def _stored(url: str) -> list[tuple[str, str | None, str | None, str, str]]:
+    def read() -> list[tuple[str, str | None, str | None, str, str]]:
+        return [
+            (
+                u.username,
+                u.spotify_account_id,
+                u.display_name,
+                u.status,
+                TokenCipher([KEY]).decrypt(u.refresh_token_encrypted),
+            )
+            for u in User.select().order_by(User.username)
+        ]
+
+    return _read(url, read)
+
+
+def test_add_checks_the_token_and_stores_it_encrypted(
+    env: str, spotify: Accounts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["users", "add", "ann", "--refresh-token", TOKEN]) == 0
+    assert capsys.readouterr().out == "added user ann (Ann Smith)\n"
+    assert _stored(env) == [("ann", "acct-ann", "Ann Smith", "active", TOKEN)]
+    assert TOKEN not in _read(env, lambda: User.get().refresh_token_encrypted)
+
+
+def test_add_stores_the_token_spotify_rotated_to(env: str, spotify: Accounts) -> None:
+    spotify.rotate_to = "rotated-token"
+    assert main(["users", "add", "ann", "--refresh-token", TOKEN]) == 0
+    assert _stored(env)[0][-1] == "rotated-token"
+
+
+def test_add_reads_the_token_from_stdin(
+    env: str, spotify: Accounts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(TOKEN + "\n"))
+    assert main(["users", "add", "ann", "--refresh-token", "-"]) == 0
+    assert _stored(env)[0][-1] == TOKEN
+
+
+def test_a_refused_token_is_one_clear_line_and_stores_nothing(
+    env: str, spotify: Accounts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["users", "add", "ann", "--refresh-token", "revoked-token"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "invalid_grant" in err
+    assert "nothing was stored" in err
+    assert "revoked-token" not in err
+    assert _stored(env) == []
+
+
+def test_adding_again_replaces_the_token_clears_reauth_and_keeps_snapshots(
+    env: str, spotify: Accounts
+) -> None:
+    def revoked_user_with_a_snapshot() -> None:
+        save_user_token("ann", TokenCipher([KEY]).encrypt("old"), account_id="acct-ann")
+        User.update(status=User.REAUTH_REQUIRED).execute()
+        Snapshot.create(user=User.get(), date=dt.date(2026, 5, 1), status=Snapshot.COMPLETE)
+
+    _read(env, revoked_user_with_a_snapshot)
+    assert main(["users", "add", "ann", "--refresh-token", TOKEN]) == 0
+    assert _stored(env) == [("ann", "acct-ann", "Ann Smith", "active", TOKEN)]
+    assert _read(env, Snapshot.select().count) == 1
+
+
+def test_a_token_of_an_account_registered_under_another_name_is_refused(
+    env: str, spotify: Accounts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _read(env, lambda: save_user_token("bob", "cipher", account_id="acct-ann"))
+    assert main(["users", "add", "ann", "--refresh-token", TOKEN]) == 2
+    assert "already registered as user 'bob'" in capsys.readouterr().err
+    assert _read(env, User.select().count) == 1
+
+
+@pytest.mark.parametrize(
+    ("unset", "says"),
+    [
+        pytest.param("SPOTIFY_CLIENT_SECRET", "SPOTIFY_CLIENT_SECRET", id="no-spotify-app"),
+        pytest.param("TOKEN_ENCRYPTION_KEY", "TOKEN_ENCRYPTION_KEY", id="no-key"),
+    ],
+)
+def test_add_needs_spotify_credentials_and_a_key(
+    env: str,
+    spotify: Accounts,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    unset: str,
+    says: str,
+) -> None:
+    monkeypatch.delenv(unset)
+    assert main(["users", "add", "ann", "--refresh-token", TOKEN]) == 2
+    assert says in capsys.readouterr().err
+    assert _stored(env) == []
+
+
+def test_rotate_keys_re_encrypts_every_token_with_the_first_key(
+    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def two_users() -> None:
+        save_user_token("ann", TokenCipher([KEY]).encrypt("token-a"))
+        save_user_token("bob", TokenCipher([KEY]).encrypt("token-b"))
+
+    _read(env, two_users)
+    new = generate_key()
+    monkeypatch.setenv("TOKEN_ENCRYPTION_KEY", f"{new},{KEY}")
+    assert main(["users", "rotate-keys"]) == 0
+    assert "re-encrypted 2 refresh tokens" in capsys.readouterr().out
+
+    def decrypted_with_new_key_only() -> list[str]:
+        cipher = TokenCipher([new])
+        return sorted(cipher.decrypt(u.refresh_token_encrypted) for u in User.select())
+
+    assert _read(env, decrypted_with_new_key_only) == ["token-a", "token-b"]
+
+
+def test_users_list_and_remove(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _read(env, lambda: save_user_token("ann", "cipher"))
+    assert main(["users", "list"]) == 0
+    assert "ann" in capsys.readouterr().out
+    assert main(["users", "remove", "ann"]) == 0
+    assert main(["users", "remove", "ann"]) == 2
+    assert "no user named 'ann'" in capsys.readouterr().err
+    assert _read(env, User.select().count) == 0
