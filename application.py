@@ -8,7 +8,9 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import socket
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,7 @@ from spotify_client import (
     SpotifyError,
     create_http_client,
 )
+from spotify_emulator import EmulatorServer, World, write_features_csv
 from web.auth import install_log_redaction
 from web.problems import EXCEPTION_HANDLERS
 from web.routes import build_routes
@@ -479,8 +482,103 @@ def _cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if summary.succeeded else 1
 
 
+DEMO_ONBOARDING_USERS = 1  # the emulator's last user is left to sign up through /auth/login
+
+
+def _demo_settings(
+    settings: Settings, server: EmulatorServer, data_dir: Path, port: int
+) -> Settings:
+    """The user's settings, pointed at the emulator and an embedded database of the demo's own."""
+    world = server.world
+    return dataclasses.replace(
+        settings,
+        database_url=f"sqlite:///{data_dir / 'demo.db'}",
+        spotify_client_id=world.client_id,
+        spotify_client_secret=Secret(world.client_secret),
+        spotify_api_url=server.api_url,
+        spotify_accounts_url=server.accounts_url,
+        spotify_redirect_uri=f"http://127.0.0.1:{port}/auth/callback",
+        reccobeats_url=server.reccobeats_url,
+        token_encryption_keys=(Secret(generate_key()),),
+        audio_features_sources=("spotify", "reccobeats", "csv"),
+        audio_features_csv=data_dir / "tracks.csv",
+        api_keys=(),
+    )
+
+
+def _register_demo_users(settings: Settings, world: World) -> list[str]:
+    database = open_database(settings)
+    cipher = token_cipher(settings)
+    registered = []
+    try:
+        database.call(migrate, database.peewee)
+        for user in world.users[:-DEMO_ONBOARDING_USERS]:
+            username = user.display_name.lower()
+            database.call(
+                save_user_token,
+                username,
+                cipher.encrypt(user.refresh_token),
+                account_id=user.account_id,
+                display_name=user.display_name,
+            )
+            registered.append(username)
+    finally:
+        database.close()
+    return registered
+
+
+def _demo_banner(base: str, usernames: Sequence[str], mode: str) -> str:
+    first = usernames[0]
+    return "\n".join(
+        [
+            "",
+            f"Spotify Insight demo: offline, against a local Spotify in {mode} mode",
+            f"  API          {base}/",
+            f"  OpenAPI      {base}/openapi.json",
+            f"  users        {', '.join(usernames)}",
+            "  try:",
+            f"    curl -s {base}/user-recommendations/{first} | python3 -m json.tool",
+            f'    curl -s "{base}/users/{first}/top-items?type=artists&time_range=short_term"',
+            f"    curl -s {base}/users/{first}/clusters",
+            f"    curl -s {base}/users/{first}/snapshots",
+            f"  sign up one more user in a browser: {base}/auth/login",
+            "Press Ctrl-C to stop.",
+            "",
+        ]
+    )
+
+
+def _ensure_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise CommandError(f"{host}:{port} is in use; choose another with --port") from None
+
+
+async def _demo_snapshots(settings: Settings) -> RunSummary:
+    async with open_resources(settings) as resources:
+        return await resources.snapshots.run(trigger="demo", on_progress=_print_progress)
+
+
 def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    raise CommandError("the offline demo is not built yet")
+    import uvicorn
+
+    _ensure_port_free(args.host, args.port)
+    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="spotify-insight-demo-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "demo.db").unlink(missing_ok=True)
+    world = World.generate(seed=7)
+    write_features_csv(world, data_dir / "tracks.csv")
+    with EmulatorServer(world, mode=args.mode) as server:
+        demo = _demo_settings(settings, server, data_dir, args.port)
+        usernames = _register_demo_users(demo, world)
+        print(f"taking snapshots of {len(usernames)} users (data in {data_dir})")
+        _print_summary(asyncio.run(_demo_snapshots(demo)))
+        print(_demo_banner(f"http://{args.host}:{args.port}", usernames, args.mode), flush=True)
+        uvicorn.run(build_app(demo), host=args.host, port=args.port, log_level="warning")
+    return 0
 
 
 def _iso_date(raw: str) -> dt.date:
@@ -572,11 +670,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-scheduler", action="store_true", help="serve only; no nightly snapshots"
     )
-    _add_command(
-        commands,
-        "demo",
-        _cmd_demo,
-        "run the whole service offline against a local Spotify emulator",
+    demo = _add_command(
+        commands, "demo", _cmd_demo, "run the whole service offline against a local Spotify"
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    demo.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
+    demo.add_argument(
+        "--mode",
+        choices=("development", "extended"),
+        default="development",
+        help="which kind of Spotify app to emulate (default: a 2026 development-mode app)",
+    )
+    demo.add_argument(
+        "--data-dir", help="keep the demo's database and CSV here (default: a temp dir)"
     )
     _add_command(commands, "generate-key", _cmd_generate_key, "print a new TOKEN_ENCRYPTION_KEY")
     return parser
@@ -595,14 +701,21 @@ USER_ERRORS = (
 )
 
 
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # One line per Spotify request drowns the useful lines; DEBUG brings them back.
+    if settings.log_level != "DEBUG":
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the command line: one readable line on any user error."""
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_environment()
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        _configure_logging(settings)
         return int(args.handler(settings, args))
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
