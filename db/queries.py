@@ -58,7 +58,7 @@ class SnapshotRef:
     clusters_note: str | None
 
 
-def _user_id(username: str) -> int:
+def user_id_of(username: str) -> int:
     user_id = User.select(User.id).where(User.username == username).scalar()
     if user_id is None:
         raise UnknownUser(username)
@@ -79,7 +79,7 @@ def _nearest_dates(user_id: int, date: dt.date) -> list[dt.date]:
 
 def find_snapshot(username: str, date: dt.date | None) -> SnapshotRef:
     """The user's complete snapshot on `date`, or their latest when `date` is None."""
-    user_id = _user_id(username)
+    user_id = user_id_of(username)
     query = _complete(user_id)
     if date is None:
         snapshot = query.order_by(Snapshot.date.desc()).first()
@@ -101,23 +101,27 @@ def find_snapshot(username: str, date: dt.date | None) -> SnapshotRef:
 
 def list_snapshots(username: str) -> list[dict[str, Any]]:
     """Every snapshot of the user, newest first."""
-    user_id = _user_id(username)
+    user_id = user_id_of(username)
     query = (
         Snapshot.select(Snapshot.date, Snapshot.status, Snapshot.generated_at)
         .where(Snapshot.user == user_id)
         .order_by(Snapshot.date.desc())
     )
     return [
-        {"date": row.date.isoformat(), "status": row.status, "generated_at": _iso(row.generated_at)}
+        {
+            "date": row.date.isoformat(),
+            "status": row.status,
+            "generated_at": iso_utc(row.generated_at),
+        }
         for row in query
     ]
 
 
-def _iso(moment: dt.datetime) -> str:
+def iso_utc(moment: dt.datetime) -> str:
     return moment.replace(tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _artists_by_track(track_ids: Iterable[str]) -> dict[str, list[dict[str, str]]]:
+def artists_by_track(track_ids: Iterable[str]) -> dict[str, list[dict[str, str]]]:
     query = (
         TrackArtist.select(TrackArtist.track, Artist.id, Artist.name)
         .join(Artist)
@@ -130,7 +134,7 @@ def _artists_by_track(track_ids: Iterable[str]) -> dict[str, list[dict[str, str]
     return artists
 
 
-def _track_dict(track: Track, artists: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
+def track_dict(track: Track, artists: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
     album = track.album
     return {
         "id": track.id,
@@ -152,9 +156,9 @@ def recommendations(snapshot_id: int) -> list[dict[str, Any]]:
         .order_by(Recommendation.rank)
     )
     rows = list(query)
-    artists = _artists_by_track(row.track.id for row in rows)
+    artists = artists_by_track(row.track.id for row in rows)
     return [
-        {"rank": row.rank, "track": _track_dict(row.track, artists), "reason": row.reason}
+        {"rank": row.rank, "track": track_dict(row.track, artists), "reason": row.reason}
         for row in rows
     ]
 
@@ -199,8 +203,8 @@ def top_items(snapshot_id: int, item_type: str, time_range: str) -> list[dict[st
         .order_by(TopItem.rank)
     )
     rows = list(query)
-    artists = _artists_by_track(row.track.id for row in rows)
-    return [{"rank": row.rank, **_track_dict(row.track, artists)} for row in rows]
+    artists = artists_by_track(row.track.id for row in rows)
+    return [{"rank": row.rank, **track_dict(row.track, artists)} for row in rows]
 
 
 def _top_artist(rank: int, artist: Artist) -> dict[str, Any]:

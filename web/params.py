@@ -149,3 +149,36 @@ def operation(
         return endpoint
 
     return decorate
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+            raise ValueError(f"must be a whole number from {low} to {high}, not {_echo(raw)}")
+        return int(raw)
+
+    return parse
+
+
+SINCE = Param(
+    "since",
+    "query",
+    "First day to include, YYYY-MM-DD (UTC); the beginning of the history when omitted.",
+    parse_date,
+    {"type": "string", "format": "date"},
+)
+UNTIL = Param(
+    "until",
+    "query",
+    "Last day to include, YYYY-MM-DD (UTC); today when omitted.",
+    parse_date,
+    {"type": "string", "format": "date"},
+)
+HISTORY_LIMIT = Param(
+    "limit",
+    "query",
+    "At most this many plays, newest first (1-1000).",
+    bounded_int(1, 1000),
+    {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+    default=100,
+)

@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from starlette.routing import BaseRoute, Route
 
-from web import admin, auth, health, snapshots, users
+from web import admin, auth, health, history, snapshots, users
 
 
 class _AdminSetting(Protocol):
@@ -25,6 +25,8 @@ routes: list[BaseRoute] = [
     Route("/users/{username}/top-items", snapshots.top_items, methods=["GET"]),
     Route("/users/{username}/clusters", snapshots.clusters, methods=["GET"]),
     Route("/users/{username}/snapshots", snapshots.snapshots, methods=["GET"]),
+    Route("/users/{username}/history", history.plays, methods=["GET"]),
+    Route("/users/{username}/statistics", history.statistics, methods=["GET"]),
 ]
 
 admin_routes: list[BaseRoute] = [

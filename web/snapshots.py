@@ -26,13 +26,13 @@ SNAPSHOT_RESPONSES = {
 }
 
 
-def _database(request: Request) -> Database:
+def database_of(request: Request) -> Database:
     return request.state.database  # type: ignore[no-any-return]
 
 
-async def _find_snapshot(request: Request, username: str, date: dt.date | None) -> SnapshotRef:
+async def find_snapshot(request: Request, username: str, date: dt.date | None) -> SnapshotRef:
     try:
-        return await _database(request).run(queries.find_snapshot, username, date)
+        return await database_of(request).run(queries.find_snapshot, username, date)
     except UnknownUser as exc:
         raise not_found(str(exc)) from None
     except SnapshotNotFound as exc:
@@ -40,7 +40,7 @@ async def _find_snapshot(request: Request, username: str, date: dt.date | None) 
         raise not_found(str(exc), nearest_dates=nearest) from None
 
 
-async def _snapshot_response(
+async def snapshot_response(
     request: Request,
     ref: SnapshotRef,
     dated: bool,
@@ -51,7 +51,7 @@ async def _snapshot_response(
     headers = caching_headers(request, snapshot_etag(ref, *variant), dated)
     if (cached := not_modified(request, headers)) is not None:
         return cached
-    payload = await _database(request).run(build, ref)
+    payload = await database_of(request).run(build, ref)
     return JSONResponse(payload, headers=headers)
 
 
@@ -78,8 +78,8 @@ def _recommendations_payload(ref: SnapshotRef) -> dict[str, Any]:
     responses=SNAPSHOT_RESPONSES,
 )
 async def user_recommendations(request: Request, username: str, date: dt.date | None) -> Response:
-    ref = await _find_snapshot(request, username, date)
-    return await _snapshot_response(
+    ref = await find_snapshot(request, username, date)
+    return await snapshot_response(
         request, ref, date is not None, ("recommendations",), _recommendations_payload
     )
 
@@ -104,8 +104,8 @@ async def top_items(
             "items": queries.top_items(ref.id, type, time_range),
         }
 
-    ref = await _find_snapshot(request, username, date)
-    return await _snapshot_response(
+    ref = await find_snapshot(request, username, date)
+    return await snapshot_response(
         request, ref, date is not None, ("top-items", type, time_range), build
     )
 
@@ -127,10 +127,8 @@ def _clusters_payload(ref: SnapshotRef) -> dict[str, Any]:
     responses=SNAPSHOT_RESPONSES,
 )
 async def clusters(request: Request, username: str, date: dt.date | None) -> Response:
-    ref = await _find_snapshot(request, username, date)
-    return await _snapshot_response(
-        request, ref, date is not None, ("clusters",), _clusters_payload
-    )
+    ref = await find_snapshot(request, username, date)
+    return await snapshot_response(request, ref, date is not None, ("clusters",), _clusters_payload)
 
 
 @operation(
@@ -145,7 +143,7 @@ async def clusters(request: Request, username: str, date: dt.date | None) -> Res
 )
 async def snapshots(request: Request, username: str) -> Response:
     try:
-        listed = await _database(request).run(queries.list_snapshots, username)
+        listed = await database_of(request).run(queries.list_snapshots, username)
     except UnknownUser as exc:
         raise not_found(str(exc)) from None
     return JSONResponse({"username": username, "snapshots": listed})

@@ -1,0 +1,130 @@
+"""Listening history and statistics: what accumulated across snapshots, as plain dicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+import peewee as pw
+
+from db.models import (
+    AUDIO_FEATURE_NAMES,
+    Album,
+    Artist,
+    AudioFeatures,
+    Play,
+    SnapshotTrack,
+    TopItem,
+    Track,
+    TrackArtist,
+)
+from db.queries import SnapshotRef, artists_by_track, iso_utc, track_dict, user_id_of
+
+TOP_ARTISTS = 10
+
+
+def _day_bounds(start: dt.date | None, end: dt.date | None) -> pw.Expression:
+    condition: pw.Expression = pw.SQL("1 = 1")
+    if start is not None:
+        condition &= Play.played_at >= dt.datetime.combine(start, dt.time.min)
+    if end is not None:
+        condition &= Play.played_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min)
+    return condition
+
+
+def list_plays(
+    username: str, start: dt.date | None, end: dt.date | None, limit: int
+) -> list[dict[str, Any]]:
+    """The user's plays between two dates (inclusive), newest first."""
+    user_id = user_id_of(username)
+    query = (
+        Play.select(Play.played_at, Track, Album)
+        .join(Track)
+        .join(Album, pw.JOIN.LEFT_OUTER)
+        .where((Play.user == user_id) & _day_bounds(start, end))
+        .order_by(Play.played_at.desc())
+        .limit(limit)
+    )
+    rows = list(query)
+    artists = artists_by_track(row.track.id for row in rows)
+    return [
+        {"played_at": iso_utc(row.played_at), "track": track_dict(row.track, artists)}
+        for row in rows
+    ]
+
+
+def _snapshot_track_ids(snapshot_id: int) -> set[str]:
+    top = TopItem.select(TopItem.track).where(
+        (TopItem.snapshot == snapshot_id) & TopItem.track.is_null(False)
+    )
+    other = SnapshotTrack.select(SnapshotTrack.track).where(SnapshotTrack.snapshot == snapshot_id)
+    return {row.track_id for row in top} | {row.track_id for row in other}
+
+
+def _taste(track_ids: set[str]) -> tuple[dict[str, float], int]:
+    """Mean of each audio feature over the tracks that have features."""
+    rows = list(AudioFeatures.select().where(AudioFeatures.track.in_(sorted(track_ids))))
+    if not rows:
+        return {}, 0
+    means = {
+        name: round(sum(float(getattr(row, name)) for row in rows) / len(rows), 4)
+        for name in AUDIO_FEATURE_NAMES
+    }
+    return means, len(rows)
+
+
+def _history_until(user_id: int, until: dt.date) -> dict[str, Any]:
+    plays = Play.select().where((Play.user == user_id) & _day_bounds(None, until))
+    summary = plays.select(
+        pw.fn.COUNT(Play.id),
+        pw.fn.COUNT(Play.track.distinct()),
+        pw.fn.MIN(Play.played_at),
+        pw.fn.MAX(Play.played_at),
+    ).tuples()
+    count, distinct, first, last = summary.get()
+    return {
+        "plays": count,
+        "distinct_tracks": distinct,
+        "first_play": iso_utc(_as_datetime(first)) if first else None,
+        "last_play": iso_utc(_as_datetime(last)) if last else None,
+    }
+
+
+def _as_datetime(value: dt.datetime | str) -> dt.datetime:
+    # SQLite returns aggregates of timestamps as text.
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _top_artists_by_plays(user_id: int, until: dt.date) -> list[dict[str, Any]]:
+    query = (
+        Play.select(TrackArtist.artist, Artist.name)
+        .join(TrackArtist, on=(Play.track == TrackArtist.track))
+        .join(Artist)
+        .where((Play.user == user_id) & _day_bounds(None, until))
+        .tuples()
+    )
+    counts: Counter[tuple[str, str]] = Counter(query)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0][1], item[0][0]))
+    return [
+        {"id": artist_id, "name": name, "plays": plays}
+        for (artist_id, name), plays in ranked[:TOP_ARTISTS]
+    ]
+
+
+def snapshot_statistics(ref: SnapshotRef) -> dict[str, Any]:
+    """Taste profile of a snapshot, and the listening history accumulated up to its date."""
+    user_id = user_id_of(ref.username)
+    track_ids = _snapshot_track_ids(ref.id)
+    taste, with_features = _taste(track_ids)
+    return {
+        "username": ref.username,
+        "date": ref.date.isoformat(),
+        "recommendation_source": ref.recommendation_source,
+        "features_source": ref.features_source,
+        "tracks": len(track_ids),
+        "tracks_with_features": with_features,
+        "taste": taste,
+        "history": _history_until(user_id, ref.date),
+        "top_artists_by_plays": _top_artists_by_plays(user_id, ref.date),
+    }
