@@ -101,28 +101,28 @@ def write_snapshot(content: SnapshotContent) -> int:
     return int(snapshot.id)
 
 
-def _insert_top_items(snapshot_id: int, content: SnapshotContent) -> None:
-    rows = [
+def _top_item_rows(
+    snapshot_id: int, item_type: str, ranked: Mapping[str, Sequence[str]]
+) -> list[dict[str, Any]]:
+    # Every row names both columns: insert_many takes its column list from the first row.
+    column, other = ("track", "artist") if item_type == "tracks" else ("artist", "track")
+    return [
         {
             "snapshot": snapshot_id,
-            "item_type": "tracks",
+            "item_type": item_type,
             "time_range": time_range,
             "rank": rank,
-            "track": item,
+            column: item,
+            other: None,
         }
-        for time_range, ids in content.top_tracks.items()
-        for rank, item in enumerate(ids, start=1)
-    ] + [
-        {
-            "snapshot": snapshot_id,
-            "item_type": "artists",
-            "time_range": time_range,
-            "rank": rank,
-            "artist": item,
-        }
-        for time_range, ids in content.top_artists.items()
+        for time_range, ids in ranked.items()
         for rank, item in enumerate(ids, start=1)
     ]
+
+
+def _insert_top_items(snapshot_id: int, content: SnapshotContent) -> None:
+    rows = _top_item_rows(snapshot_id, "tracks", content.top_tracks)
+    rows += _top_item_rows(snapshot_id, "artists", content.top_artists)
     _insert(TopItem, rows)
 
 

@@ -204,3 +204,17 @@ async def test_a_revoked_user_is_flagged_and_the_others_are_complete(
     assert status == User.REAUTH_REQUIRED
     later = await h.service.run(DAY + dt.timedelta(days=1))
     assert revoked.id not in later.ok + list(later.failed) + later.reauth_required
+
+
+async def test_top_items_of_every_range_are_stored_in_spotifys_order(
+    harness: Callable[..., Any],
+) -> None:
+    h = await harness("development", audio_features_sources=("spotify",))
+    user = WORLD.users[4]
+    await h.service.run(DAY, [user.id])
+    ref = h.snapshot(user.id)
+    for time_range in ("short_term", "medium_term", "long_term"):
+        tracks = h.database.call(queries.top_items, ref.id, "tracks", time_range)
+        artists = h.database.call(queries.top_items, ref.id, "artists", time_range)
+        assert [t["id"] for t in tracks] == user.top_tracks[time_range][:50]
+        assert [a["id"] for a in artists] == user.top_artists[time_range][:50]
