@@ -398,11 +398,16 @@ class RedactOAuthQuery(logging.Filter):
 
 
 def _redact_arg(arg: Any) -> Any:
-    return redact_oauth_query(arg) if isinstance(arg, str) else arg
+    if isinstance(arg, int | float | bool) or arg is None:
+        return arg
+    # URLs arrive as objects too (httpx logs an httpx.URL): compare their text form.
+    text_form = arg if isinstance(arg, str) else str(arg)
+    redacted = redact_oauth_query(text_form)
+    return redacted if redacted != text_form else arg
 
 
 def install_log_redaction(
-    logger_names: Iterable[str] = ("uvicorn.access", "uvicorn.error"),
+    logger_names: Iterable[str] = ("uvicorn.access", "uvicorn.error", "httpx"),
 ) -> None:
     """Attach RedactOAuthQuery to the loggers that print request URLs (idempotent)."""
     for name in logger_names:

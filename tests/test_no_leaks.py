@@ -1,0 +1,198 @@
+"""End to end over real HTTP: a browser signs up through the emulated accounts.spotify.com,
+an operator adds a user headlessly, and afterwards neither the raw SQLite file, nor any log
+line, nor any page holds a token, code, state, key or secret that was used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+import uvicorn
+from starlette.types import ASGIApp
+
+from application import Settings, build_app, main
+from db.database import Database
+from db.migrations import migrate
+from db.models import User
+from db.token_cipher import TokenCipher, generate_key
+from spotify_emulator import EmulatorServer, World
+from tests.conftest import SETTING_NAMES
+from web.auth import install_log_redaction
+
+pytestmark = pytest.mark.slow
+
+ADMIN_TOKEN = "admin-token-3f9c1e"
+API_KEY = "api-key-7d2a90"
+
+
+@contextlib.contextmanager
+def _bound_socket() -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+@contextlib.contextmanager
+def _serving(app: ASGIApp, sock: socket.socket) -> Iterator[None]:
+    # No log_config: uvicorn's loggers then propagate to pytest's capture.
+    config = uvicorn.Config(app, log_config=None, log_level="info", ws="none")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert thread.is_alive(), "the API did not start"
+        assert time.monotonic() < deadline, "the API did not start in time"
+        time.sleep(0.01)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def _configure(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer, db_url: str, key: str, port: int
+) -> Settings:
+    for name in list(os.environ):
+        if name in SETTING_NAMES:
+            monkeypatch.delenv(name)
+    world = emulator.world
+    for name, value in {
+        "DATABASE_URL": db_url,
+        "SPOTIFY_CLIENT_ID": world.client_id,
+        "SPOTIFY_CLIENT_SECRET": world.client_secret,
+        "SPOTIFY_API_URL": emulator.api_url,
+        "SPOTIFY_ACCOUNTS_URL": emulator.accounts_url,
+        "SPOTIFY_REDIRECT_URI": f"http://127.0.0.1:{port}/auth/callback",
+        "TOKEN_ENCRYPTION_KEY": key,
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        "API_KEYS": API_KEY,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return Settings.from_environment(env_file=None)
+
+
+async def _sign_up(browser: httpx.AsyncClient, base: str, username: str) -> dict[str, str]:
+    """A browser's whole login; answers the pages and the code and state it carried."""
+    page = await browser.get(f"{base}/auth/login")
+    form_token = re.search(r'name="form_token" value="([^"]+)"', page.text)
+    assert form_token, page.text
+    data = {"form_token": form_token.group(1), "username": username}
+    to_spotify = await browser.post(f"{base}/auth/login", data=data)
+    assert to_spotify.status_code == 303
+    back = await browser.get(to_spotify.headers["location"])
+    assert back.status_code == 302, back.text
+    callback_url = back.headers["location"]
+    assert callback_url.startswith(f"{base}/auth/callback?")
+    query = parse_qs(urlsplit(callback_url).query)
+    done = await browser.get(callback_url)
+    replay = await browser.get(callback_url)
+    return {
+        "code": query.get("code", [""])[0],
+        "state": query["state"][0],
+        "page": done.text,
+        "status": str(done.status_code),
+        "replay_status": str(replay.status_code),
+    }
+
+
+def _database_bytes(path: Path) -> bytes:
+    # WAL mode: recent writes may sit in the -wal file, not yet in the main file.
+    return b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))
+
+
+def _stored_tokens(db_url: str, key: str) -> dict[str, str]:
+    database = Database(db_url, pool_size=1)
+    try:
+        users = database.call(lambda: list(User.select()))
+    finally:
+        database.close()
+    cipher = TokenCipher([key])
+    return {u.username: cipher.decrypt(u.refresh_token_encrypted) for u in users}
+
+
+async def test_onboarding_over_http_leaves_no_secret_in_the_database_logs_or_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # httpcore's DEBUG trace prints the test browser's own response headers (the Location
+    # carrying the code); the service's own lines are what is under test.
+    caplog.set_level(logging.INFO, logger="httpcore")
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.chdir(tmp_path)
+    db_path = tmp_path / "insight.db"
+    db_url = f"sqlite:///{db_path}"
+    setup = Database(db_url, pool_size=1)
+    setup.call(migrate, setup.peewee)
+    setup.close()
+    key = generate_key()
+    world = World.generate(seed=7, users=3)
+    install_log_redaction()
+
+    with EmulatorServer(world, mode="development") as emulator, _bound_socket() as sock:
+        port = sock.getsockname()[1]
+        settings = _configure(monkeypatch, emulator, db_url, key, port)
+        base = f"http://127.0.0.1:{port}"
+        # The emulator's uvicorn configured these loggers for itself; send them to the capture.
+        for name in ("uvicorn", "uvicorn.access"):
+            monkeypatch.setattr(logging.getLogger(name), "propagate", True)
+            monkeypatch.setattr(logging.getLogger(name), "handlers", [])
+        emulator.consent_user = world.users[0].id
+        with _serving(build_app(settings), sock):
+            async with httpx.AsyncClient(timeout=10) as browser:
+                flow = await _sign_up(browser, base, "")
+                emulator.deny_consent = True
+                denied = await _sign_up(browser, base, "mallory")
+                user_page = await browser.get(
+                    f"{base}/users/{world.users[0].display_name.lower()}",
+                    headers={"Authorization": f"Bearer {API_KEY}"},
+                )
+        headless_token = world.users[1].refresh_token
+        command = ["users", "add", "bob", "--refresh-token", headless_token]
+        assert await asyncio.to_thread(main, command) == 0
+
+    assert flow["status"] == "200", flow["page"]
+    assert flow["replay_status"] == "400"
+    assert denied["status"] == "403"
+    assert user_page.status_code == 200, user_page.text
+    tokens = _stored_tokens(db_url, key)
+    assert set(tokens) == {world.users[0].display_name.lower(), "bob"}
+    secrets = {
+        "authorization code": flow["code"],
+        "state": flow["state"],
+        "denied state": denied["state"],
+        "client secret": world.client_secret,
+        "encryption key": key,
+        "admin token": ADMIN_TOKEN,
+        "api key": API_KEY,
+        "headless token": headless_token,
+        **{f"stored token of {name}": token for name, token in tokens.items()},
+    }
+    assert all(len(value) >= 8 for value in secrets.values()), secrets.keys()
+    raw = _database_bytes(db_path)
+    logs = caplog.text + "".join(str(r.args) for r in caplog.records)
+    # SQL parameters are logged at DEBUG: they are part of what must stay clean.
+    assert any(r.name == "peewee" for r in caplog.records)
+    access_lines = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+    assert any("/auth/callback?code=[redacted]&state=[redacted]" in x for x in access_lines)
+    pages = flow["page"] + denied["page"] + user_page.text
+    for what, value in secrets.items():
+        assert value.encode() not in raw, f"the database holds the {what} in plaintext"
+        assert value not in logs, f"a log line holds the {what}"
+        assert value not in pages, f"a page shows the {what}"
