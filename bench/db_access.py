@@ -1,0 +1,200 @@
+"""db-access: the same read endpoint served three ways under concurrent load.
+
+(a) threads: the current design, sync Peewee in worker threads (`Database.run`);
+(b) blocking: sync Peewee on the event loop, the baseline we must not ship;
+(c) pwasyncio: Peewee 4's asyncio layer (greenlets over asyncpg / aiosqlite).
+Each serves GET /user-recommendations/{u}?date=... from its own uvicorn process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import statistics
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from bench.app import VARIANTS
+from bench.async_path import missing_packages
+from bench.dataset import KINDS, Shape, populate, postgres_unavailable, recommendations_path
+from bench.dataset import scratch_url as scratch_database
+from bench.load import run_load
+from bench.measure import Report, Target, ms, percentile
+from bench.server import serving
+
+NAME = "db-access"
+RESPONSIVENESS_TARGET = 2.0  # blocking's probe p99 over the chosen design's
+THROUGHPUT_TARGET = 0.8  # the chosen design's throughput over each alternative's
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+    kinds: tuple[str, ...] = KINDS
+    variants: tuple[str, ...] = VARIANTS
+    shape: Shape = dataclasses.field(default_factory=Shape)
+    concurrency: int = 32
+    pool_size: int = 8
+    warmup_requests: int = 150
+    round_requests: int = 2000
+    round_seconds: float = 4.0
+    rounds: int = 3
+
+
+TINY = Params(
+    kinds=("sqlite",),
+    shape=Shape(users=3, recommendations=5, clusters=2, cluster_members=3, tracks=30),
+    concurrency=4,
+    warmup_requests=8,
+    round_requests=24,
+    round_seconds=5.0,
+    rounds=1,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stats:
+    """Medians over the rounds of one variant on one database."""
+
+    throughput: float
+    p50: float
+    p99: float
+    probe_p50: float
+    probe_p99: float
+    loop_lag_p99: float
+
+    @classmethod
+    def median_of(cls, rounds: Sequence[Stats]) -> Stats:
+        return cls(
+            *(
+                statistics.median(getattr(r, f.name) for r in rounds)
+                for f in dataclasses.fields(cls)
+            )
+        )
+
+    def cells(self) -> tuple[str, ...]:
+        return (
+            f"{self.throughput:.0f}",
+            ms(self.p50),
+            ms(self.p99),
+            ms(self.probe_p50),
+            ms(self.probe_p99),
+            ms(self.loop_lag_p99),
+        )
+
+
+HEADERS = (
+    "database / variant",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "ping p50",
+    "ping p99",
+    "loop lag p99",
+)
+
+
+async def _loop_lag(client: httpx.AsyncClient) -> float:
+    response = await client.post("/bench/loop-lag")
+    response.raise_for_status()
+    return float(response.json()["p99"])
+
+
+async def _one_round(base_url: str, paths: list[str], params: Params) -> Stats:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as control:
+        await _loop_lag(control)
+        load = await run_load(
+            base_url,
+            paths,
+            concurrency=params.concurrency,
+            max_requests=params.round_requests,
+            max_seconds=params.round_seconds,
+            probe_path="/bench/ping",
+        )
+        lag = await _loop_lag(control)
+    probes = load.probe_latencies or [0.0]
+    return Stats(
+        throughput=load.throughput,
+        p50=percentile(load.latencies, 0.5),
+        p99=percentile(load.latencies, 0.99),
+        probe_p50=percentile(probes, 0.5),
+        probe_p99=percentile(probes, 0.99),
+        loop_lag_p99=lag,
+    )
+
+
+async def measure_variant(base_url: str, paths: list[str], params: Params) -> Stats:
+    """Warm up, then the median of `params.rounds` bounded rounds of load."""
+    await run_load(
+        base_url,
+        paths,
+        concurrency=params.concurrency,
+        max_requests=params.warmup_requests,
+        max_seconds=params.round_seconds,
+    )
+    return Stats.median_of(
+        [await _one_round(base_url, paths, params) for _ in range(params.rounds)]
+    )
+
+
+def _measure_kind(kind: str, params: Params, report: Report) -> dict[str, Stats]:
+    measured: dict[str, Stats] = {}
+    with tempfile.TemporaryDirectory() as directory, scratch_database(kind, Path(directory)) as url:
+        paths = [recommendations_path(user) for user in populate(url, params.shape)]
+        for variant in params.variants:
+            missing = missing_packages(kind) if variant == "pwasyncio" else []
+            if missing:
+                report.notes.append(f"{kind}/pwasyncio skipped: needs {', '.join(missing)}")
+                continue
+            with serving(variant, url, params.pool_size) as base_url:
+                measured[variant] = asyncio.run(measure_variant(base_url, paths, params))
+            report.rows.append((f"{kind} / {variant}", *measured[variant].cells()))
+    return measured
+
+
+def _targets(kind: str, measured: dict[str, Stats], report: Report) -> None:
+    threads, blocking = measured.get("threads"), measured.get("blocking")
+    if threads and blocking:
+        report.targets.append(
+            Target(
+                f"{kind}: ping p99 under load, blocking / threads",
+                blocking.probe_p99 / max(threads.probe_p99, 1e-6),
+                RESPONSIVENESS_TARGET,
+            )
+        )
+    for other in ("blocking", "pwasyncio"):
+        if threads and (alternative := measured.get(other)):
+            report.targets.append(
+                Target(
+                    f"{kind}: throughput, threads / {other}",
+                    threads.throughput / max(alternative.throughput, 1e-6),
+                    THROUGHPUT_TARGET,
+                )
+            )
+    if measured:
+        best = max(measured, key=lambda variant: measured[variant].throughput)
+        report.notes.append(f"{kind}: highest throughput: {best}")
+
+
+def run(params: Params = Params()) -> Report:
+    """Serve the endpoint with each variant on each database; compare throughput and the loop."""
+    report = Report(
+        NAME,
+        f"GET /user-recommendations/{{u}}?date=, {params.concurrency} concurrent clients, "
+        f"{params.shape.users} users x {params.shape.recommendations} recommendations, "
+        f"pool {params.pool_size}; medians of {params.rounds} rounds",
+        HEADERS,
+    )
+    for kind in params.kinds:
+        reason = postgres_unavailable() if kind == "postgresql" else None
+        if reason:
+            report.notes.append(f"postgresql skipped: {reason}")
+            continue
+        _targets(kind, _measure_kind(kind, params, report), report)
+    report.notes.append(
+        "ping = GET /bench/ping (no database) sent every 10 ms during the load; "
+        "loop lag = how late a 2 ms sleep in the server wakes"
+    )
+    return report

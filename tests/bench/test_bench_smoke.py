@@ -1,0 +1,125 @@
+"""Every benchmark runs at tiny sizes and reports well-formed results; timings are never checked."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import pytest
+
+from bench import __main__ as cli
+from bench import conditional, db_access, features_csv, read_queries
+from bench.load import run_load
+from bench.measure import Report, Target, format_table, percentile
+
+BOTH = ("sqlite", "postgresql")
+
+
+def _well_formed(report: Report, name: str) -> None:
+    assert report.name == name
+    assert report.rows, report.render()
+    assert all(len(row) == len(report.headers) for row in report.rows)
+    assert report.targets, report.render()
+    for target in report.targets:
+        assert math.isfinite(target.measured), target
+        assert target.measured > 0, target
+    text = report.render()
+    assert text.startswith(f"== {name}:")
+    assert "verdict:" in text.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("name", "run"),
+    [
+        pytest.param(
+            conditional.NAME,
+            lambda: conditional.run(dataclasses.replace(conditional.TINY, kinds=BOTH)),
+            id="conditional",
+        ),
+        pytest.param(
+            read_queries.NAME,
+            lambda: read_queries.run(dataclasses.replace(read_queries.TINY, kinds=BOTH)),
+            id="read-queries",
+        ),
+        pytest.param(features_csv.NAME, lambda: features_csv.run(features_csv.TINY), id="features"),
+    ],
+)
+def test_benchmark_runs_tiny_and_reports(name: str, run: Callable[[], Report]) -> None:
+    _well_formed(run(), name)
+
+
+def test_db_access_serves_each_variant_over_loopback() -> None:
+    report = db_access.run(db_access.TINY)
+    _well_formed(report, db_access.NAME)
+    variants = [row[0] for row in report.rows]
+    assert variants[:2] == ["sqlite / threads", "sqlite / blocking"]
+    pwasyncio_ran = "sqlite / pwasyncio" in variants
+    assert pwasyncio_ran or any("pwasyncio skipped: needs" in note for note in report.notes)
+    assert all(float(row[1]) > 0 for row in report.rows), "every variant served requests"
+
+
+def test_read_queries_baseline_really_is_n_plus_one() -> None:
+    report = read_queries.run(read_queries.TINY)
+    (small, large) = report.rows
+    # Columns: size, product queries, product ms, naive queries, naive ms.
+    assert small[1] == large[1], "the product's query count does not grow with size"
+    assert int(large[3]) > int(small[3]) > int(small[1]), "the baseline issues a query per row"
+
+
+async def test_load_is_only_ever_sent_to_loopback() -> None:
+    with pytest.raises(ValueError, match=r"127\.0\.0\.1"):
+        await run_load("http://example.com", ["/"], concurrency=1, max_requests=1, max_seconds=1.0)
+
+
+def _fake(passed: bool) -> Callable[[], Report]:
+    target = Target("ratio", 3.0 if passed else 1.0, 2.0)
+    return lambda: Report("fake", "a fake", ("a", "b"), [("x", "1")], [target])
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "exit_code"),
+    [
+        pytest.param((True, True), 0, id="all-met"),
+        pytest.param((True, False), 1, id="one-missed"),
+    ],
+)
+def test_cli_exit_code_says_whether_every_target_was_met(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    outcomes: tuple[bool, ...],
+    exit_code: int,
+) -> None:
+    fakes = {f"b{i}": _fake(ok) for i, ok in enumerate(outcomes)}
+    monkeypatch.setattr(cli, "BENCHMARKS", fakes)
+    assert cli.main([]) == exit_code
+    out = capsys.readouterr().out
+    assert out.count("== fake: a fake") == len(outcomes)
+
+
+def test_cli_runs_only_the_named_benchmark(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ran: list[str] = []
+
+    def make(name: str) -> Callable[[], Report]:
+        def run() -> Report:
+            ran.append(name)
+            return _fake(True)()
+
+        return run
+
+    monkeypatch.setattr(cli, "BENCHMARKS", {"one": make("one"), "two": make("two")})
+    assert cli.main(["two"]) == 0
+    assert ran == ["two"]
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["three"])
+    assert exited.value.code == 2
+    assert "unknown benchmark 'three'" in capsys.readouterr().err
+
+
+def test_percentile_and_table() -> None:
+    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.5) == 3.0
+    assert percentile([float(i) for i in range(1, 101)], 0.99) == 99.0
+    lines = format_table(("name", "n"), [("a", "10"), ("long", "2")])
+    assert lines == ["name   n", "----  --", "a     10", "long   2"]
