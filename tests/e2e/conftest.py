@@ -26,10 +26,11 @@ import uvicorn
 from starlette.datastructures import Secret
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from application import Settings, build_app
+from application import Settings, build_app, open_resources
 from db.database import Database
 from db.token_cipher import TokenCipher, generate_key
 from db.users import save_user_token
+from jobs.queue import RunSummary
 from spotify_emulator import EmulatorServer, Faults, World, write_features_csv
 from spotify_emulator.state import EmulatorState
 from tests.conftest import SETTING_NAMES
@@ -39,6 +40,7 @@ DAY = dt.date(2026, 11, 20)
 HOST = "127.0.0.1"
 START_TIMEOUT = 15.0
 WORKER_TIMEOUT = 120.0
+TOP = 50  # Spotify shows the first 50 top items of each range
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +70,12 @@ def register_users(database: Database, world: World, encryption_key: str) -> lis
     for user in world.users:
         database.call(save_user_token, user.id, cipher.encrypt(user.refresh_token))
     return [user.id for user in world.users]
+
+
+async def take_snapshots(settings: Settings, usernames: list[str] | None = None) -> RunSummary:
+    """What the nightly job does: open every resource, run the day's snapshots, close."""
+    async with open_resources(settings) as resources:
+        return await resources.snapshots.run(DAY, usernames, trigger="cli")
 
 
 # -- the emulator, with a log of who sent what ------------------------------------------

@@ -9,22 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
-from application import Settings, open_resources
+from application import Settings
 from db.models import TIME_RANGES
 from jobs.clustering import CLUSTER_FEATURES
-from jobs.queue import RunSummary
 from spotify_emulator import EmulatedUser, World
-from tests.e2e.conftest import DAY, ApiServer, Emulator, configure
+from tests.e2e.conftest import DAY, TOP, ApiServer, Emulator, configure, take_snapshots
 
 pytestmark = pytest.mark.slow
-
-TOP = 50
-
-
-async def take_snapshots(settings: Settings) -> RunSummary:
-    """What the nightly job does: open every resource, run today's snapshots, close."""
-    async with open_resources(settings) as resources:
-        return await resources.snapshots.run(DAY, trigger="cli")
 
 
 async def read(api: httpx.AsyncClient, path: str, **params: str) -> Any:

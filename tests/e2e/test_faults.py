@@ -1,0 +1,128 @@
+"""A bad night at Spotify over real HTTP: 429s, 5xx, slow and broken answers, a revocation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from application import Settings
+from db import queries
+from db.database import Database
+from db.models import TIME_RANGES, User
+from spotify_emulator import EmulatedUser, Faults, World
+from tests.e2e.conftest import DAY, TOP, Emulator, Seen, configure, take_snapshots
+
+pytestmark = pytest.mark.slow
+
+# The emulator answers a 429 the moment it arrives; this absorbs the clock's granularity.
+TOLERANCE = 0.05
+TIMEOUT = 0.5
+
+# One request at a time: then nothing is on the wire when a 429 is written, and any request
+# that arrives before its Retry-After has passed was sent after the client had read it.
+ONE_AT_A_TIME = 1
+
+STORMY = Faults(
+    seed=11,
+    throttle_first=2,
+    retry_after=1,
+    rate_limit=60,
+    rate_limit_window=1.0,
+    error_rate=0.04,
+    slow_rate=0.01,
+    slow_delay=TIMEOUT * 3,
+)
+
+
+def early_requests(seen: list[Seen]) -> list[str]:
+    """Each request that arrived before the Retry-After of an earlier 429 had passed."""
+    api = [s for s in seen if s.path.startswith("/v1")]
+    early = []
+    for index, refusal in enumerate(api):
+        if refusal.status != 429 or refusal.retry_after is None:
+            continue
+        until = refusal.time + refusal.retry_after - TOLERANCE
+        early += [
+            f"{later.method} {later.path} {later.time - refusal.time:.3f} s after a 429 "
+            f"on {refusal.path} with Retry-After {refusal.retry_after:g}"
+            for later in api[index + 1 :]
+            if later.time < until
+        ]
+    return early
+
+
+def top_track_ids(database: Database, username: str) -> dict[str, list[str]]:
+    ref = database.call(queries.find_snapshot, username, DAY)
+    return {
+        r: [item["id"] for item in database.call(queries.top_items, ref.id, "tracks", r)]
+        for r in TIME_RANGES
+    }
+
+
+def assert_complete(database: Database, users: list[EmulatedUser]) -> None:
+    for user in users:
+        expected = {r: user.top_tracks[r][:TOP] for r in TIME_RANGES}
+        assert top_track_ids(database, user.id) == expected, user.id
+
+
+@pytest.fixture
+def night(
+    settings: Settings,
+    register_users: list[str],
+    emulator: Callable[..., Emulator],
+    world: World,
+    encryption_key: str,
+    features_csv: Path,
+) -> Callable[..., tuple[Emulator, Settings]]:
+    """An emulator with these faults, and development-mode settings pointing at it."""
+
+    def make(faults: Faults, concurrency: int = 8) -> tuple[Emulator, Settings]:
+        server = emulator("development", faults)
+        configured = configure(
+            settings,
+            server,
+            world,
+            encryption_key,
+            spotify_timeout=TIMEOUT,
+            spotify_max_concurrency=concurrency,
+            audio_features_sources=("csv",),
+            audio_features_csv=features_csv,
+        )
+        return server, configured
+
+    return make
+
+
+async def test_nothing_leaves_before_retry_after_and_healthy_users_complete(
+    night: Callable[..., tuple[Emulator, Settings]], database: Database, world: World
+) -> None:
+    revoked, *healthy = world.users[3:6]
+    server, configured = night(STORMY, concurrency=ONE_AT_A_TIME)
+    server.revoke(revoked.id)
+
+    summary = await take_snapshots(configured, [revoked.id, *(u.id for u in healthy)])
+
+    seen = server.log.seen
+    assert {"rate_limited", "error"} <= {r.fault for r in server.requests}
+    assert any(s.status == 429 and s.retry_after for s in seen)
+    assert early_requests(seen) == []
+    assert summary.reauth_required == [revoked.id]
+    assert summary.failed == {}
+    assert sorted(summary.ok) == sorted(u.id for u in healthy)
+    assert_complete(database, healthy)
+    status = database.call(lambda: User.get(User.username == revoked.id).status)
+    assert status == User.REAUTH_REQUIRED
+
+
+async def test_a_broken_body_does_not_cost_a_user_their_snapshot(
+    night: Callable[..., tuple[Emulator, Settings]], database: Database, world: World
+) -> None:
+    server, configured = night(Faults(seed=5, malformed_rate=0.02))
+
+    summary = await take_snapshots(configured)
+
+    assert any(r.fault == "malformed" for r in server.requests)
+    assert summary.failed == {}
+    assert_complete(database, world.users)
