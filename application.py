@@ -257,6 +257,7 @@ def create_snapshot_service(
         timezone=settings.snapshot_timezone,
         concurrency=settings.snapshot_workers,
         lease=dt.timedelta(seconds=settings.snapshot_lease),
+        stop_on=(QuotaExceeded,),
     )
 
 

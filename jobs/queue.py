@@ -351,6 +351,23 @@ def finish_job(job_id: int, worker_id: str, outcome: JobOutcome) -> bool:
     return True
 
 
+def release_job(job_id: int, worker_id: str) -> bool:
+    """Give a held job back to the queue as if never claimed (the run stopped, not the user)."""
+    held = (SnapshotJob.id == job_id) & (SnapshotJob.worker == worker_id)
+    released = (
+        SnapshotJob.update(
+            status=QUEUED,
+            worker=None,
+            lease_until=None,
+            attempts=SnapshotJob.attempts - 1,
+            updated_at=utcnow(),
+        )
+        .where(held & (SnapshotJob.status == RUNNING))
+        .execute()
+    )
+    return bool(released)
+
+
 # -- reports ------------------------------------------------------------------------------
 
 
@@ -422,14 +439,20 @@ class _Drain:
     lease: dt.timedelta
     renew_every: dt.timedelta
     on_progress: Callable[[ClaimedJob, JobOutcome], None] | None
+    stop_on: tuple[type[Exception], ...] = ()
+    stopped: Exception | None = None
 
     async def worker(self, worker_id: str) -> None:
-        while job := await self.database.run(
-            claim_next_job, worker_id, lease=self.lease, run_id=self.run_id
+        while self.stopped is None and (
+            job := await self.database.run(
+                claim_next_job, worker_id, lease=self.lease, run_id=self.run_id
+            )
         ):
             outcome = await self._run_holding_lease(job, worker_id)
             if outcome is not None:
                 await self._finish(job, worker_id, outcome)
+            elif self.stopped is not None:
+                await self.database.run(release_job, job.id, worker_id)
 
     async def _finish(self, job: ClaimedJob, worker_id: str, outcome: JobOutcome) -> None:
         if not await self.database.run(finish_job, job.id, worker_id, outcome):
@@ -458,7 +481,11 @@ class _Drain:
                 )
 
     async def _keep_lease(
-        self, job: ClaimedJob, worker_id: str, work: asyncio.Task[JobOutcome], lost: asyncio.Event
+        self,
+        job: ClaimedJob,
+        worker_id: str,
+        work: asyncio.Task[JobOutcome | None],
+        lost: asyncio.Event,
     ) -> None:
         while True:
             await asyncio.sleep(self.renew_every.total_seconds())
@@ -478,9 +505,14 @@ class _Drain:
                 work.cancel()
                 return
 
-    async def _outcome(self, job: ClaimedJob) -> JobOutcome:
+    async def _outcome(self, job: ClaimedJob) -> JobOutcome | None:
         try:
             outcome = await self.handler(job)
+        except self.stop_on as exc:
+            # Not this user's fault and no use retrying now: stop claiming, keep the job queued.
+            logger.error("snapshot run stopped at %s: %s", job.username, one_line(str(exc)))  # noqa: TRY400
+            self.stopped = exc
+            return None
         except Exception as exc:  # noqa: BLE001 - one user's failure must not stop the others
             error = describe_exception(exc)
             # No traceback: chained exceptions may quote requests, and requests carry tokens.
@@ -507,11 +539,16 @@ async def drain(
     lease: dt.timedelta = dt.timedelta(minutes=10),
     on_progress: Callable[[ClaimedJob, JobOutcome], None] | None = None,
     renew_every: dt.timedelta | None = None,
+    stop_on: tuple[type[Exception], ...] = (),
 ) -> None:
-    """Run claimable jobs (of `run_id`, or any) through `handler` until none is left."""
+    """Run claimable jobs (of `run_id`, or any) through `handler` until none is left.
+
+    A `stop_on` exception from the handler ends the drain early: that job goes back to the
+    queue, no more are claimed, and the exception is raised once the running jobs end.
+    """
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, not {concurrency}")
-    state = _Drain(database, handler, run_id, lease, renew_every or lease / 3, on_progress)
+    state = _Drain(database, handler, run_id, lease, renew_every or lease / 3, on_progress, stop_on)
     try:
         async with asyncio.TaskGroup() as group:
             for number in range(concurrency):
@@ -520,5 +557,7 @@ async def drain(
     except ExceptionGroup as failures:
         # The loops fail together when the database goes away; callers want that one error.
         raise _first_leaf(failures) from None
+    if state.stopped is not None:
+        raise state.stopped
     if run_id is not None:
         await database.run(close_run_if_complete, run_id)

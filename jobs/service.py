@@ -45,12 +45,14 @@ class SnapshotService:
         timezone: str = "UTC",
         concurrency: int = 4,
         lease: dt.timedelta = dt.timedelta(minutes=10),
+        stop_on: tuple[type[Exception], ...] = (),
     ) -> None:
         self.database = database
         self.make_handler = make_handler
         self.zone = zoneinfo.ZoneInfo(timezone)
         self.concurrency = concurrency
         self.lease = lease
+        self.stop_on = stop_on
         self._background: set[asyncio.Task[Any]] = set()
 
     def today(self) -> dt.date:
@@ -80,7 +82,7 @@ class SnapshotService:
     ) -> str:
         """Enqueue a run and work on it in the background; returns its id at once."""
         run_id = await self._enqueue(date, usernames, force, trigger)
-        task = asyncio.create_task(self._drain(run_id, None), name=f"snapshot-run-{run_id}")
+        task = asyncio.create_task(self._drain_logged(run_id), name=f"snapshot-run-{run_id}")
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return run_id
@@ -93,7 +95,11 @@ class SnapshotService:
 
     async def nightly(self) -> None:
         """The scheduled run: every active user, today's date."""
-        summary = await self.run(trigger="nightly")
+        try:
+            summary = await self.run(trigger="nightly")
+        except self.stop_on as exc:
+            logger.error("nightly snapshot run stopped: %s", exc)  # noqa: TRY400
+            return
         logger.info(
             "nightly snapshot run %s: %d ok, %d failed, %d need re-authorisation",
             summary.run_id,
@@ -115,6 +121,12 @@ class SnapshotService:
             create_run, date or self.today(), trigger=trigger, force=force, usernames=usernames
         )
 
+    async def _drain_logged(self, run_id: str) -> None:
+        try:
+            await self._drain(run_id, None)
+        except self.stop_on as exc:
+            logger.error("snapshot run %s stopped: %s", run_id, exc)  # noqa: TRY400
+
     async def _drain(self, run_id: str, on_progress: Progress | None) -> None:
         await drain(
             self.database,
@@ -124,4 +136,5 @@ class SnapshotService:
             concurrency=self.concurrency,
             lease=self.lease,
             on_progress=on_progress,
+            stop_on=self.stop_on,
         )

@@ -14,11 +14,12 @@ import pytest
 from application import Settings, create_snapshot_service, create_spotify_client
 from db import queries
 from db.database import Database
-from db.models import AUDIO_FEATURE_NAMES, AudioFeatures, Snapshot, User
+from db.models import AUDIO_FEATURE_NAMES, AudioFeatures, Snapshot, SnapshotJob, User
 from db.token_cipher import TokenCipher, generate_key
 from db.users import save_user_token
 from jobs.clustering import CLUSTER_FEATURES
 from jobs.service import SnapshotService
+from spotify_client import QuotaExceeded
 from spotify_emulator import EmulatedUser, Faults, World, create_app, write_features_csv
 
 DAY = dt.date(2026, 11, 20)
@@ -218,3 +219,25 @@ async def test_top_items_of_every_range_are_stored_in_spotifys_order(
         artists = h.database.call(queries.top_items, ref.id, "artists", time_range)
         assert [t["id"] for t in tracks] == user.top_tracks[time_range][:50]
         assert [a["id"] for a in artists] == user.top_artists[time_range][:50]
+
+
+async def test_a_spent_quota_stops_the_run_and_loses_nobody(harness: Callable[..., Any]) -> None:
+    # Two emulators in a row: neither may rotate a token the other would not know.
+    spent = await harness(
+        "development",
+        faults=Faults(quota=20, rotate_refresh_every=0),
+        audio_features_sources=("spotify",),
+    )
+    with pytest.raises(QuotaExceeded):
+        await spent.service.run(DAY)
+    statuses = spent.database.call(lambda: [job.status for job in SnapshotJob.select()])
+    assert SnapshotJob.FAILED not in statuses
+    assert SnapshotJob.QUEUED in statuses
+    fresh = await harness(
+        "development",
+        faults=Faults(rotate_refresh_every=0),
+        audio_features_sources=("spotify",),
+    )
+    summary = await fresh.service.run(DAY)
+    assert summary.succeeded, summary
+    assert sorted(summary.ok) == sorted(u.id for u in WORLD.users), summary
