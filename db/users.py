@@ -97,12 +97,10 @@ def slug_username(text: str) -> str:
 def unique_username(stem: str) -> str:
     """`stem` if free, else the first free of `stem-2`, `stem-3`…"""
     base = slug_username(stem)
-    taken = {
-        name
-        for (name,) in User.select(User.username)
-        .where((User.username == base) | User.username.startswith(base + "-"))
-        .tuples()
-    }
+    similar = User.select(User.username).where(
+        (User.username == base) | User.username.startswith(base + "-")
+    )
+    taken = {user.username for user in similar}
     candidate, suffix = base, 1
     while candidate in taken:
         suffix += 1
@@ -188,16 +186,17 @@ def get_user(username: str) -> dict[str, Any]:
 def rotate_tokens(rotate: Callable[[str], str]) -> int:
     """Rewrite every stored token through `rotate` in one transaction; how many."""
     with User._meta.database.atomic():
-        rows = list(
-            User.select(User.id, User.refresh_token_encrypted)
-            .where(User.refresh_token_encrypted.is_null(False))
-            .tuples()
+        users = list(
+            User.select(User.username, User.refresh_token_encrypted).where(
+                User.refresh_token_encrypted.is_null(False)
+            )
         )
-        for user_id, ciphertext in rows:
-            User.update(refresh_token_encrypted=rotate(ciphertext)).where(
-                User.id == user_id
+        for user in users:
+            rotated = rotate(str(user.refresh_token_encrypted))
+            User.update(refresh_token_encrypted=rotated).where(
+                User.username == user.username
             ).execute()
-    return len(rows)
+    return len(users)
 
 
 def _last_snapshot_dates() -> dict[int, dt.date]:

@@ -83,7 +83,7 @@ def _stored(url: str) -> list[tuple[str, str | None, str | None, str, str]]:
                 u.spotify_account_id,
                 u.display_name,
                 u.status,
-                TokenCipher([KEY]).decrypt(u.refresh_token_encrypted),
+                TokenCipher([KEY]).decrypt(str(u.refresh_token_encrypted)),
             )
             for u in User.select().order_by(User.username)
         ]
@@ -97,7 +97,7 @@ def test_add_checks_the_token_and_stores_it_encrypted(
     assert main(["users", "add", "ann", "--refresh-token", TOKEN]) == 0
     assert capsys.readouterr().out == "added user ann (Ann Smith)\n"
     assert _stored(env) == [("ann", "acct-ann", "Ann Smith", "active", TOKEN)]
-    assert TOKEN not in _read(env, lambda: User.get().refresh_token_encrypted)
+    assert TOKEN not in _read(env, lambda: str(User.get().refresh_token_encrypted))
 
 
 def test_add_stores_the_token_spotify_rotated_to(env: str, spotify: Accounts) -> None:
@@ -185,7 +185,7 @@ def test_rotate_keys_re_encrypts_every_token_with_the_first_key(
 
     def decrypted_with_new_key_only() -> list[str]:
         cipher = TokenCipher([new])
-        return sorted(cipher.decrypt(u.refresh_token_encrypted) for u in User.select())
+        return sorted(cipher.decrypt(str(u.refresh_token_encrypted)) for u in User.select())
 
     assert _read(env, decrypted_with_new_key_only) == ["token-a", "token-b"]
 

@@ -125,7 +125,7 @@ def _stored_tokens(db_url: str, key: str) -> dict[str, str]:
     finally:
         database.close()
     cipher = TokenCipher([key])
-    return {u.username: cipher.decrypt(u.refresh_token_encrypted) for u in users}
+    return {u.username: cipher.decrypt(str(u.refresh_token_encrypted)) for u in users}
 
 
 async def test_onboarding_over_http_leaves_no_secret_in_the_database_logs_or_pages(

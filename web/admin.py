@@ -75,7 +75,7 @@ def _service(request: Request) -> SnapshotService:
     service = getattr(request.state, "snapshots", None)
     if service is None:
         raise Problem(503, "Service unavailable", "the snapshot service is not running")
-    return service  # type: ignore[no-any-return]
+    return service
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

@@ -308,7 +308,7 @@ async def _connect(
     encrypted = onboarding.cipher.encrypt(tokens[-1])
     account_id = profile.account_id or profile.id
     try:
-        return await request.state.database.run(  # type: ignore[no-any-return]
+        return await request.state.database.run(
             save_spotify_login, account_id, profile.display_name, encrypted, username
         )
     except (AccountConflict, InvalidUsername) as exc:

@@ -153,7 +153,7 @@ def test_rotate_tokens_re_encrypts_every_token_with_the_first_key(database: Data
     database.call(save_user_token, "ann", TokenCipher([old]).encrypt("token-a"))
     database.call(save_user_token, "bob", TokenCipher([old]).encrypt("token-b"))
     assert database.call(rotate_tokens, TokenCipher([new, old]).rotate) == 2
-    stored = database.call(lambda: [u.refresh_token_encrypted for u in User.select()])
+    stored = database.call(lambda: [str(u.refresh_token_encrypted) for u in User.select()])
     assert sorted(TokenCipher([new]).decrypt(c) for c in stored) == ["token-a", "token-b"]
 
 
@@ -163,10 +163,10 @@ def test_rotate_tokens_changes_nothing_when_one_token_cannot_be_read(
     old = generate_key()
     database.call(save_user_token, "ann", TokenCipher([old]).encrypt("token-a"))
     database.call(save_user_token, "bob", TokenCipher([generate_key()]).encrypt("token-b"))
-    before = database.call(lambda: sorted(u.refresh_token_encrypted for u in User.select()))
+    before = database.call(lambda: sorted(str(u.refresh_token_encrypted) for u in User.select()))
     with pytest.raises(TokenCipherError):
         database.call(rotate_tokens, TokenCipher([generate_key(), old]).rotate)
-    after = database.call(lambda: sorted(u.refresh_token_encrypted for u in User.select()))
+    after = database.call(lambda: sorted(str(u.refresh_token_encrypted) for u in User.select()))
     assert after == before
 
 

@@ -184,7 +184,7 @@ async def test_every_admin_route_needs_the_admin_token(
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [p for p in ADMIN_OPERATIONS if p.values[1].startswith("/admin/")],
+    [p for p in ADMIN_OPERATIONS if str(p.values[1]).startswith("/admin/")],
 )
 async def test_admin_routes_do_not_exist_without_admin_token(
     no_admin: httpx.AsyncClient, fake: FakeSnapshots, method: str, path: str

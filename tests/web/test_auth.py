@@ -77,7 +77,7 @@ def spotify() -> Any:
 
 @pytest.fixture
 async def browser(app_client: Callable[..., Any]) -> httpx.AsyncClient:
-    return await app_client(**ONBOARDING)  # type: ignore[no-any-return]
+    return await app_client(**ONBOARDING)
 
 
 def _form_token(page: httpx.Response) -> str:
@@ -104,7 +104,7 @@ def _users(database: Database) -> list[tuple[str, str | None, str]]:
             (
                 u.username,
                 u.spotify_account_id,
-                TokenCipher([KEY]).decrypt(u.refresh_token_encrypted),
+                TokenCipher([KEY]).decrypt(str(u.refresh_token_encrypted)),
             )
             for u in User.select().order_by(User.username)
         ]
@@ -171,7 +171,7 @@ async def test_a_full_login_stores_the_user_with_an_encrypted_token(
     assert "ann-smith" in page.text
     assert page.headers["referrer-policy"] == "no-referrer"
     assert _users(database) == [("ann-smith", "acct-ann", REFRESH)]
-    raw = database.call(lambda: User.get().refresh_token_encrypted)
+    raw = database.call(lambda: str(User.get().refresh_token_encrypted))
     assert REFRESH not in raw
 
 
@@ -400,9 +400,18 @@ def test_the_access_log_redacts_codes_and_states(caplog: pytest.LogCaptureFixtur
     assert "/auth/callback?code=[redacted]&state=[redacted]&x=1" in caplog.text
 
 
-def test_redaction_survives_uvicorn_configuring_its_loggers() -> None:
+def test_redaction_survives_uvicorn_configuring_its_loggers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import uvicorn.config
 
+    # uvicorn reconfigures these loggers process-wide; put them back for later tests.
+    for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):
+        target = logging.getLogger(name)
+        monkeypatch.setattr(target, "handlers", list(target.handlers))
+        monkeypatch.setattr(target, "filters", list(target.filters))
+        monkeypatch.setattr(target, "propagate", target.propagate)
+        monkeypatch.setattr(target, "level", target.level)
     auth.install_log_redaction()
     uvicorn.config.Config(app="application:build_app", log_level="info").configure_logging()
     access = logging.getLogger("uvicorn.access")
