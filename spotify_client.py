@@ -291,23 +291,12 @@ def _describe(request: httpx.Request) -> str:
     return f"{request.method} {request.url.path}"
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise MalformedResponse(
-            f"{_describe(response.request)}: answer is not valid JSON "
-            f"({len(response.content)} bytes)"
-        ) from None
-
-
-def _parse(response: httpx.Response, parse: Callable[[Any], T]) -> T:
-    """`parse` the JSON answer; a missing or mistyped field becomes MalformedResponse."""
-    body = _json(response)
+def _parse(request: httpx.Request, body: Any, parse: Callable[[Any], T]) -> T:
+    """`parse` a decoded answer; a missing or mistyped field becomes MalformedResponse."""
     try:
         return parse(body)
     except ParseError as exc:
-        raise MalformedResponse(f"{_describe(response.request)}: {exc}") from None
+        raise MalformedResponse(f"{_describe(request)}: {exc}") from None
 
 
 def _body_object(response: httpx.Response) -> Mapping[str, Any]:
@@ -407,7 +396,6 @@ class _Requester:
         while True:
             if self._quota_spent:
                 raise QuotaExceeded(QUOTA_MESSAGE)
-            await self._wait_for_window()
             try:
                 response = await self._send_once(request, auth, limited)
             except httpx.TransportError as exc:
@@ -431,9 +419,39 @@ class _Requester:
         # Token requests bypass the semaphore: they run inside an API request's auth flow,
         # which already holds a slot, and would deadlock when every slot is taken.
         if not limited:
+            await self._wait_for_window()
             return await self._http.send(request, auth=auth)
         async with self._semaphore:
+            # Checked once the slot is ours: a 429 may have closed the window while we queued.
+            await self._wait_for_window()
             return await self._http.send(request, auth=auth)
+
+    async def send_json(
+        self, request: httpx.Request, auth: httpx.Auth | None, *, limited: bool = True
+    ) -> tuple[httpx.Response, Any]:
+        """`send`, then decode a successful answer; a truncated body is fetched again."""
+        for attempt in range(1, self._retry.max_attempts + 1):
+            response = await self.send(request, auth, limited=limited)
+            if not response.is_success:
+                return response, None
+            try:
+                return response, response.json()
+            except ValueError:
+                logger.warning(
+                    "%s: answer is not valid JSON (attempt %d)", _describe(request), attempt
+                )
+            if attempt < self._retry.max_attempts:
+                await self._sleep(self._jitter(attempt))
+        raise MalformedResponse(
+            f"{_describe(request)}: answer is not valid JSON ({len(response.content)} bytes)"
+        )
+
+    def _jitter(self, failures: int) -> float:
+        # Full jitter: spreads the retries of many tasks that failed together.
+        policy = self._retry
+        return self._rng.uniform(
+            0, min(policy.backoff_cap, policy.backoff_base * 2 ** (failures - 1))
+        )
 
     async def _wait_for_window(self) -> None:
         while (delay := self._not_before - self._clock()) > 0:
@@ -461,10 +479,7 @@ class _Requester:
         where = _describe(request)
         if failures >= policy.max_attempts:
             raise SpotifyUnavailable(f"{where} failed {failures} times, last with {reason}")
-        # Full jitter: spreads the retries of many tasks that failed together.
-        delay = self._rng.uniform(
-            0, min(policy.backoff_cap, policy.backoff_base * 2 ** (failures - 1))
-        )
+        delay = self._jitter(failures)
         if self._clock() - started + delay > policy.total_budget:
             raise SpotifyUnavailable(
                 f"{where} still failing after {policy.total_budget:.0f} s: {reason}"
@@ -680,10 +695,10 @@ class SpotifyClient:
 
     async def _token_request(self, form: dict[str, str], purpose: str) -> TokenGrant:
         request = self._requester.build("POST", self._token_url, data=form)
-        response = await self._requester.send(request, self._basic, limited=False)
+        response, body = await self._requester.send_json(request, self._basic, limited=False)
         if not response.is_success:
             raise _token_error(response, purpose)
-        return _parse(response, parse_token_grant)
+        return _parse(request, body, parse_token_grant)
 
     async def _get(
         self,
@@ -698,9 +713,9 @@ class SpotifyClient:
         if capability is not None and not self.can(capability):
             raise EndpointUnavailable(capability)
         request = self._requester.build("GET", self._api_url + path, params=params)
-        response = await self._requester.send(request, auth)
+        response, body = await self._requester.send_json(request, auth)
         if response.is_success:
-            return _parse(response, parse)
+            return _parse(request, body, parse)
         # A removed endpoint answers 403 or 404; the batch and feature endpoints answer
         # unknown ids with null entries, so on them neither status can mean "no such id".
         if capability is not None and response.status_code in (403, 404):
