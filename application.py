@@ -578,6 +578,7 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         print(f"taking snapshots of {len(usernames)} users (data in {data_dir})")
         _print_summary(asyncio.run(_demo_snapshots(demo)))
         print(_demo_banner(f"http://{args.host}:{args.port}", usernames, args.mode), flush=True)
+        install_log_redaction()
         uvicorn.run(build_app(demo), host=args.host, port=args.port, log_level="warning")
     return 0
 

@@ -33,7 +33,10 @@ def _parameter(param: Param) -> dict[str, Any]:
     }
 
 
-def _response(status: int, description: str) -> dict[str, Any]:
+def _response(status: int, description: str, tag: str) -> dict[str, Any]:
+    if tag == "auth":
+        # The OAuth pages answer browsers, errors included.
+        return {"description": description, "content": {"text/html": {}}}
     if status >= 400:
         schema = {"$ref": "#/components/schemas/Problem"}
         return {
@@ -51,9 +54,13 @@ def _operation(route: Route, spec: Operation) -> dict[str, Any]:
         "summary": spec.summary,
         "tags": [spec.tag],
         "parameters": [_parameter(param) for param in spec.params],
-        "responses": {str(code): _response(code, text) for code, text in spec.responses.items()},
+        "responses": {
+            str(code): _response(code, text, spec.tag) for code, text in spec.responses.items()
+        },
     }
-    if spec.protected:
+    if spec.tag == "admin":
+        document["security"] = [{"adminToken": []}]
+    elif spec.protected:
         document["security"] = [{"apiKey": []}]
     return document
 
@@ -83,6 +90,9 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": {"Problem": PROBLEM_SCHEMA},
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "one of API_KEYS"},
+                "adminToken": {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN"},
+            },
         },
     }

@@ -97,3 +97,18 @@ async def test_a_valid_api_key_opens_reads_and_health_stays_open(
     assert response.status_code == 404  # past the key check: the user does not exist
     assert (await client.get("/health")).status_code == 200
     assert (await client.get("/openapi.json")).status_code == 200
+
+
+async def test_openapi_names_the_credential_each_operation_needs(
+    app_client: Callable[..., Any],
+) -> None:
+    from starlette.datastructures import Secret
+
+    client = await app_client(admin_token=Secret("admin-secret"))
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert paths["/admin/snapshots"]["post"]["security"] == [{"adminToken": []}]
+    assert paths["/users/{username}"]["delete"]["security"] == [{"adminToken": []}]
+    assert paths["/users/{username}/history"]["get"]["security"] == [{"apiKey": []}]
+    assert "security" not in paths["/health"]["get"]
+    login_errors = paths["/auth/callback"]["get"]["responses"]
+    assert all("text/html" in r.get("content", {}) for r in login_errors.values())
