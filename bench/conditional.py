@@ -25,8 +25,8 @@ TARGET = 2.0  # a 304 at least twice as cheap as the 200
 class Params:
     kinds: tuple[str, ...] = KINDS
     shape: Shape = dataclasses.field(default_factory=lambda: Shape(users=3))
-    calls: int = 200
-    rounds: int = 5
+    calls: int = 100
+    rounds: int = 3
 
 
 TINY = Params(

@@ -35,8 +35,8 @@ class Params:
     sizes: tuple[int, ...] = (10, 50)
     clusters: int = 5
     cluster_members: int = 8
-    calls: int = 20
-    rounds: int = 5
+    calls: int = 10
+    rounds: int = 3
 
 
 TINY = Params(kinds=("sqlite",), sizes=(2, 4), clusters=2, cluster_members=2, calls=2, rounds=1)
