@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import peewee as pw
 
@@ -203,7 +203,7 @@ def track_summaries(track_ids: Sequence[str]) -> list[dict[str, Any]]:
             .order_by(TrackArtist.track, TrackArtist.position)
             .tuples()
         )
-        for track_id, track_name, artist_id, artist_name in query:
+        for track_id, track_name, artist_id, artist_name in cast(Iterable[tuple[str, ...]], query):
             entry = summaries.setdefault(
                 track_id,
                 {"id": track_id, "name": track_name, "artist_ids": [], "artist_names": []},

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 import peewee as pw
 
@@ -25,7 +26,7 @@ TOP_ARTISTS = 10
 
 
 def _day_bounds(start: dt.date | None, end: dt.date | None) -> pw.Expression:
-    condition: pw.Expression = pw.SQL("1 = 1")
+    condition = Play.played_at.is_null(False)
     if start is not None:
         condition &= Play.played_at >= dt.datetime.combine(start, dt.time.min)
     if end is not None:
@@ -59,7 +60,8 @@ def _snapshot_track_ids(snapshot_id: int) -> set[str]:
         (TopItem.snapshot == snapshot_id) & TopItem.track.is_null(False)
     )
     other = SnapshotTrack.select(SnapshotTrack.track).where(SnapshotTrack.snapshot == snapshot_id)
-    return {row.track_id for row in top} | {row.track_id for row in other}
+    ids = {row.track_id for row in top} | {row.track_id for row in other}
+    return {track_id for track_id in ids if track_id is not None}
 
 
 def _taste(track_ids: set[str]) -> tuple[dict[str, float], int]:
@@ -82,7 +84,7 @@ def _history_until(user_id: int, until: dt.date) -> dict[str, Any]:
         pw.fn.MIN(Play.played_at),
         pw.fn.MAX(Play.played_at),
     ).tuples()
-    count, distinct, first, last = summary.get()
+    count, distinct, first, last = cast(tuple[int, int, Any, Any], summary.get())
     return {
         "plays": count,
         "distinct_tracks": distinct,
@@ -104,7 +106,7 @@ def _top_artists_by_plays(user_id: int, until: dt.date) -> list[dict[str, Any]]:
         .where((Play.user == user_id) & _day_bounds(None, until))
         .tuples()
     )
-    counts: Counter[tuple[str, str]] = Counter(query)
+    counts = Counter(cast(Iterable[tuple[str, str]], query))
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0][1], item[0][0]))
     return [
         {"id": artist_id, "name": name, "plays": plays}

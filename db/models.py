@@ -50,6 +50,7 @@ class BaseModel(pw.Model):
 
 
 class User(BaseModel):
+    id = pw.AutoField()
     ACTIVE = "active"
     REAUTH_REQUIRED = "reauth_required"
     DISABLED = "disabled"
@@ -76,6 +77,7 @@ class Artist(BaseModel):
 
 
 class Album(BaseModel):
+    artist_id: str | None
     id = pw.CharField(max_length=64, primary_key=True)
     name = pw.CharField(max_length=512)
     artist = pw.ForeignKeyField(Artist, null=True, backref="albums", on_delete="SET NULL")
@@ -85,6 +87,7 @@ class Album(BaseModel):
 
 
 class Track(BaseModel):
+    album_id: str | None
     id = pw.CharField(max_length=64, primary_key=True)
     name = pw.CharField(max_length=512)
     uri = pw.CharField(max_length=128)
@@ -97,6 +100,8 @@ class Track(BaseModel):
 
 
 class TrackArtist(BaseModel):
+    track_id: str
+    artist_id: str
     track = pw.ForeignKeyField(Track, backref="artist_links", on_delete="CASCADE")
     artist = pw.ForeignKeyField(Artist, backref="track_links", on_delete="CASCADE")
     position = pw.SmallIntegerField(default=0)
@@ -106,6 +111,7 @@ class TrackArtist(BaseModel):
 
 
 class AudioFeatures(BaseModel):
+    track_id: str
     track = pw.ForeignKeyField(Track, primary_key=True, backref="features", on_delete="CASCADE")
     danceability = pw.FloatField()
     energy = pw.FloatField()
@@ -124,6 +130,8 @@ class AudioFeatures(BaseModel):
 
 
 class Snapshot(BaseModel):
+    id = pw.AutoField()
+    user_id: int
     PENDING = "pending"
     COMPLETE = "complete"
     FAILED = "failed"
@@ -143,6 +151,10 @@ class Snapshot(BaseModel):
 
 
 class TopItem(BaseModel):
+    id = pw.AutoField()
+    snapshot_id: int
+    track_id: str | None
+    artist_id: str | None
     snapshot = pw.ForeignKeyField(Snapshot, backref="top_items", on_delete="CASCADE")
     item_type = pw.CharField(max_length=8)
     time_range = pw.CharField(max_length=16)
@@ -157,6 +169,8 @@ class TopItem(BaseModel):
 class SnapshotTrack(BaseModel):
     """Tracks the user had in a snapshot beyond top items: recent plays and saved tracks."""
 
+    snapshot_id: int
+    track_id: str
     RECENT = "recent"
     SAVED = "saved"
 
@@ -171,6 +185,9 @@ class SnapshotTrack(BaseModel):
 class Play(BaseModel):
     """Listening history, accumulated across runs because Spotify keeps only the last 50."""
 
+    id = pw.AutoField()
+    user_id: int
+    track_id: str
     user = pw.ForeignKeyField(User, backref="plays", on_delete="CASCADE")
     track = pw.ForeignKeyField(Track, on_delete="CASCADE")
     played_at = pw.DateTimeField()
@@ -180,6 +197,9 @@ class Play(BaseModel):
 
 
 class Recommendation(BaseModel):
+    id = pw.AutoField()
+    snapshot_id: int
+    track_id: str
     snapshot = pw.ForeignKeyField(Snapshot, backref="recommendations", on_delete="CASCADE")
     rank = pw.SmallIntegerField()
     track = pw.ForeignKeyField(Track, on_delete="CASCADE")
@@ -190,6 +210,8 @@ class Recommendation(BaseModel):
 
 
 class Cluster(BaseModel):
+    id = pw.AutoField()
+    snapshot_id: int
     snapshot = pw.ForeignKeyField(Snapshot, backref="clusters", on_delete="CASCADE")
     position = pw.SmallIntegerField()
     label = pw.CharField(max_length=256)
@@ -201,6 +223,8 @@ class Cluster(BaseModel):
 
 
 class ClusterMember(BaseModel):
+    cluster_id: int
+    track_id: str
     cluster = pw.ForeignKeyField(Cluster, backref="members", on_delete="CASCADE")
     track = pw.ForeignKeyField(Track, on_delete="CASCADE")
 
@@ -222,6 +246,9 @@ class SnapshotRun(BaseModel):
 class SnapshotJob(BaseModel):
     """Work queue: one row per user and date, claimed with FOR UPDATE SKIP LOCKED."""
 
+    id = pw.AutoField()
+    user_id: int
+    run_id: str | None
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"

@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import peewee as pw
 
@@ -25,6 +25,7 @@ from db.models import (
 from db.users import UnknownUser
 
 NEAREST_DATES = 3
+T = TypeVar("T")
 
 
 class SnapshotNotFound(LookupError):
@@ -65,7 +66,7 @@ def user_id_of(username: str) -> int:
     return int(user_id)
 
 
-def _complete(user_id: int) -> pw.ModelSelect:
+def _complete(user_id: int) -> pw.ModelSelect[Snapshot]:
     return Snapshot.select().where(
         (Snapshot.user == user_id) & (Snapshot.status == Snapshot.COMPLETE)
     )
@@ -195,16 +196,22 @@ def top_items(snapshot_id: int, item_type: str, time_range: str) -> list[dict[st
     )
     if item_type == "artists":
         query = base.select_extend(Artist).join(Artist).order_by(TopItem.rank)
-        return [_top_artist(row.rank, row.artist) for row in query]
+        return [_top_artist(row.rank, _joined(row.artist)) for row in query]
     query = (
         base.select_extend(Track, Album)
         .join(Track)
         .join(Album, pw.JOIN.LEFT_OUTER)
         .order_by(TopItem.rank)
     )
-    rows = list(query)
-    artists = artists_by_track(row.track.id for row in rows)
-    return [{"rank": row.rank, **track_dict(row.track, artists)} for row in rows]
+    ranked = [(row.rank, _joined(row.track)) for row in query]
+    artists = artists_by_track(track.id for _, track in ranked)
+    return [{"rank": rank, **track_dict(track, artists)} for rank, track in ranked]
+
+
+def _joined(row: T | None) -> T:
+    # An inner join filled it; the nullable column only allows for the other item type.
+    assert row is not None
+    return row
 
 
 def _top_artist(rank: int, artist: Artist) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import peewee as pw
 
@@ -50,7 +50,8 @@ class SnapshotContent:
 
 def stored_refresh_token(user_id: int) -> str | None:
     """The user's encrypted refresh token."""
-    return User.select(User.refresh_token_encrypted).where(User.id == user_id).scalar()  # type: ignore[no-any-return]
+    token: str | None = User.select(User.refresh_token_encrypted).where(User.id == user_id).scalar()
+    return token
 
 
 def replace_refresh_token(user_id: int, encrypted: str) -> None:
@@ -70,7 +71,7 @@ def record_plays(user_id: int, plays: Iterable[tuple[str, dt.datetime]]) -> int:
         return 0
     before = Play.select().where(Play.user == user_id).count()
     Play.insert_many(rows).on_conflict_ignore().execute()
-    return Play.select().where(Play.user == user_id).count() - before  # type: ignore[no-any-return]
+    return int(Play.select().where(Play.user == user_id).count()) - before
 
 
 def _naive_utc(moment: dt.datetime) -> dt.datetime:
@@ -165,22 +166,17 @@ def _insert(model: type[pw.Model], rows: list[dict[str, Any]]) -> None:
 
 
 def _latest_snapshot_ids(exclude_user_id: int) -> list[int]:
+    """The latest complete snapshot of every other user, in one query."""
+    complete = Snapshot.status == Snapshot.COMPLETE
     latest = (
-        Snapshot.select(Snapshot.user, pw.fn.MAX(Snapshot.date).alias("last"))
-        .where((Snapshot.user != exclude_user_id) & (Snapshot.status == Snapshot.COMPLETE))
+        Snapshot.select(Snapshot.user.alias("owner"), pw.fn.MAX(Snapshot.date).alias("last"))
+        .where((Snapshot.user != exclude_user_id) & complete)
         .group_by(Snapshot.user)
+        .alias("latest")
     )
-    pairs = [(row.user_id, row.last) for row in latest]
-    ids: list[int] = []
-    for user_id, last in pairs:
-        snapshot_id = (
-            Snapshot.select(Snapshot.id)
-            .where((Snapshot.user == user_id) & (Snapshot.date == last))
-            .scalar()
-        )
-        if snapshot_id is not None:
-            ids.append(snapshot_id)
-    return ids
+    on_latest = (Snapshot.user == latest.c.owner) & (Snapshot.date == latest.c.last)
+    query = Snapshot.select(Snapshot.id).join(latest, on=on_latest).where(complete).tuples()
+    return [snapshot_id for (snapshot_id,) in cast(Iterable[tuple[int]], query)]
 
 
 def _tracks_by_snapshot(snapshot_ids: Sequence[int]) -> dict[int, set[str]]:
@@ -188,13 +184,12 @@ def _tracks_by_snapshot(snapshot_ids: Sequence[int]) -> dict[int, set[str]]:
     top = TopItem.select(TopItem.snapshot, TopItem.track).where(
         TopItem.snapshot.in_(list(snapshot_ids)) & TopItem.track.is_null(False)
     )
-    for row in top:
-        tracks[row.snapshot_id].add(row.track_id)
     other = SnapshotTrack.select(SnapshotTrack.snapshot, SnapshotTrack.track).where(
         SnapshotTrack.snapshot.in_(list(snapshot_ids))
     )
-    for row in other:
-        tracks[row.snapshot_id].add(row.track_id)
+    for query in (top.tuples(), other.tuples()):
+        for snapshot_id, track_id in cast(Iterable[tuple[int, str]], query):
+            tracks[snapshot_id].add(track_id)
     return tracks
 
 

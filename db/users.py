@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 import peewee as pw
 
@@ -201,11 +201,12 @@ def rotate_tokens(rotate: Callable[[str], str]) -> int:
 
 def _last_snapshot_dates() -> dict[int, dt.date]:
     query = (
-        Snapshot.select(Snapshot.user, pw.fn.MAX(Snapshot.date).alias("last"))
+        Snapshot.select(Snapshot.user, pw.fn.MAX(Snapshot.date))
         .where(Snapshot.status == Snapshot.COMPLETE)
         .group_by(Snapshot.user)
+        .tuples()
     )
-    return {row.user_id: row.last for row in query}
+    return dict(cast(Iterable[tuple[int, dt.date]], query))
 
 
 def list_users() -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,7 @@ def settings(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
 @pytest.fixture
 async def app_client(
     database: Database, settings: Settings
-) -> AsyncIterator[Callable[..., httpx.AsyncClient]]:
+) -> AsyncIterator[Callable[..., Awaitable[httpx.AsyncClient]]]:
     """Factory of API clients running the real app (and its lifespan) with changed settings."""
     async with contextlib.AsyncExitStack() as stack:
 
@@ -128,7 +128,8 @@ def _with_lifespan_state(app: ASGIApp, state: Mapping[str, Any] | None) -> ASGIA
 @pytest.fixture
 async def api(app_client: Callable[..., Any]) -> httpx.AsyncClient:
     """An API client on the app with default settings."""
-    return await app_client()  # type: ignore[no-any-return]
+    client: httpx.AsyncClient = await app_client()
+    return client
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

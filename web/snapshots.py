@@ -27,7 +27,8 @@ SNAPSHOT_RESPONSES = {
 
 
 def database_of(request: Request) -> Database:
-    return request.state.database  # type: ignore[no-any-return]
+    database: Database = request.state.database
+    return database
 
 
 async def find_snapshot(request: Request, username: str, date: dt.date | None) -> SnapshotRef:

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.datastructures import Secret
 
 from application import Settings, create_snapshot_service, create_spotify_client
 from db import queries
@@ -75,7 +76,7 @@ async def harness(
         configured = dataclasses.replace(
             settings,
             spotify_client_id=WORLD.client_id,
-            spotify_client_secret=WORLD.client_secret,
+            spotify_client_secret=Secret(WORLD.client_secret),
             spotify_api_url=f"{SPOTIFY}/v1",
             spotify_accounts_url=f"{SPOTIFY}/accounts",
             reccobeats_url=f"{SPOTIFY}/reccobeats/v1",
