@@ -34,8 +34,8 @@ def _parameter(param: Param) -> dict[str, Any]:
 
 
 def _response(status: int, description: str, tag: str) -> dict[str, Any]:
-    if tag == "auth":
-        # The OAuth pages answer browsers, errors included.
+    if tag in ("auth", "pages"):
+        # Pages answer browsers, errors included.
         return {"description": description, "content": {"text/html": {}}}
     if status >= 400:
         schema = {"$ref": "#/components/schemas/Problem"}

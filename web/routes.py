@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from starlette.routing import BaseRoute, Route
 
-from web import admin, auth, health, history, snapshots, users
+from web import admin, auth, health, history, home, snapshots, users
 
 
 class _AdminSetting(Protocol):
@@ -15,6 +15,7 @@ class _AdminSetting(Protocol):
 
 
 routes: list[BaseRoute] = [
+    Route("/", home.home, methods=["GET"]),
     Route("/health", health.health, methods=["GET"]),
     Route("/openapi.json", health.openapi, methods=["GET"]),
     Route("/auth/login", auth.login, methods=["GET"]),
