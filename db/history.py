@@ -11,16 +11,14 @@ import peewee as pw
 
 from db.models import (
     AUDIO_FEATURE_NAMES,
-    Album,
     Artist,
     AudioFeatures,
     Play,
     SnapshotTrack,
     TopItem,
-    Track,
     TrackArtist,
 )
-from db.queries import SnapshotRef, artists_by_track, iso_utc, track_dict, user_id_of
+from db.queries import SnapshotRef, iso_utc, user_id_of, with_track_columns, with_tracks
 
 TOP_ARTISTS = 10
 
@@ -39,19 +37,15 @@ def list_plays(
 ) -> list[dict[str, Any]]:
     """The user's plays between two dates (inclusive), newest first."""
     user_id = user_id_of(username)
-    query = (
-        Play.select(Play.played_at, Track, Album)
-        .join(Track)
-        .join(Album, pw.JOIN.LEFT_OUTER)
+    query = with_track_columns(
+        Play.select(Play.played_at)
         .where((Play.user == user_id) & _day_bounds(start, end))
         .order_by(Play.played_at.desc())
         .limit(limit)
     )
-    rows = list(query)
-    artists = artists_by_track(row.track.id for row in rows)
     return [
-        {"played_at": iso_utc(row.played_at), "track": track_dict(row.track, artists)}
-        for row in rows
+        {"played_at": iso_utc(played_at), "track": track}
+        for (played_at,), track in with_tracks(list(query))
     ]
 
 

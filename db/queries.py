@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 import peewee as pw
 
@@ -25,7 +25,6 @@ from db.models import (
 from db.users import UnknownUser
 
 NEAREST_DATES = 3
-T = TypeVar("T")
 
 
 class SnapshotNotFound(LookupError):
@@ -123,44 +122,59 @@ def iso_utc(moment: dt.datetime) -> str:
 
 
 def artists_by_track(track_ids: Iterable[str]) -> dict[str, list[dict[str, str]]]:
+    """Each track's artists in credit order."""
     query = (
         TrackArtist.select(TrackArtist.track, Artist.id, Artist.name)
         .join(Artist)
         .where(TrackArtist.track.in_(list(track_ids)))
         .order_by(TrackArtist.track, TrackArtist.position)
+        .tuples()
     )
     artists: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for link in query:
-        artists[link.track_id].append({"id": link.artist.id, "name": link.artist.name})
+    for track_id, artist_id, name in cast(Iterable[tuple[str, str, str]], query):
+        artists[track_id].append({"id": artist_id, "name": name})
     return artists
 
 
-def track_dict(track: Track, artists: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
-    album = track.album
+# Read as plain tuples: building model instances was most of a response's cost (BENCHMARKS.md).
+TRACK_COLUMNS = (Track.id, Track.name, Track.uri, Track.duration_ms, Album.id, Album.name)
+
+
+def with_track_columns(query: pw.ModelSelect[Any]) -> pw.ModelSelect[Any]:
+    """`query`, joined to its track and album, selecting TRACK_COLUMNS last, as tuples."""
+    return query.select_extend(*TRACK_COLUMNS).join(Track).join(Album, pw.JOIN.LEFT_OUTER).tuples()
+
+
+def track_dict(columns: Sequence[Any], artists: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
+    """A track as the API shows it, from the TRACK_COLUMNS of a row."""
+    track_id, name, uri, duration_ms, album_id, album_name = columns
     return {
-        "id": track.id,
-        "name": track.name,
-        "uri": track.uri,
-        "duration_ms": track.duration_ms,
-        "artists": artists.get(track.id, []),
-        "album": {"id": album.id, "name": album.name} if album else None,
+        "id": track_id,
+        "name": name,
+        "uri": uri,
+        "duration_ms": duration_ms,
+        "artists": artists.get(track_id, []),
+        "album": {"id": album_id, "name": album_name} if album_id else None,
     }
+
+
+def with_tracks(rows: Sequence[Sequence[Any]]) -> list[tuple[Sequence[Any], dict[str, Any]]]:
+    """Split rows ending in TRACK_COLUMNS into (leading columns, track as the API shows it)."""
+    width = len(TRACK_COLUMNS)
+    artists = artists_by_track(row[-width] for row in rows)
+    return [(row[:-width], track_dict(row[-width:], artists)) for row in rows]
 
 
 def recommendations(snapshot_id: int) -> list[dict[str, Any]]:
     """The snapshot's recommendations in rank order, each with its track."""
-    query = (
-        Recommendation.select(Recommendation, Track, Album)
-        .join(Track)
-        .join(Album, pw.JOIN.LEFT_OUTER)
+    query = with_track_columns(
+        Recommendation.select(Recommendation.rank, Recommendation.reason)
         .where(Recommendation.snapshot == snapshot_id)
         .order_by(Recommendation.rank)
     )
-    rows = list(query)
-    artists = artists_by_track(row.track.id for row in rows)
     return [
-        {"rank": row.rank, "track": track_dict(row.track, artists), "reason": row.reason}
-        for row in rows
+        {"rank": rank, "track": track, "reason": reason}
+        for (rank, reason), track in with_tracks(list(query))
     ]
 
 
@@ -172,9 +186,10 @@ def clusters(snapshot_id: int) -> list[dict[str, Any]]:
         ClusterMember.select(ClusterMember.cluster, ClusterMember.track)
         .where(ClusterMember.cluster.in_([row.id for row in rows]))
         .order_by(ClusterMember.track)
+        .tuples()
     )
-    for member in member_query:
-        members[member.cluster_id].append(member.track_id)
+    for cluster_id, track_id in cast(Iterable[tuple[int, str]], member_query):
+        members[cluster_id].append(track_id)
     return [
         {
             "id": row.position,
@@ -189,32 +204,26 @@ def clusters(snapshot_id: int) -> list[dict[str, Any]]:
 
 def top_items(snapshot_id: int, item_type: str, time_range: str) -> list[dict[str, Any]]:
     """Top tracks or artists of one time range, in Spotify's order."""
-    base = TopItem.select(TopItem.rank, TopItem.track, TopItem.artist).where(
-        (TopItem.snapshot == snapshot_id)
-        & (TopItem.item_type == item_type)
-        & (TopItem.time_range == time_range)
-    )
-    if item_type == "artists":
-        query = base.select_extend(Artist).join(Artist).order_by(TopItem.rank)
-        return [_top_artist(row.rank, _joined(row.artist)) for row in query]
-    query = (
-        base.select_extend(Track, Album)
-        .join(Track)
-        .join(Album, pw.JOIN.LEFT_OUTER)
+    base = (
+        TopItem.select(TopItem.rank)
+        .where(
+            (TopItem.snapshot == snapshot_id)
+            & (TopItem.item_type == item_type)
+            & (TopItem.time_range == time_range)
+        )
         .order_by(TopItem.rank)
     )
-    ranked = [(row.rank, _joined(row.track)) for row in query]
-    artists = artists_by_track(track.id for _, track in ranked)
-    return [{"rank": rank, **track_dict(track, artists)} for rank, track in ranked]
+    if item_type == "artists":
+        return [
+            _top_artist(row.rank, row.artist) for row in base.select_extend(Artist).join(Artist)
+        ]
+    rows = with_tracks(list(with_track_columns(base)))
+    return [{"rank": rank, **track} for (rank,), track in rows]
 
 
-def _joined(row: T | None) -> T:
-    # An inner join filled it; the nullable column only allows for the other item type.
-    assert row is not None
-    return row
-
-
-def _top_artist(rank: int, artist: Artist) -> dict[str, Any]:
+def _top_artist(rank: int, artist: Artist | None) -> dict[str, Any]:
+    # An inner join filled it; the column is nullable only for the other item type.
+    assert artist is not None
     return {
         "rank": rank,
         "id": artist.id,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 from db.queries import SnapshotRef
 
@@ -26,7 +25,8 @@ def _cache_control(request: Request, dated: bool) -> str:
     return f"{scope}, max-age={ONE_DAY}"
 
 
-def _matches(if_none_match: str, etag: str) -> bool:
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """Whether an If-None-Match header names `etag` (weak comparison, as RFC 9110 asks)."""
     if if_none_match.strip() == "*":
         return True
     candidates = (tag.strip().removeprefix("W/") for tag in if_none_match.split(","))
@@ -35,11 +35,3 @@ def _matches(if_none_match: str, etag: str) -> bool:
 
 def caching_headers(request: Request, etag: str, dated: bool) -> dict[str, str]:
     return {"ETag": etag, "Cache-Control": _cache_control(request, dated)}
-
-
-def not_modified(request: Request, headers: dict[str, str]) -> Response | None:
-    """A 304 when the client already holds this representation, else None."""
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match and _matches(if_none_match, headers["ETag"]):
-        return Response(status_code=304, headers=headers)
-    return None

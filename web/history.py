@@ -11,7 +11,7 @@ from db import history
 from db.users import UnknownUser
 from web.params import DATE, HISTORY_LIMIT, SINCE, UNTIL, USERNAME, operation
 from web.problems import bad_parameter, not_found
-from web.snapshots import SNAPSHOT_RESPONSES, database_of, find_snapshot, snapshot_response
+from web.snapshots import SNAPSHOT_RESPONSES, database_of, serve_snapshot
 
 
 @operation(
@@ -53,7 +53,6 @@ async def plays(
     responses=SNAPSHOT_RESPONSES,
 )
 async def statistics(request: Request, username: str, date: dt.date | None) -> Response:
-    ref = await find_snapshot(request, username, date)
-    return await snapshot_response(
-        request, ref, date is not None, ("statistics",), history.snapshot_statistics
+    return await serve_snapshot(
+        request, username, date, ("statistics",), history.snapshot_statistics
     )

@@ -13,9 +13,9 @@ from db import queries
 from db.database import Database
 from db.queries import SnapshotNotFound, SnapshotRef
 from db.users import UnknownUser
-from web.caching import caching_headers, not_modified, snapshot_etag
+from web.caching import caching_headers, etag_matches, snapshot_etag
 from web.params import DATE, ITEM_TYPE, TIME_RANGE, USERNAME, operation
-from web.problems import not_found
+from web.problems import Problem, not_found
 
 SNAPSHOT_RESPONSES = {
     200: "The snapshot's data.",
@@ -31,28 +31,36 @@ def database_of(request: Request) -> Database:
     return database
 
 
-async def find_snapshot(request: Request, username: str, date: dt.date | None) -> SnapshotRef:
-    try:
-        return await database_of(request).run(queries.find_snapshot, username, date)
-    except UnknownUser as exc:
-        raise not_found(str(exc)) from None
-    except SnapshotNotFound as exc:
-        nearest = [d.isoformat() for d in exc.nearest]
-        raise not_found(str(exc), nearest_dates=nearest) from None
+def _not_found(exc: UnknownUser | SnapshotNotFound) -> Problem:
+    if isinstance(exc, SnapshotNotFound):
+        return not_found(str(exc), nearest_dates=[d.isoformat() for d in exc.nearest])
+    return not_found(str(exc))
 
 
-async def snapshot_response(
+async def serve_snapshot(
     request: Request,
-    ref: SnapshotRef,
-    dated: bool,
+    username: str,
+    date: dt.date | None,
     variant: tuple[str, ...],
     build: Callable[[SnapshotRef], dict[str, Any]],
 ) -> Response:
-    """Answer 304 from the snapshot's identity alone; build the body only when needed."""
-    headers = caching_headers(request, snapshot_etag(ref, *variant), dated)
-    if (cached := not_modified(request, headers)) is not None:
-        return cached
-    payload = await database_of(request).run(build, ref)
+    """Find the snapshot and answer 304 from its identity, or build the body: one worker call."""
+    if_none_match = request.headers.get("if-none-match")
+
+    def find_and_build() -> tuple[str, dict[str, Any] | None]:
+        ref = queries.find_snapshot(username, date)
+        etag = snapshot_etag(ref, *variant)
+        if if_none_match and etag_matches(if_none_match, etag):
+            return etag, None
+        return etag, build(ref)
+
+    try:
+        etag, payload = await database_of(request).run(find_and_build)
+    except (UnknownUser, SnapshotNotFound) as exc:
+        raise _not_found(exc) from None
+    headers = caching_headers(request, etag, dated=date is not None)
+    if payload is None:
+        return Response(status_code=304, headers=headers)
     return JSONResponse(payload, headers=headers)
 
 
@@ -79,9 +87,8 @@ def _recommendations_payload(ref: SnapshotRef) -> dict[str, Any]:
     responses=SNAPSHOT_RESPONSES,
 )
 async def user_recommendations(request: Request, username: str, date: dt.date | None) -> Response:
-    ref = await find_snapshot(request, username, date)
-    return await snapshot_response(
-        request, ref, date is not None, ("recommendations",), _recommendations_payload
+    return await serve_snapshot(
+        request, username, date, ("recommendations",), _recommendations_payload
     )
 
 
@@ -105,10 +112,7 @@ async def top_items(
             "items": queries.top_items(ref.id, type, time_range),
         }
 
-    ref = await find_snapshot(request, username, date)
-    return await snapshot_response(
-        request, ref, date is not None, ("top-items", type, time_range), build
-    )
+    return await serve_snapshot(request, username, date, ("top-items", type, time_range), build)
 
 
 def _clusters_payload(ref: SnapshotRef) -> dict[str, Any]:
@@ -128,8 +132,7 @@ def _clusters_payload(ref: SnapshotRef) -> dict[str, Any]:
     responses=SNAPSHOT_RESPONSES,
 )
 async def clusters(request: Request, username: str, date: dt.date | None) -> Response:
-    ref = await find_snapshot(request, username, date)
-    return await snapshot_response(request, ref, date is not None, ("clusters",), _clusters_payload)
+    return await serve_snapshot(request, username, date, ("clusters",), _clusters_payload)
 
 
 @operation(

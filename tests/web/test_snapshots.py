@@ -145,7 +145,7 @@ async def test_a_repeated_parameter_is_refused(seeded: httpx.AsyncClient) -> Non
         pytest.param("ñandú", id="unicode"),
         pytest.param("ann%00", id="nul"),
         pytest.param("ann' OR 1=1 --", id="sql"),
-        pytest.param("..", id="dot-dot"),
+        pytest.param("...", id="dots"),  # ".." itself is resolved by the client to "/"
     ],
 )
 async def test_odd_usernames_are_client_errors(seeded: httpx.AsyncClient, username: str) -> None:
