@@ -573,6 +573,7 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     world = World.generate(seed=7)
     write_features_csv(world, data_dir / "tracks.csv")
     with EmulatorServer(world, mode=args.mode) as server:
+        server.consent_user = world.users[-1].id  # /auth/login signs up the one left out
         demo = _demo_settings(settings, server, data_dir, args.port)
         usernames = _register_demo_users(demo, world)
         print(f"taking snapshots of {len(usernames)} users (data in {data_dir})")
