@@ -16,6 +16,7 @@ from db.models import (
     Play,
     Recommendation,
     Snapshot,
+    SnapshotJob,
     SnapshotTrack,
     TopItem,
     User,
@@ -99,6 +100,11 @@ def write_snapshot(content: SnapshotContent) -> int:
         _insert_snapshot_tracks(snapshot.id, content)
         _insert_recommendations(snapshot.id, content.recommendations)
         _insert_clusters(snapshot.id, content.clusters)
+        # A forced redo is done once this commits; a worker that dies before recording the
+        # job finished must not make the next claim redo it again.
+        SnapshotJob.update(force=False).where(
+            (SnapshotJob.user == content.user_id) & (SnapshotJob.date == content.date)
+        ).execute()
     return int(snapshot.id)
 
 

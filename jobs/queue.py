@@ -272,10 +272,25 @@ def claim_next_job(
         while (job := _lock_next_claimable(run_id, now)) is not None:
             user = User.select(User.username, User.status).where(User.id == job.user_id).get()
             refusal = _refusal(user.status, job.attempts, max_attempts)
+            if refusal is None and _already_written(job):
+                # A worker wrote the snapshot, then died before recording the job done.
+                refusal = (DONE, None)
             if refusal is None:
                 return _take(job, user.username, worker_id, now + lease, now)
             _close_job(job, *refusal, now)
     return None
+
+
+def _already_written(job: SnapshotJob) -> bool:
+    """A complete snapshot exists and the job does not ask to redo it.
+
+    The snapshot write clears a job's `force` in its own transaction, so a forced job whose
+    snapshot was written before a crash is not redone either.
+    """
+    if job.force:
+        return False
+    complete = (Snapshot.user == job.user_id) & (Snapshot.date == job.date)
+    return bool(Snapshot.select().where(complete & (Snapshot.status == Snapshot.COMPLETE)).exists())
 
 
 def _lock_next_claimable(run_id: str | None, now: dt.datetime) -> SnapshotJob | None:
@@ -288,7 +303,7 @@ def _lock_next_claimable(run_id: str | None, now: dt.datetime) -> SnapshotJob | 
     return _locked(query, skip_locked=True).first()
 
 
-def _refusal(user_status: str, attempts: int, max_attempts: int) -> tuple[str, str] | None:
+def _refusal(user_status: str, attempts: int, max_attempts: int) -> tuple[str, str | None] | None:
     if user_status == User.REAUTH_REQUIRED:
         return REAUTH, "user must log in to Spotify again"
     if user_status != User.ACTIVE:

@@ -581,3 +581,29 @@ async def test_drain_raises_the_database_error_itself() -> None:
     gone = cast(Database, _DatabaseGone())
     with pytest.raises(pw.OperationalError, match="server closed"):
         await drain(gone, handler, worker_id="test", concurrency=3)
+
+
+@pytest.mark.parametrize(
+    ("force", "claimed"),
+    [
+        pytest.param(False, False, id="written-then-crashed"),
+        pytest.param(True, True, id="forced-not-yet-written"),
+    ],
+)
+def test_a_claim_does_not_redo_a_snapshot_already_written(
+    database: Database, force: bool, claimed: bool
+) -> None:
+    def scenario() -> tuple[ClaimedJob | None, str]:
+        _add_users("ann")
+        create_run(DAY, trigger="test")
+        crashed = claim_next_job("w1", lease=LEASE)
+        assert crashed is not None
+        _complete_snapshot("ann")
+        SnapshotJob.update(force=force).execute()
+        later = utcnow() + 2 * LEASE
+        job = claim_next_job("w2", lease=LEASE, now=later)
+        return job, SnapshotJob.get().status
+
+    job, status = database.call(scenario)
+    assert (job is not None) is claimed
+    assert status == (SnapshotJob.RUNNING if claimed else SnapshotJob.DONE)
