@@ -53,23 +53,28 @@ def save_user_token(
 ) -> bool:
     """Create the user or replace their token (re-authorisation); True when created."""
     validate_username(username)
-    now = utcnow()
     user = User.get_or_none(User.username == username)
     if account_id:
         _check_account_free(username, user, account_id)
     created = user is None
     if user is None:
-        user = User(username=username, created_at=now)
+        user = User(username=username)
+    if account_id:
+        user.spotify_account_id = account_id
+    _store_fresh_token(user, encrypted_refresh_token, display_name)
+    return created
+
+
+def _store_fresh_token(user: User, encrypted_refresh_token: str, display_name: str | None) -> None:
+    """A new consent: the token, its date (Spotify ends it six months on), an active user."""
+    now = utcnow()
     user.refresh_token_encrypted = encrypted_refresh_token
     user.token_obtained_at = now
     user.status = User.ACTIVE
     user.updated_at = now
-    if account_id:
-        user.spotify_account_id = account_id
     if display_name:
         user.display_name = display_name
     user.save()
-    return created
 
 
 def _check_account_free(username: str, user: User | None, account_id: str) -> None:
@@ -121,14 +126,7 @@ def save_spotify_login(
         if user is None:
             user = User(username=_new_username(requested_username, display_name, account_id))
             user.spotify_account_id = account_id
-        now = utcnow()
-        user.refresh_token_encrypted = encrypted_refresh_token
-        user.token_obtained_at = now
-        user.status = User.ACTIVE
-        user.updated_at = now
-        if display_name:
-            user.display_name = display_name
-        user.save()
+        _store_fresh_token(user, encrypted_refresh_token, display_name)
     return user.username, created
 
 
