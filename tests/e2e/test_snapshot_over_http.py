@@ -103,10 +103,9 @@ async def test_api_serves_what_spotify_reported(
         async with httpx.AsyncClient(base_url=served.base_url, timeout=10) as api:
             for user in world.users:
                 await assert_top_items_match(api, user, "tracks")
+                await assert_top_items_match(api, user, "artists")
                 await assert_clusters_are_member_means(api, user, world)
                 if mode == "extended":
                     await assert_spotify_recommendations(api, user, world)
                 else:
                     await assert_local_recommendations(api, user)
-            for user in world.users:
-                await assert_top_items_match(api, user, "artists")

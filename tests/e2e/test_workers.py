@@ -5,10 +5,12 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import parse_qs
 
+import peewee as pw
 import pytest
 
 from application import Settings
@@ -26,6 +28,11 @@ POLL = 0.05
 CRASH_DEADLINE = 60.0
 
 
+def rows(database: Database, query: pw.BaseQuery) -> list[tuple[Any, ...]]:
+    """The query's rows as tuples (the peewee stubs type every query as yielding models)."""
+    return database.call(lambda: list(cast(Iterable[tuple[Any, ...]], query.tuples())))
+
+
 def complete_snapshots(database: Database) -> dict[str, dt.datetime]:
     """Username -> generated_at of every complete snapshot of the day."""
     query = (
@@ -33,12 +40,12 @@ def complete_snapshots(database: Database) -> dict[str, dt.datetime]:
         .join(User)
         .where(Snapshot.date == DAY, Snapshot.status == Snapshot.COMPLETE)
     )
-    return database.call(lambda: {name: at for name, at in query.tuples()})
+    return dict(rows(database, query))
 
 
 def snapshots_per_user(database: Database) -> dict[str, int]:
     query = Snapshot.select(User.username).join(User).where(Snapshot.date == DAY)
-    return database.call(lambda: dict(collections.Counter(name for (name,) in query.tuples())))
+    return dict(collections.Counter(name for (name,) in rows(database, query)))
 
 
 def jobs(database: Database) -> dict[str, tuple[str, int]]:
@@ -48,7 +55,7 @@ def jobs(database: Database) -> dict[str, tuple[str, int]]:
         .join(User)
         .where(SnapshotJob.date == DAY)
     )
-    return database.call(lambda: {name: (s, n) for name, s, n in query.tuples()})
+    return {name: (status, attempts) for name, status, attempts in rows(database, query)}
 
 
 def top_track_calls(server: Emulator) -> collections.Counter[tuple[str | None, str]]:
@@ -142,7 +149,7 @@ def wait_for_leases_to_expire(database: Database) -> None:
     query = SnapshotJob.select(SnapshotJob.lease_until).where(
         SnapshotJob.date == DAY, SnapshotJob.status == SnapshotJob.RUNNING
     )
-    leases = database.call(lambda: [lease for (lease,) in query.tuples() if lease])
+    leases = [lease for (lease,) in rows(database, query) if lease]
     if leases:
         time.sleep(max(0.0, (max(leases) - utcnow()).total_seconds()) + 0.2)
 
