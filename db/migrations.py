@@ -6,15 +6,30 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from db.models import ALL_MODELS, SchemaVersion
+from db.models import ALL_MODELS, SchemaVersion, SnapshotJob, SnapshotRunUser
 
 
 def _create_initial_schema(database: pw.Database) -> None:
+    # Creates today's whole schema on an empty database; later steps then find nothing to do.
     database.create_tables(ALL_MODELS, safe=True)
 
 
+def _add_run_members(database: pw.Database) -> None:
+    """Runs record the users they asked for (before, a newer run took over their jobs)."""
+    database.create_tables([SnapshotRunUser], safe=True)
+    known = SnapshotJob.select(SnapshotJob.run, SnapshotJob.user).where(
+        SnapshotJob.run.is_null(False)
+    )
+    SnapshotRunUser.insert_from(
+        known, [SnapshotRunUser.run, SnapshotRunUser.user]
+    ).on_conflict_ignore().execute()
+
+
 # Append-only: each entry upgrades the schema from the version before it.
-MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (_create_initial_schema,)
+MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (
+    _create_initial_schema,
+    _add_run_members,
+)
 LATEST_VERSION = len(MIGRATIONS)
 
 

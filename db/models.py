@@ -243,6 +243,16 @@ class SnapshotRun(BaseModel):
     finished_at = pw.DateTimeField(null=True)
 
 
+class SnapshotRunUser(BaseModel):
+    """A user a run asked for: a run's jobs are its date's jobs of these users."""
+
+    run = pw.ForeignKeyField(SnapshotRun, backref="members", on_delete="CASCADE")
+    user = pw.ForeignKeyField(User, on_delete="CASCADE")
+
+    class Meta:
+        primary_key = pw.CompositeKey("run", "user")
+
+
 class SnapshotJob(BaseModel):
     """Work queue: one row per user and date, claimed with FOR UPDATE SKIP LOCKED."""
 
@@ -307,6 +317,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     Cluster,
     ClusterMember,
     SnapshotRun,
+    SnapshotRunUser,
     SnapshotJob,
     Capability,
     OAuthState,

@@ -27,7 +27,7 @@ import peewee as pw
 from playhouse.pool import MaxConnectionsExceeded
 
 from db.database import Database, database_proxy
-from db.models import Snapshot, SnapshotJob, SnapshotRun, User, utcnow
+from db.models import Snapshot, SnapshotJob, SnapshotRun, SnapshotRunUser, User, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +152,9 @@ def create_run(
         users = _users_for_run(usernames)
         run_id = str(uuid.uuid4())
         SnapshotRun.create(id=run_id, date=date, trigger=trigger, force=force, created_at=now)
+        members = [{"run": run_id, "user": user.id} for user in users]
+        if members:
+            SnapshotRunUser.insert_many(members).execute()
         active = [user.id for user in users if user.status == User.ACTIVE]
         _enqueue(run_id, date, active, force, now)
         _skip(run_id, date, [user for user in users if user.status != User.ACTIVE], now)
@@ -233,6 +236,19 @@ def _skip(run_id: str, date: dt.date, users: list[User], now: dt.datetime) -> No
         SnapshotJob.update(status=SKIPPED, error=reason, updated_at=now).where(waiting).execute()
 
 
+def _in_run(run_id: str) -> pw.Expression:
+    """The run's jobs: its date's jobs of the users it asked for, whichever run queued them."""
+    date = SnapshotRun.select(SnapshotRun.date).where(SnapshotRun.id == run_id)
+    users = SnapshotRunUser.select(SnapshotRunUser.user).where(SnapshotRunUser.run == run_id)
+    return (SnapshotJob.date == date) & SnapshotJob.user.in_(users)
+
+
+def run_has_pending_jobs(run_id: str) -> bool:
+    """Whether any of the run's jobs is queued or running (perhaps under another worker)."""
+    pending = SnapshotJob.select().where(_in_run(run_id) & SnapshotJob.status.in_(PENDING))
+    return bool(pending.exists())
+
+
 def _close_run_if_complete(run_id: str | None, now: dt.datetime) -> bool:
     if run_id is None:
         return False
@@ -242,8 +258,7 @@ def _close_run_if_complete(run_id: str | None, now: dt.datetime) -> bool:
     )
     if _locked(open_run).first() is None:
         return False
-    pending = SnapshotJob.select().where(SnapshotJob.run == run_id, SnapshotJob.status.in_(PENDING))
-    if pending.exists():
+    if run_has_pending_jobs(run_id):
         return False
     SnapshotRun.update(finished_at=now).where(SnapshotRun.id == run_id).execute()
     return True
@@ -297,7 +312,7 @@ def _lock_next_claimable(run_id: str | None, now: dt.datetime) -> SnapshotJob | 
     expired = SnapshotJob.lease_until.is_null() | (SnapshotJob.lease_until < now)
     claimable = (SnapshotJob.status == QUEUED) | ((SnapshotJob.status == RUNNING) & expired)
     if run_id is not None:
-        claimable &= SnapshotJob.run == run_id
+        claimable &= _in_run(run_id)
     query = SnapshotJob.select().where(claimable).order_by(SnapshotJob.id)
     # SKIP LOCKED: a row another worker is claiming right now is simply not a candidate.
     return _locked(query, skip_locked=True).first()
@@ -393,7 +408,7 @@ def _run_jobs(run_id: str) -> tuple[SnapshotRun, list[tuple[Any, ...]]]:
     query = (
         SnapshotJob.select(User.username, SnapshotJob.status, SnapshotJob.error)
         .join(User)
-        .where(SnapshotJob.run == run_id)
+        .where(_in_run(run_id))
         .order_by(User.username)
     )
     return run, _rows(query)
@@ -555,6 +570,7 @@ async def drain(
     on_progress: Callable[[ClaimedJob, JobOutcome], None] | None = None,
     renew_every: dt.timedelta | None = None,
     stop_on: tuple[type[Exception], ...] = (),
+    poll: float = 1.0,
 ) -> None:
     """Run claimable jobs (of `run_id`, or any) through `handler` until none is left.
 
@@ -564,6 +580,17 @@ async def drain(
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, not {concurrency}")
     state = _Drain(database, handler, run_id, lease, renew_every or lease / 3, on_progress, stop_on)
+    await _work(state, worker_id, concurrency)
+    # Another worker may still hold some of this run's jobs: wait for them, and take over
+    # any whose lease runs out, so that the run's summary is whole when drain returns.
+    while run_id is not None and await database.run(run_has_pending_jobs, run_id):
+        await asyncio.sleep(poll)
+        await _work(state, worker_id, concurrency)
+    if run_id is not None:
+        await database.run(close_run_if_complete, run_id)
+
+
+async def _work(state: _Drain, worker_id: str, concurrency: int) -> None:
     try:
         async with asyncio.TaskGroup() as group:
             for number in range(concurrency):
@@ -574,5 +601,3 @@ async def drain(
         raise _first_leaf(failures) from None
     if state.stopped is not None:
         raise state.stopped
-    if run_id is not None:
-        await database.run(close_run_if_complete, run_id)

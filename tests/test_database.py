@@ -27,3 +27,26 @@ async def test_run_executes_off_the_loop_with_a_connection(database: Database) -
 def test_unknown_scheme_is_refused() -> None:
     with pytest.raises(DatabaseURLError, match="sqlite:///PATH or postgresql://"):
         Database("mysql://root@localhost/x")
+
+
+def test_migrate_upgrades_a_version_1_database_and_backfills_run_members(
+    database: Database,
+) -> None:
+    import datetime as dt
+
+    from db.models import SnapshotJob, SnapshotRun, SnapshotRunUser
+
+    def at_version_1() -> None:
+        database.peewee.drop_tables([SnapshotRunUser])
+        SchemaVersion.delete().where(SchemaVersion.version > 1).execute()
+        user = User.create(username="ann")
+        run = SnapshotRun.create(id="r1", date=dt.date(2026, 11, 1), trigger="cli")
+        SnapshotJob.create(user=user, date=run.date, run=run)
+
+    database.call(at_version_1)
+    with pytest.raises(SchemaOutOfDate, match="version 1"):
+        database.call(check_schema, database.peewee)
+    assert database.call(migrate, database.peewee) == (1, LATEST_VERSION)
+    database.call(check_schema, database.peewee)
+    members = database.call(lambda: [(m.run_id, m.user.username) for m in SnapshotRunUser.select()])
+    assert members == [("r1", "ann")]

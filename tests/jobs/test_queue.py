@@ -546,7 +546,6 @@ async def test_drain_abandons_a_job_another_worker_took_over(database: Database)
             database,
             handler,
             worker_id="test",
-            run_id=run_id,
             renew_every=dt.timedelta(milliseconds=10),
             on_progress=lambda job, outcome: progress.append(job.username),
         ),
@@ -607,3 +606,26 @@ def test_a_claim_does_not_redo_a_snapshot_already_written(
     job, status = database.call(scenario)
     assert (job is not None) is claimed
     assert status == (SnapshotJob.RUNNING if claimed else SnapshotJob.DONE)
+
+
+async def test_drain_of_a_run_waits_for_another_workers_job_and_takes_it_over(
+    database: Database,
+) -> None:
+    """Two workers on one date: the one that runs out of work reports only a whole run."""
+    await database.run(_add_users, "ann", "bob")
+    other_run = await database.run(create_run, DAY, trigger="cli")
+    held = await database.run(claim_next_job, "other", lease=dt.timedelta(milliseconds=300))
+    assert held is not None
+    mine = await database.run(create_run, DAY, trigger="cli")
+    done: list[str] = []
+
+    async def handler(job: ClaimedJob) -> JobOutcome:
+        done.append(job.username)
+        return JobOutcome("done")
+
+    await asyncio.wait_for(drain(database, handler, worker_id="mine", run_id=mine, poll=0.05), WAIT)
+    assert sorted(done) == ["ann", "bob"]  # the other worker died: its job was taken over
+    summary = await database.run(summarize_run, mine)
+    assert (sorted(summary.ok), summary.pending) == (["ann", "bob"], [])
+    earlier = await database.run(summarize_run, other_run)
+    assert sorted(earlier.ok) == ["ann", "bob"]  # the earlier run still covers its users
