@@ -246,6 +246,8 @@ class SnapshotRun(BaseModel):
 class SnapshotRunUser(BaseModel):
     """A user a run asked for: a run's jobs are its date's jobs of these users."""
 
+    run_id: str
+    user_id: int
     run = pw.ForeignKeyField(SnapshotRun, backref="members", on_delete="CASCADE")
     user = pw.ForeignKeyField(User, on_delete="CASCADE")
 
