@@ -295,7 +295,7 @@ def build_app(settings: Settings, *, scheduler: bool = False) -> Starlette:
                 )
                 nightly.start()
             try:
-                yield resources.as_state()
+                yield {**resources.as_state(), "scheduler": nightly}
             finally:
                 if nightly is not None:
                     nightly.shutdown(wait=False)
