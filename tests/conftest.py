@@ -50,7 +50,8 @@ def postgres_url() -> Iterator[str]:
     try:
         admin = _admin_connection()
     except psycopg2.OperationalError as exc:
-        reason = f"PostgreSQL half skipped: no server at {POSTGRES_ADMIN_URL} ({exc})".strip()
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = f"PostgreSQL half skipped: no server at {POSTGRES_ADMIN_URL} ({why})"
         if _postgres_required():
             pytest.fail(reason.replace("skipped", "required (REQUIRE_POSTGRES=1)"))
         pytest.skip(reason)
