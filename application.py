@@ -641,14 +641,7 @@ def _users_parser(subparsers: Any) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="application.py",
-        description="Spotify Insight: dated snapshots of Spotify listening, served as JSON.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add_command(commands, "migrate", _cmd_migrate, "create or upgrade the database schema")
-    _users_parser(commands)
+def _snapshot_parser(commands: Any) -> None:
     snapshot = _add_command(
         commands, "snapshot", _cmd_snapshot, "take snapshots now (or backfill a date)"
     )
@@ -665,19 +658,28 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.add_argument(
         "--force", action="store_true", help="redo snapshots that are already complete"
     )
+
+
+def _add_listen_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
+
+
+def _serve_parser(commands: Any) -> None:
     serve = _add_command(
         commands, "serve", _cmd_serve, "serve the API (and run the nightly scheduler)"
     )
-    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
+    _add_listen_arguments(serve)
     serve.add_argument(
         "--no-scheduler", action="store_true", help="serve only; no nightly snapshots"
     )
+
+
+def _demo_parser(commands: Any) -> None:
     demo = _add_command(
         commands, "demo", _cmd_demo, "run the whole service offline against a local Spotify"
     )
-    demo.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    demo.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
+    _add_listen_arguments(demo)
     demo.add_argument(
         "--mode",
         choices=("development", "extended"),
@@ -687,6 +689,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--data-dir", help="keep the demo's database and CSV here (default: a temp dir)"
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="application.py",
+        description="Spotify Insight: dated snapshots of Spotify listening, served as JSON.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_command(commands, "migrate", _cmd_migrate, "create or upgrade the database schema")
+    _users_parser(commands)
+    _snapshot_parser(commands)
+    _serve_parser(commands)
+    _demo_parser(commands)
     _add_command(commands, "generate-key", _cmd_generate_key, "print a new TOKEN_ENCRYPTION_KEY")
     return parser
 

@@ -27,7 +27,7 @@ from jobs.clustering import Clustering, cluster_tracks
 from jobs.features import FeatureSource, collect_features
 from jobs.listening import Listening, fetch_listening
 from jobs.queue import DONE, FAILED, REAUTH, ClaimedJob, JobOutcome
-from jobs.recommender import artist_affinity, rank_candidates
+from jobs.recommender import Candidate, artist_affinity, rank_candidates
 from spotify_client import EndpointUnavailable, InvalidGrant, SpotifyClient
 
 logger = logging.getLogger(__name__)
@@ -157,18 +157,7 @@ class SnapshotPipeline:
         own = set(listening.track_ids())
         top_ids = {r: [a.id for a in artists] for r, artists in listening.top_artists.items()}
         affinity = artist_affinity(top_ids, [[a.id for a in t.artists] for t in listening.tracks()])
-        ranked = sorted(affinity, key=lambda artist_id: (-affinity[artist_id], artist_id))
-        candidates = await artist_candidates(
-            self.database, self.spotify, ranked, affinity, own, RECOMMENDATIONS * 3
-        )
-        candidates += await co_listener_candidates(self.database, job.user_id, sorted(own))
-        features = await self._features(sorted({c.track_id for c in candidates}))
-        candidates = [
-            dataclasses.replace(c, features=features[c.track_id][0])
-            if c.track_id in features
-            else c
-            for c in candidates
-        ]
+        candidates = await self._candidates(job, own, affinity)
         picks = await anyio.to_thread.run_sync(
             functools.partial(
                 rank_candidates,
@@ -181,6 +170,23 @@ class SnapshotPipeline:
             )
         )
         return Picks("local", [(pick.track_id, pick.reason) for pick in picks])
+
+    async def _candidates(
+        self, job: ClaimedJob, own: set[str], affinity: Mapping[str, float]
+    ) -> list[Candidate]:
+        """Favourite artists' catalogues and co-listeners' tracks, with features where known."""
+        ranked = sorted(affinity, key=lambda artist_id: (-affinity[artist_id], artist_id))
+        candidates = await artist_candidates(
+            self.database, self.spotify, ranked, affinity, own, RECOMMENDATIONS * 3
+        )
+        candidates += await co_listener_candidates(self.database, job.user_id, sorted(own))
+        features = await self._features(sorted({c.track_id for c in candidates}))
+        return [
+            dataclasses.replace(c, features=features[c.track_id][0])
+            if c.track_id in features
+            else c
+            for c in candidates
+        ]
 
 
 def _seeds(listening: Listening) -> tuple[list[str], list[str], list[str]]:
