@@ -8,8 +8,10 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Literal, Self
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from spotify_emulator.app import create_app
 from spotify_emulator.faults import Faults, RequestRecord
@@ -20,16 +22,21 @@ HOST = "127.0.0.1"
 START_TIMEOUT = 10.0
 
 
-class EmulatorServer:
-    """Serves `create_app(world, mode, faults)` with uvicorn on 127.0.0.1 (port 0: a free one)."""
+class BackgroundServer:
+    """Any ASGI app served by uvicorn on 127.0.0.1 in a daemon thread (port 0: a free one)."""
 
     def __init__(
-        self, world: World, mode: str = "development", faults: Faults | None = None, port: int = 0
+        self,
+        app: ASGIApp,
+        *,
+        port: int = 0,
+        name: str = "asgi-server",
+        lifespan: Literal["on", "off"] = "off",
     ) -> None:
-        self.world = world
-        self.app = create_app(world, mode, faults)
-        self._state: EmulatorState = self.app.state.emulator
+        self.app = app
         self._port = port
+        self._name = name
+        self._lifespan = lifespan
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -42,6 +49,67 @@ class EmulatorServer:
     def base_url(self) -> str:
         """http://127.0.0.1:PORT."""
         return f"http://{HOST}:{self._port}"
+
+    def start(self) -> None:
+        """Bind, start serving in a daemon thread and wait until it accepts connections."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, self._port))
+        self._port = sock.getsockname()[1]
+        config = uvicorn.Config(self.app, log_level="warning", lifespan=self._lifespan, ws="none")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name=self._name, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"{self._name} did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        """Ask uvicorn to exit (running the app's lifespan shutdown) and wait for the thread."""
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=START_TIMEOUT)
+        self._server = self._thread = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.stop)
+
+
+class EmulatorServer(BackgroundServer):
+    """Serves `create_app(world, mode, faults)` with uvicorn on 127.0.0.1 (port 0: a free one)."""
+
+    def __init__(
+        self, world: World, mode: str = "development", faults: Faults | None = None, port: int = 0
+    ) -> None:
+        app = create_app(world, mode, faults)
+        super().__init__(app, port=port, name="spotify-emulator")
+        self.world = world
+        self._state: EmulatorState = app.state.emulator
 
     @property
     def api_url(self) -> str:
@@ -105,55 +173,3 @@ class EmulatorServer:
     def play(self, user_id: str, track_id: str, played_at: dt.datetime | None = None) -> None:
         """Add a play to the user's history."""
         self._state.play(user_id, track_id, played_at)
-
-    def start(self) -> None:
-        """Bind, start serving in a daemon thread and wait until it accepts connections."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((HOST, self._port))
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", ws="none")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [sock]},
-            name="spotify-emulator",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the Spotify emulator did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        """Ask uvicorn to exit and wait for the thread."""
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=START_TIMEOUT)
-        self._server = self._thread = None
-
-    def __enter__(self) -> EmulatorServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> EmulatorServer:
-        await asyncio.to_thread(self.start)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.stop)

@@ -22,6 +22,7 @@ async def test_serve_runs_the_nightly_schedule_unless_told_not_to(
     )
     app = build_app(configured, scheduler=scheduler)
     async with app.router.lifespan_context(app) as state:
+        assert state is not None
         nightly = state["scheduler"]
         if not scheduler:
             assert nightly is None

@@ -11,18 +11,14 @@ import dataclasses
 import datetime as dt
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.datastructures import Secret
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,13 +28,12 @@ from db.token_cipher import TokenCipher, generate_key
 from db.users import save_user_token
 from jobs.queue import RunSummary
 from spotify_emulator import EmulatorServer, Faults, World, write_features_csv
+from spotify_emulator.server import BackgroundServer
 from spotify_emulator.state import EmulatorState
 from tests.conftest import SETTING_NAMES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAY = dt.date(2026, 11, 20)
-HOST = "127.0.0.1"
-START_TIMEOUT = 15.0
 WORKER_TIMEOUT = 120.0
 TOP = 50  # Spotify shows the first 50 top items of each range
 
@@ -162,8 +157,8 @@ class Emulator(EmulatorServer):
 
     def __init__(self, world: World, mode: str = "development", faults: Faults | None = None):
         super().__init__(world, mode, faults)
-        self.log = WhoSentIt(self.app, self.app.state.emulator)
-        self.app = self.log  # type: ignore[assignment]
+        self.log = WhoSentIt(self.app, self._state)
+        self.app = self.log
 
 
 @pytest.fixture
@@ -201,54 +196,11 @@ def configure(
 # -- the API on a real socket -----------------------------------------------------------
 
 
-class ApiServer:
+class ApiServer(BackgroundServer):
     """`build_app(settings)` served by uvicorn (lifespan on) on a free loopback port."""
 
     def __init__(self, settings: Settings) -> None:
-        self.app = build_app(settings)
-        self.port = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def start(self) -> None:
-        """Bind, serve in a daemon thread, and wait until the lifespan has started."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind((HOST, 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="on", ws="none")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="insight-api", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        """Let uvicorn run the lifespan's shutdown and wait for the thread."""
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=START_TIMEOUT)
-        self._server = self._thread = None
-
-    def __enter__(self) -> ApiServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().__init__(build_app(settings), name="insight-api", lifespan="on")
 
 
 # -- worker processes -------------------------------------------------------------------
