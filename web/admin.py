@@ -66,7 +66,7 @@ RUN_ID = Param(
     "path",
     "Id of a snapshot run, as returned by POST /admin/snapshots.",
     _parse_run_id,
-    {"type": "string", "pattern": RUN_ID_PATTERN.pattern},
+    {"type": "string", "pattern": f"^{RUN_ID_PATTERN.pattern}$"},
     required=True,
 )
 

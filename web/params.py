@@ -85,7 +85,7 @@ USERNAME = Param(
     "path",
     f"Registered username ({USERNAME_RULE}).",
     parse_username,
-    {"type": "string", "pattern": USERNAME_PATTERN.pattern},
+    {"type": "string", "pattern": f"^{USERNAME_PATTERN.pattern}$"},
     required=True,
 )
 DATE = Param(

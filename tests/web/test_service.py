@@ -112,3 +112,20 @@ async def test_openapi_names_the_credential_each_operation_needs(
     assert "security" not in paths["/health"]["get"]
     login_errors = paths["/auth/callback"]["get"]["responses"]
     assert all("text/html" in r.get("content", {}) for r in login_errors.values())
+
+
+async def test_published_patterns_are_anchored(app_client: Callable[..., Any]) -> None:
+    """JSON Schema patterns match anywhere; ours describe the whole value, as parsing does."""
+    from starlette.datastructures import Secret
+
+    client = await app_client(admin_token=Secret("admin-secret"))
+    document = (await client.get("/openapi.json")).json()
+    patterns = [
+        parameter["schema"]["pattern"]
+        for item in document["paths"].values()
+        for operation in item.values()
+        for parameter in operation["parameters"]
+        if "pattern" in parameter["schema"]
+    ]
+    assert patterns
+    assert all(p.startswith("^") and p.endswith("$") for p in patterns), patterns
