@@ -11,7 +11,7 @@ import datetime as dt
 import random
 
 from spotify_emulator.ids import spotify_id
-from spotify_emulator.model import ARCHETYPES, Album, Artist, Track
+from spotify_emulator.model import ARCHETYPES, FEATURE_NAMES, Album, Artist, Track
 
 ARTISTS_PER_ARCHETYPE = 60
 
@@ -122,23 +122,7 @@ def _features(
     features["loudness"] = round(min(0.0, rng.gauss(centre["loudness"], 2.0)), 3)
     features["tempo"] = round(max(50.0, rng.gauss(centre["tempo"], 8.0)), 3)
     features["time_signature"] = 3 if rng.random() < 0.08 else 4
-    return {name: features[name] for name in _ORDER}
-
-
-_ORDER = (
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-    "time_signature",
-)
+    return {name: features[name] for name in FEATURE_NAMES}
 
 
 def _artist(rng: random.Random, seed: int, number: int, archetype: str) -> Artist:
