@@ -166,6 +166,9 @@ class RetryPolicy:
     default_retry_after: float = 5.0
     max_retry_after: float = 300.0
     max_rate_limited: int = 6
+    # Spotify resets a spent development-mode quota later; a long-running service asks again
+    # after this pause instead of refusing every call until it restarts.
+    quota_pause: float = 3600.0
 
 
 def _utcnow() -> dt.datetime:
@@ -378,11 +381,11 @@ class _Requester:
         self._clock = clock
         self._rng = rng
         self._not_before = 0.0
-        self._quota_spent = False
+        self._quota_spent_until = float("-inf")
 
     @property
     def quota_spent(self) -> bool:
-        return self._quota_spent
+        return self._clock() < self._quota_spent_until
 
     def build(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
         return self._http.build_request(method, url, **kwargs)
@@ -394,7 +397,7 @@ class _Requester:
         started = self._clock()
         failures = throttled = 0
         while True:
-            if self._quota_spent:
+            if self.quota_spent:
                 raise QuotaExceeded(QUOTA_MESSAGE)
             try:
                 response = await self._send_once(request, auth, limited)
@@ -461,7 +464,7 @@ class _Requester:
 
     def _throttle(self, request: httpx.Request, response: httpx.Response, count: int) -> None:
         if _is_quota_exceeded(response):
-            self._quota_spent = True
+            self._quota_spent_until = self._clock() + self._retry.quota_pause
             logger.error("%s", QUOTA_MESSAGE)
             raise QuotaExceeded(QUOTA_MESSAGE)
         wait = _retry_after(response, self._retry.default_retry_after)

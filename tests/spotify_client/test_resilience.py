@@ -112,6 +112,24 @@ async def test_quota_exceeded_stops_the_client(
     assert route.call_count == 1
 
 
+async def test_a_spent_quota_is_asked_again_after_the_pause(
+    client: SpotifyClient, spotify: respx.MockRouter, vtime: VirtualTime
+) -> None:
+    spent = httpx.Response(429, json={"error": {"status": 429, "reason": "QUOTA_EXCEEDED"}})
+    route = spotify.get(url__regex=TRACK_ROUTE).mock(
+        side_effect=[spent, httpx.Response(200, json=track_json("t1"))]
+    )
+    with pytest.raises(QuotaExceeded):
+        await client.track("t1")
+    vtime.advance(RetryPolicy().quota_pause - 1)
+    with pytest.raises(QuotaExceeded):
+        await client.track("t1")
+    assert route.call_count == 1
+    vtime.advance(1)
+    assert not client.quota_exceeded
+    assert (await client.track("t1")).id == "t1"
+
+
 @pytest.mark.parametrize(
     "failure",
     [
