@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 
 from db.models import TIME_RANGES
+from jobs.errors import first_error
 from spotify_client import UserSession
 from spotify_models import Artist, Play, SavedTrack, Track
 
@@ -34,11 +35,6 @@ class Listening:
         return list({artist.id: artist for artist in every}.values())
 
 
-def _first_error(group: BaseExceptionGroup[Exception]) -> Exception:
-    leaf = group.exceptions[0]
-    return _first_error(leaf) if isinstance(leaf, BaseExceptionGroup) else leaf
-
-
 async def fetch_listening(session: UserSession) -> Listening:
     """Ask Spotify for everything at once; the client caps concurrency and honours limits."""
     try:
@@ -49,7 +45,7 @@ async def fetch_listening(session: UserSession) -> Listening:
             saved = group.create_task(session.saved_tracks(SAVED_LIMIT))
     except ExceptionGroup as group:
         # The calls share one token: when one fails for the user (revoked, quota), all do.
-        raise _first_error(group) from None
+        raise first_error(group) from None
     return Listening(
         top_tracks={r: task.result() for r, task in tracks.items()},
         top_artists={r: task.result() for r, task in artists.items()},

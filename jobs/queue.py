@@ -28,6 +28,7 @@ from playhouse.pool import MaxConnectionsExceeded
 
 from db.database import Database, database_proxy
 from db.models import Snapshot, SnapshotJob, SnapshotRun, SnapshotRunUser, User, utcnow
+from jobs.errors import first_error
 
 logger = logging.getLogger(__name__)
 
@@ -554,11 +555,6 @@ class _Drain:
         return outcome
 
 
-def _first_leaf(group: BaseExceptionGroup[Exception]) -> Exception:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
-
-
 async def drain(
     database: Database,
     handler: Callable[[ClaimedJob], Awaitable[JobOutcome]],
@@ -598,6 +594,6 @@ async def _work(state: _Drain, worker_id: str, concurrency: int) -> None:
                 group.create_task(state.worker(f"{worker_id}/{number}"))
     except ExceptionGroup as failures:
         # The loops fail together when the database goes away; callers want that one error.
-        raise _first_leaf(failures) from None
+        raise first_error(failures) from None
     if state.stopped is not None:
         raise state.stopped
