@@ -4,14 +4,17 @@ artist top tracks and related artists. Development-mode apps get 403 (404 for re
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from spotify_emulator.errors import ApiError, forbidden, ids_param, int_param, not_found
-from spotify_emulator.objects import DEVELOPMENT
+from spotify_emulator.objects import DEVELOPMENT, Renderer
 from spotify_emulator.state import EmulatorState, state_of
-from spotify_emulator.world import UnknownSeedError
+from spotify_emulator.world import UnknownSeedError, World
 
 MAX_SEEDS = 5
 
@@ -82,30 +85,33 @@ async def audio_features(request: Request) -> JSONResponse:
     return JSONResponse(state.renderer(request).audio_features(track_id))
 
 
+def _batch(
+    request: Request,
+    key: str,
+    limit: int,
+    known: Callable[[World], Mapping[str, Any]],
+    render: Callable[[Renderer, Any], dict[str, Any]],
+) -> JSONResponse:
+    """A batch look-up: objects in the order asked, null for an unknown id, as Spotify does."""
+    state = _extended(request, forbidden())
+    found, renderer = known(state.world), state.renderer(request)
+    ids = ids_param(request, limit)
+    return JSONResponse({key: [render(renderer, found[i]) if i in found else None for i in ids]})
+
+
 async def tracks_batch(request: Request) -> JSONResponse:
     """GET /tracks?ids= (at most 50)."""
-    state = _extended(request, forbidden())
-    render, tracks = state.renderer(request), state.world.tracks
-    ids = ids_param(request, 50)
-    return JSONResponse({"tracks": [render.track(tracks[i]) if i in tracks else None for i in ids]})
+    return _batch(request, "tracks", 50, lambda w: w.tracks, Renderer.track)
 
 
 async def artists_batch(request: Request) -> JSONResponse:
     """GET /artists?ids= (at most 50)."""
-    state = _extended(request, forbidden())
-    render, artists = state.renderer(request), state.world.artists
-    ids = ids_param(request, 50)
-    return JSONResponse(
-        {"artists": [render.artist(artists[i]) if i in artists else None for i in ids]}
-    )
+    return _batch(request, "artists", 50, lambda w: w.artists, Renderer.artist)
 
 
 async def albums_batch(request: Request) -> JSONResponse:
     """GET /albums?ids= (at most 20)."""
-    state = _extended(request, forbidden())
-    render, albums = state.renderer(request), state.world.albums
-    ids = ids_param(request, 20)
-    return JSONResponse({"albums": [render.album(albums[i]) if i in albums else None for i in ids]})
+    return _batch(request, "albums", 20, lambda w: w.albums, Renderer.album)
 
 
 async def artist_top_tracks(request: Request) -> JSONResponse:

@@ -40,22 +40,10 @@ async def top(request: Request) -> JSONResponse:
     limit, offset = limits(request, 20, 50)
     user, world, render = state.world.user(str(grant.user_id)), state.world, state.renderer(request)
     if kind == "artists":
-        page = offset_page(
-            request,
-            user.top_artists[time_range],
-            lambda a: render.artist(world.artists[a]),
-            limit,
-            offset,
-        )
+        ranked, one = user.top_artists[time_range], lambda a: render.artist(world.artists[a])
     else:
-        page = offset_page(
-            request,
-            user.top_tracks[time_range],
-            lambda t: render.track(world.tracks[t]),
-            limit,
-            offset,
-        )
-    return JSONResponse(page)
+        ranked, one = user.top_tracks[time_range], lambda t: render.track(world.tracks[t])
+    return JSONResponse(offset_page(request, ranked, one, limit, offset))
 
 
 def _ms(moment: dt.datetime) -> int:
