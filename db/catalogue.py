@@ -124,15 +124,6 @@ def upsert_tracks(tracks: Iterable[SpotifyTrack]) -> None:
     _replace_track_artists(unique)
 
 
-def known_track_ids(track_ids: Iterable[str]) -> set[str]:
-    ids = sorted(set(track_ids))
-    found: set[str] = set()
-    for start in range(0, len(ids), BATCH):
-        query = Track.select(Track.id).where(Track.id.in_(ids[start : start + BATCH]))
-        found.update(row.id for row in query)
-    return found
-
-
 def stored_features(track_ids: Iterable[str]) -> dict[str, tuple[dict[str, float], str]]:
     """Features already in the catalogue: track id -> (features, source)."""
     ids = sorted(set(track_ids))

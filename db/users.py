@@ -234,18 +234,7 @@ def remove_user(username: str) -> None:
         raise UnknownUser(username)
 
 
-def set_user_status(username: str, status: str) -> None:
-    """Set the status, e.g. `reauth_required` when Spotify refused the refresh token."""
-    if status not in User.STATUSES:
-        raise ValueError(f"unknown status {status!r}")
-    updated = (
-        User.update(status=status, updated_at=utcnow()).where(User.username == username).execute()
-    )
-    if not updated:
-        raise UnknownUser(username)
-
-
-def set_user_status_by_id(user_id: int, status: str) -> None:
+def set_user_status(user_id: int, status: str) -> None:
     """Record a status the snapshot pipeline learned (e.g. Spotify refused the token)."""
     if status not in User.STATUSES:
         raise ValueError(f"unknown status {status!r}")

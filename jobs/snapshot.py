@@ -21,7 +21,7 @@ from db.snapshots import (
     write_snapshot,
 )
 from db.token_cipher import TokenCipher, TokenCipherError
-from db.users import set_user_status_by_id
+from db.users import set_user_status
 from jobs.candidates import artist_candidates, co_listener_candidates
 from jobs.clustering import Clustering, cluster_tracks
 from jobs.features import FeatureSource, collect_features
@@ -77,7 +77,7 @@ class SnapshotPipeline:
         try:
             listening = await fetch_listening(session)
         except InvalidGrant:
-            await self.database.run(set_user_status_by_id, job.user_id, "reauth_required")
+            await self.database.run(set_user_status, job.user_id, "reauth_required")
             return JobOutcome(
                 REAUTH, "Spotify refused the refresh token: the user must log in again"
             )

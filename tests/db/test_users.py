@@ -56,7 +56,7 @@ def test_a_spotify_login_creates_then_updates_the_user_of_that_account(
 ) -> None:
     def scenario() -> tuple[tuple[str, bool], tuple[str, bool], User]:
         first = save_spotify_login("acct-1", "Ann Smith", "cipher-1")
-        set_user_status("ann-smith", User.REAUTH_REQUIRED)
+        set_user_status(User.get(User.username == "ann-smith").id, User.REAUTH_REQUIRED)
         again = save_spotify_login("acct-1", "Ann S.", "cipher-2", "some-other-name")
         return first, again, User.get(User.spotify_account_id == "acct-1")
 
@@ -84,7 +84,7 @@ def test_save_user_token_replaces_the_token_and_keeps_snapshots(database: Databa
     def scenario() -> tuple[bool, bool, User, int]:
         created = save_user_token("ann", "cipher-1", account_id="acct-1", display_name="Ann")
         Snapshot.create(user=User.get(User.username == "ann"), date=dt.date(2026, 1, 1))
-        set_user_status("ann", User.REAUTH_REQUIRED)
+        set_user_status(User.get(User.username == "ann").id, User.REAUTH_REQUIRED)
         again = save_user_token("ann", "cipher-2", account_id="acct-1")
         return created, again, User.get(User.username == "ann"), Snapshot.select().count()
 
