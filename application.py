@@ -35,10 +35,10 @@ from db.users import (
     validate_username,
 )
 from jobs.features import CsvFeatureSource, FeatureSource, build_feature_sources
+from jobs.pipeline import SnapshotPipeline
 from jobs.queue import ClaimedJob, JobOutcome, RunSummary, UnknownUsers
 from jobs.scheduler import ScheduleError, create_scheduler, validate_schedule
 from jobs.service import Handler, SnapshotService
-from jobs.snapshot import SnapshotPipeline
 from spotify_client import (
     InvalidGrant,
     QuotaExceeded,
@@ -50,8 +50,6 @@ from spotify_emulator import EmulatorServer, World, write_features_csv
 from web.auth import install_log_redaction
 from web.problems import EXCEPTION_HANDLERS
 from web.routes import build_routes
-
-logger = logging.getLogger("spotify_insight")
 
 RECOMMENDERS = ("auto", "spotify", "local")
 FEATURE_SOURCES = ("spotify", "reccobeats", "csv")
@@ -314,7 +312,7 @@ class CommandError(Exception):
 def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     database = open_database(settings)
     try:
-        start, end = database.call(migrate, database.peewee)
+        start, end = database.run_sync(migrate, database.peewee)
     finally:
         database.close()
     if start == end:
@@ -327,7 +325,7 @@ def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 def _checked_database(settings: Settings) -> Database:
     database = open_database(settings)
     try:
-        database.call(check_schema, database.peewee)
+        database.run_sync(check_schema, database.peewee)
     except SchemaOutOfDate:
         database.close()
         raise
@@ -389,7 +387,7 @@ async def _add_checked_user(
 def _cmd_users_list(settings: Settings, args: argparse.Namespace) -> int:
     database = _checked_database(settings)
     try:
-        users = database.call(list_users)
+        users = database.run_sync(list_users)
     finally:
         database.close()
     print(f"{'USERNAME':<24} {'STATUS':<16} LAST SNAPSHOT")
@@ -402,7 +400,7 @@ def _cmd_users_list(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_users_remove(settings: Settings, args: argparse.Namespace) -> int:
     database = _checked_database(settings)
     try:
-        database.call(remove_user, args.username)
+        database.run_sync(remove_user, args.username)
     finally:
         database.close()
     print(f"removed user {args.username} and all of their data")
@@ -413,7 +411,7 @@ def _cmd_users_rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
     cipher = token_cipher(settings)
     database = _checked_database(settings)
     try:
-        count = database.call(rotate_tokens, cipher.rotate)
+        count = database.run_sync(rotate_tokens, cipher.rotate)
     finally:
         database.close()
     print(
@@ -512,10 +510,10 @@ def _register_demo_users(settings: Settings, world: World) -> list[str]:
     cipher = token_cipher(settings)
     registered = []
     try:
-        database.call(migrate, database.peewee)
+        database.run_sync(migrate, database.peewee)
         for user in world.users[:-DEMO_ONBOARDING_USERS]:
             username = user.display_name.lower()
-            database.call(
+            database.run_sync(
                 save_user_token,
                 username,
                 cipher.encrypt(user.refresh_token),

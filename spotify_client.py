@@ -22,8 +22,8 @@ from urllib.parse import quote
 
 import httpx
 
-from db.models import TIME_RANGES
 from spotify_models import (
+    TIME_RANGES,
     Album,
     Artist,
     ArtistRef,

@@ -12,9 +12,26 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from db.models import AUDIO_FEATURE_NAMES
+# The Spotify vocabulary the rest of the service speaks in.
+AUDIO_FEATURE_NAMES = (
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "time_signature",
+)
+# Spotify's time ranges for top items: ~4 weeks, ~6 months, ~1 year.
+TIME_RANGES = ("short_term", "medium_term", "long_term")
+ITEM_TYPES = ("artists", "tracks")
 
-# Spotify sends these two as integers; every other audio feature is a float.
+# Spotify sends these three as integers; every other audio feature is a float.
 _INTEGER_FEATURES = frozenset({"key", "mode", "time_signature"})
 
 

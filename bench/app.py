@@ -29,7 +29,7 @@ class OnLoopDatabase(Database):
     """Baseline (b): sync Peewee straight on the event loop, what the service must not do."""
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return self.call(fn, *args, **kwargs)
+        return self.run_sync(fn, *args, **kwargs)
 
 
 def open_variant(variant: str, url: str, pool_size: int) -> Any:

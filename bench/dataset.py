@@ -83,7 +83,7 @@ def populate(url: str, shape: Shape, seed: int = 7) -> list[str]:
     """Migrate the database at `url` and fill it; answer the usernames."""
     database = Database(url, pool_size=2)
     try:
-        database.call(migrate, database.peewee)
+        database.run_sync(migrate, database.peewee)
         with database.peewee.connection_context(), database.peewee.atomic():
             track_ids = _catalogue(shape.tracks)
             rng = random.Random(seed)

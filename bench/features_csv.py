@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from bench.measure import Report, Target, ms, per_call_seconds, us
-from db.models import AUDIO_FEATURE_NAMES
 from jobs.features import CsvFeatureSource
 from spotify_emulator.csv_export import HEADER
+from spotify_models import AUDIO_FEATURE_NAMES
 
 NAME = "features-csv"
 TARGET = 100.0  # index look-up at least 100x cheaper than a scan

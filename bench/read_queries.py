@@ -134,7 +134,7 @@ def _measure_size(kind: str, size: int, params: Params) -> dict[str, Measured]:
         username = populate(url, _shape(size, params))[0]
         database = Database(url, pool_size=2)
         try:
-            return database.call(_measure_both, database.peewee, username, params)
+            return database.run_sync(_measure_both, database.peewee, username, params)
         finally:
             database.close()
 

@@ -9,20 +9,13 @@ from collections.abc import Callable
 import peewee as pw
 
 from db.database import Database
-from db.models import Capability
+from db.models import Capability, naive_utc
 
 logger = logging.getLogger(__name__)
 
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _naive_utc(when: dt.datetime) -> dt.datetime:
-    # Both databases store timestamps without a zone, always in UTC.
-    if when.tzinfo is None:
-        return when
-    return when.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _load(now: dt.datetime) -> dict[str, bool]:
@@ -50,12 +43,12 @@ class DatabaseCapabilityStore:
 
     async def load(self) -> dict[str, bool]:
         """Unexpired marks only."""
-        return await self._database.run(_load, _naive_utc(self._now()))
+        return await self._database.run(_load, naive_utc(self._now()))
 
     async def save(self, name: str, available: bool, expires_at: dt.datetime) -> None:
         """Insert or replace the mark for `name`; a failure is logged, the mark stays in memory."""
         try:
-            await self._database.run(_save, name, available, _naive_utc(expires_at))
+            await self._database.run(_save, name, available, naive_utc(expires_at))
         except pw.PeeweeException as exc:
             # Persisting only spares the next run one probe; it must not fail this call.
             logger.warning("could not store capability %r: %s", name, type(exc).__name__)

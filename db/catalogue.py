@@ -8,10 +8,10 @@ from typing import Any, cast
 
 import peewee as pw
 
-from db.models import AUDIO_FEATURE_NAMES, Album, Artist, AudioFeatures, Track, TrackArtist, utcnow
+from db.models import Album, Artist, AudioFeatures, Track, TrackArtist, utcnow
+from spotify_models import AUDIO_FEATURE_NAMES, ArtistRef
 from spotify_models import Album as SpotifyAlbum
 from spotify_models import Artist as SpotifyArtist
-from spotify_models import ArtistRef
 from spotify_models import Track as SpotifyTrack
 
 BATCH = 200

@@ -62,7 +62,7 @@ class Database:
     def is_postgres(self) -> bool:
         return isinstance(self.peewee, pw.PostgresqlDatabase)
 
-    def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    def run_sync(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run `fn` on a connection of its own, in this thread (CLI, jobs, tests)."""
         with self.peewee.connection_context():
             return fn(*args, **kwargs)
@@ -71,7 +71,7 @@ class Database:
         """Run `fn` in a worker thread with a connection of its own; never blocks the loop."""
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.pool_size)
-        work = functools.partial(self.call, fn, *args, **kwargs)
+        work = functools.partial(self.run_sync, fn, *args, **kwargs)
         return await anyio.to_thread.run_sync(work, limiter=self._limiter)
 
     def close(self) -> None:

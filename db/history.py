@@ -10,7 +10,6 @@ from typing import Any, cast
 import peewee as pw
 
 from db.models import (
-    AUDIO_FEATURE_NAMES,
     Artist,
     AudioFeatures,
     Play,
@@ -19,6 +18,7 @@ from db.models import (
     TrackArtist,
 )
 from db.queries import SnapshotRef, iso_utc, user_id_of, with_track_columns, with_tracks
+from spotify_models import AUDIO_FEATURE_NAMES
 
 TOP_ARTISTS = 10
 

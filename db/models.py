@@ -10,27 +10,15 @@ import peewee as pw
 
 from db.database import database_proxy
 
-AUDIO_FEATURE_NAMES = (
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-    "time_signature",
-)
-TIME_RANGES = ("short_term", "medium_term", "long_term")
-ITEM_TYPES = ("artists", "tracks")
-
 
 def utcnow() -> dt.datetime:
     """Naive UTC now: both databases store timestamps without a zone."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def naive_utc(moment: dt.datetime) -> dt.datetime:
+    """`moment` as the databases store it: UTC without a zone (a naive value is taken as UTC)."""
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 class JSONField(pw.TextField):

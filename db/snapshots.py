@@ -20,6 +20,7 @@ from db.models import (
     SnapshotTrack,
     TopItem,
     User,
+    naive_utc,
     utcnow,
 )
 
@@ -65,7 +66,7 @@ def replace_refresh_token(user_id: int, encrypted: str) -> None:
 def record_plays(user_id: int, plays: Iterable[tuple[str, dt.datetime]]) -> int:
     """Add plays to the user's history; Spotify keeps only the last 50, so we keep them all."""
     rows = [
-        {"user": user_id, "track": track_id, "played_at": _naive_utc(played_at)}
+        {"user": user_id, "track": track_id, "played_at": naive_utc(played_at)}
         for track_id, played_at in plays
     ]
     if not rows:
@@ -73,10 +74,6 @@ def record_plays(user_id: int, plays: Iterable[tuple[str, dt.datetime]]) -> int:
     before = Play.select().where(Play.user == user_id).count()
     Play.insert_many(rows).on_conflict_ignore().execute()
     return int(Play.select().where(Play.user == user_id).count()) - before
-
-
-def _naive_utc(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def write_snapshot(content: SnapshotContent) -> int:

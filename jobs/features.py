@@ -17,8 +17,8 @@ from urllib.parse import urlparse
 import anyio.to_thread
 import httpx
 
-from db.models import AUDIO_FEATURE_NAMES
 from spotify_client import EndpointUnavailable
+from spotify_models import AUDIO_FEATURE_NAMES
 
 logger = logging.getLogger(__name__)
 

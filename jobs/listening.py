@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from db.models import TIME_RANGES
 from jobs.errors import first_error
 from spotify_client import UserSession
-from spotify_models import Artist, Play, SavedTrack, Track
+from spotify_models import TIME_RANGES, Artist, Play, SavedTrack, Track
 
 TOP_LIMIT = 50
 SAVED_LIMIT = 200

@@ -5,7 +5,7 @@ A run asks for one job per user and date; workers claim jobs with a lease
 the lease while the work goes on, and finish the job only while they still hold it. A worker
 that dies simply lets its lease run out, and the next claim takes the job over.
 
-The synchronous functions are plain Peewee code for `Database.call` / `Database.run`: they
+The synchronous functions are plain Peewee code for `Database.run_sync` / `Database.run`: they
 open no connection of their own. `drain` is the async loop that runs a night's work.
 """
 
@@ -40,7 +40,6 @@ REAUTH = SnapshotJob.REAUTH
 # Not yet a constant on SnapshotJob: a named user who is not active gets a job in this state.
 SKIPPED = "skipped"
 OUTCOMES = (DONE, FAILED, REAUTH)
-FINISHED = (*OUTCOMES, SKIPPED)
 PENDING = (QUEUED, RUNNING)
 # A job whose worker died this many times is more likely killing workers than unlucky.
 MAX_ATTEMPTS = 3

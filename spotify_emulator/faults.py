@@ -14,8 +14,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-NEVER_ROTATE = 0
-
 
 @dataclasses.dataclass(frozen=True)
 class Faults:

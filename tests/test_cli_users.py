@@ -70,7 +70,7 @@ def _read(url: str, fn: Callable[[], T]) -> T:
     # A Database of its own: the CLI rebinds the models to the databases it opens.
     database = Database(url, pool_size=1)
     try:
-        return database.call(fn)
+        return database.run_sync(fn)
     finally:
         database.close()
 

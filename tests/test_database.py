@@ -8,15 +8,15 @@ from db.models import SchemaVersion, User
 
 
 def test_migrate_is_idempotent(database: Database) -> None:
-    assert database.call(migrate, database.peewee) == (LATEST_VERSION, LATEST_VERSION)
-    assert database.call(lambda: SchemaVersion.select().count()) == LATEST_VERSION
+    assert database.run_sync(migrate, database.peewee) == (LATEST_VERSION, LATEST_VERSION)
+    assert database.run_sync(lambda: SchemaVersion.select().count()) == LATEST_VERSION
 
 
 def test_check_schema_names_the_command_on_an_empty_database(database: Database) -> None:
-    database.call(lambda: SchemaVersion.delete().execute())
+    database.run_sync(lambda: SchemaVersion.delete().execute())
     with pytest.raises(SchemaOutOfDate, match=r"application\.py migrate"):
-        database.call(check_schema, database.peewee)
-    assert database.call(current_version, database.peewee) == 0
+        database.run_sync(check_schema, database.peewee)
+    assert database.run_sync(current_version, database.peewee) == 0
 
 
 async def test_run_executes_off_the_loop_with_a_connection(database: Database) -> None:
@@ -43,10 +43,12 @@ def test_migrate_upgrades_a_version_1_database_and_backfills_run_members(
         run = SnapshotRun.create(id="r1", date=dt.date(2026, 11, 1), trigger="cli")
         SnapshotJob.create(user=user, date=run.date, run=run)
 
-    database.call(at_version_1)
+    database.run_sync(at_version_1)
     with pytest.raises(SchemaOutOfDate, match="version 1"):
-        database.call(check_schema, database.peewee)
-    assert database.call(migrate, database.peewee) == (1, LATEST_VERSION)
-    database.call(check_schema, database.peewee)
-    members = database.call(lambda: [(m.run_id, m.user.username) for m in SnapshotRunUser.select()])
+        database.run_sync(check_schema, database.peewee)
+    assert database.run_sync(migrate, database.peewee) == (1, LATEST_VERSION)
+    database.run_sync(check_schema, database.peewee)
+    members = database.run_sync(
+        lambda: [(m.run_id, m.user.username) for m in SnapshotRunUser.select()]
+    )
     assert members == [("r1", "ann")]

@@ -121,7 +121,7 @@ def _database_bytes(path: Path) -> bytes:
 def _stored_tokens(db_url: str, key: str) -> dict[str, str]:
     database = Database(db_url, pool_size=1)
     try:
-        users = database.call(lambda: list(User.select()))
+        users = database.run_sync(lambda: list(User.select()))
     finally:
         database.close()
     cipher = TokenCipher([key])
@@ -139,7 +139,7 @@ async def test_onboarding_over_http_leaves_no_secret_in_the_database_logs_or_pag
     db_path = tmp_path / "insight.db"
     db_url = f"sqlite:///{db_path}"
     setup = Database(db_url, pool_size=1)
-    setup.call(migrate, setup.peewee)
+    setup.run_sync(migrate, setup.peewee)
     setup.close()
     key = generate_key()
     world = World.generate(seed=7, users=3)

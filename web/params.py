@@ -12,8 +12,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from db.models import ITEM_TYPES, TIME_RANGES
 from db.users import USERNAME_PATTERN, USERNAME_RULE
+from spotify_models import ITEM_TYPES, TIME_RANGES
 from web.problems import bad_parameter
 from web.security import require_api_key
 

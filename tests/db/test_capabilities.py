@@ -34,7 +34,7 @@ async def test_save_twice_replaces_the_mark(database: Database) -> None:
     await store.save("audio_features", False, NOW + dt.timedelta(hours=1))
     await store.save("audio_features", True, NOW + dt.timedelta(days=2))
     assert await store.load() == {"audio_features": True}
-    rows = database.call(lambda: list(Capability.select().dicts()))
+    rows = database.run_sync(lambda: list(Capability.select().dicts()))
     assert rows == [
         {"name": "audio_features", "available": True, "expires_at": dt.datetime(2026, 5, 3, 12)}
     ]
@@ -44,14 +44,14 @@ async def test_aware_expiry_is_stored_as_naive_utc(database: Database) -> None:
     store = _store(database)
     plus_two = dt.timezone(dt.timedelta(hours=2))
     await store.save("batch_tracks", False, dt.datetime(2026, 5, 2, 14, 0, tzinfo=plus_two))
-    stored = database.call(lambda: Capability.get_by_id("batch_tracks").expires_at)
+    stored = database.run_sync(lambda: Capability.get_by_id("batch_tracks").expires_at)
     assert stored == dt.datetime(2026, 5, 2, 12, 0)
 
 
 async def test_failed_save_is_logged_not_raised(
     database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    database.call(lambda: database.peewee.drop_tables([Capability]))
+    database.run_sync(lambda: database.peewee.drop_tables([Capability]))
     await _store(database).save("recommendations", False, NOW)
     assert "could not store capability 'recommendations'" in caplog.text
 

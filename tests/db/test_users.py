@@ -48,7 +48,7 @@ def test_unique_username_adds_a_counter_on_collision(database: Database) -> None
         make_user("ann-smithers")
         return [unique_username("Ann Smith"), unique_username("Bob")]
 
-    assert database.call(scenario) == ["ann-smith-3", "bob"]
+    assert database.run_sync(scenario) == ["ann-smith-3", "bob"]
 
 
 def test_a_spotify_login_creates_then_updates_the_user_of_that_account(
@@ -60,24 +60,24 @@ def test_a_spotify_login_creates_then_updates_the_user_of_that_account(
         again = save_spotify_login("acct-1", "Ann S.", "cipher-2", "some-other-name")
         return first, again, User.get(User.spotify_account_id == "acct-1")
 
-    first, again, user = database.call(scenario)
+    first, again, user = database.run_sync(scenario)
     assert first == ("ann-smith", True)
     # Keyed on the account: a second login never renames or duplicates the user.
     assert again == ("ann-smith", False)
     assert user.refresh_token_encrypted == "cipher-2"
     assert user.status == User.ACTIVE
     assert user.display_name == "Ann S."
-    assert database.call(User.select().count) == 1
+    assert database.run_sync(User.select().count) == 1
 
 
 def test_a_login_may_choose_a_free_username_but_not_a_taken_one(database: Database) -> None:
-    database.call(make_user, "ann")
-    assert database.call(save_spotify_login, "acct-2", "B", "c", "bee") == ("bee", True)
+    database.run_sync(make_user, "ann")
+    assert database.run_sync(save_spotify_login, "acct-2", "B", "c", "bee") == ("bee", True)
     with pytest.raises(AccountConflict, match="taken"):
-        database.call(save_spotify_login, "acct-3", "C", "c", "ann")
+        database.run_sync(save_spotify_login, "acct-3", "C", "c", "ann")
     with pytest.raises(InvalidUsername):
-        database.call(save_spotify_login, "acct-4", "D", "c", "-bad name")
-    assert database.call(User.select().count) == 2
+        database.run_sync(save_spotify_login, "acct-4", "D", "c", "-bad name")
+    assert database.run_sync(User.select().count) == 2
 
 
 def test_save_user_token_replaces_the_token_and_keeps_snapshots(database: Database) -> None:
@@ -88,7 +88,7 @@ def test_save_user_token_replaces_the_token_and_keeps_snapshots(database: Databa
         again = save_user_token("ann", "cipher-2", account_id="acct-1")
         return created, again, User.get(User.username == "ann"), Snapshot.select().count()
 
-    created, again, user, snapshots = database.call(scenario)
+    created, again, user, snapshots = database.run_sync(scenario)
     assert (created, again) == (True, False)
     assert user.refresh_token_encrypted == "cipher-2"
     assert user.status == User.ACTIVE
@@ -105,10 +105,10 @@ def test_save_user_token_replaces_the_token_and_keeps_snapshots(database: Databa
 def test_save_user_token_never_swaps_accounts(
     database: Database, username: str, account: str, message: str
 ) -> None:
-    database.call(save_user_token, "ann", "cipher-1", account_id="acct-1")
+    database.run_sync(save_user_token, "ann", "cipher-1", account_id="acct-1")
     with pytest.raises(AccountConflict, match=message):
-        database.call(save_user_token, username, "cipher-2", account_id=account)
-    assert database.call(lambda: User.get(User.username == "ann").refresh_token_encrypted) == (
+        database.run_sync(save_user_token, username, "cipher-2", account_id=account)
+    assert database.run_sync(lambda: User.get(User.username == "ann").refresh_token_encrypted) == (
         "cipher-1"
     )
 
@@ -141,19 +141,19 @@ def test_get_user_reports_the_last_complete_snapshot(database: Database) -> None
         Snapshot.create(user=user, date=dt.date(2026, 5, 2), status=Snapshot.FAILED)
         return get_user("ann")
 
-    found = database.call(scenario)
+    found = database.run_sync(scenario)
     assert found["last_snapshot"] == dt.date(2026, 5, 1)
     assert found["status"] == User.ACTIVE
     with pytest.raises(UnknownUser):
-        database.call(get_user, "nobody")
+        database.run_sync(get_user, "nobody")
 
 
 def test_rotate_tokens_re_encrypts_every_token_with_the_first_key(database: Database) -> None:
     old, new = generate_key(), generate_key()
-    database.call(save_user_token, "ann", TokenCipher([old]).encrypt("token-a"))
-    database.call(save_user_token, "bob", TokenCipher([old]).encrypt("token-b"))
-    assert database.call(rotate_tokens, TokenCipher([new, old]).rotate) == 2
-    stored = database.call(lambda: [str(u.refresh_token_encrypted) for u in User.select()])
+    database.run_sync(save_user_token, "ann", TokenCipher([old]).encrypt("token-a"))
+    database.run_sync(save_user_token, "bob", TokenCipher([old]).encrypt("token-b"))
+    assert database.run_sync(rotate_tokens, TokenCipher([new, old]).rotate) == 2
+    stored = database.run_sync(lambda: [str(u.refresh_token_encrypted) for u in User.select()])
     assert sorted(TokenCipher([new]).decrypt(c) for c in stored) == ["token-a", "token-b"]
 
 
@@ -161,12 +161,14 @@ def test_rotate_tokens_changes_nothing_when_one_token_cannot_be_read(
     database: Database,
 ) -> None:
     old = generate_key()
-    database.call(save_user_token, "ann", TokenCipher([old]).encrypt("token-a"))
-    database.call(save_user_token, "bob", TokenCipher([generate_key()]).encrypt("token-b"))
-    before = database.call(lambda: sorted(str(u.refresh_token_encrypted) for u in User.select()))
+    database.run_sync(save_user_token, "ann", TokenCipher([old]).encrypt("token-a"))
+    database.run_sync(save_user_token, "bob", TokenCipher([generate_key()]).encrypt("token-b"))
+    before = database.run_sync(
+        lambda: sorted(str(u.refresh_token_encrypted) for u in User.select())
+    )
     with pytest.raises(TokenCipherError):
-        database.call(rotate_tokens, TokenCipher([generate_key(), old]).rotate)
-    after = database.call(lambda: sorted(str(u.refresh_token_encrypted) for u in User.select()))
+        database.run_sync(rotate_tokens, TokenCipher([generate_key(), old]).rotate)
+    after = database.run_sync(lambda: sorted(str(u.refresh_token_encrypted) for u in User.select()))
     assert after == before
 
 
@@ -177,19 +179,19 @@ def test_remove_user_deletes_their_data_and_refuses_unknown_users(database: Data
         remove_user("ann")
         return Snapshot.select().count()
 
-    assert database.call(scenario) == 0
+    assert database.run_sync(scenario) == 0
     with pytest.raises(UnknownUser):
-        database.call(remove_user, "ann")
+        database.run_sync(remove_user, "ann")
 
 
 def test_a_state_is_consumed_once_and_only_before_it_expires(database: Database) -> None:
     later = NOW + dt.timedelta(minutes=10)
-    database.call(record_state, "n-1", "ann", later, NOW)
-    database.call(record_state, "n-2", None, later, NOW)
-    assert database.call(consume_state, "n-1", NOW).username == "ann"
+    database.run_sync(record_state, "n-1", "ann", later, NOW)
+    database.run_sync(record_state, "n-2", None, later, NOW)
+    assert database.run_sync(consume_state, "n-1", NOW).username == "ann"
     with pytest.raises(StateRejected, match="already used"):
-        database.call(consume_state, "n-1", NOW)
+        database.run_sync(consume_state, "n-1", NOW)
     with pytest.raises(StateRejected, match="expired"):
-        database.call(consume_state, "n-2", later)
+        database.run_sync(consume_state, "n-2", later)
     with pytest.raises(StateRejected, match="unknown"):
-        database.call(consume_state, "n-3", NOW)
+        database.run_sync(consume_state, "n-3", NOW)

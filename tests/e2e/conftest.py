@@ -63,7 +63,7 @@ def register_users(database: Database, world: World, encryption_key: str) -> lis
     """Register every user of the world under their Spotify id; answers the usernames."""
     cipher = TokenCipher([encryption_key])
     for user in world.users:
-        database.call(save_user_token, user.id, cipher.encrypt(user.refresh_token))
+        database.run_sync(save_user_token, user.id, cipher.encrypt(user.refresh_token))
     return [user.id for user in world.users]
 
 

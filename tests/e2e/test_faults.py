@@ -10,8 +10,9 @@ import pytest
 from application import Settings
 from db import queries
 from db.database import Database
-from db.models import TIME_RANGES, User
+from db.models import User
 from spotify_emulator import EmulatedUser, Faults, World
+from spotify_models import TIME_RANGES
 from tests.e2e.conftest import DAY, TOP, Emulator, Seen, configure, take_snapshots
 
 pytestmark = pytest.mark.slow
@@ -54,9 +55,9 @@ def early_requests(seen: list[Seen]) -> list[str]:
 
 
 def top_track_ids(database: Database, username: str) -> dict[str, list[str]]:
-    ref = database.call(queries.find_snapshot, username, DAY)
+    ref = database.run_sync(queries.find_snapshot, username, DAY)
     return {
-        r: [item["id"] for item in database.call(queries.top_items, ref.id, "tracks", r)]
+        r: [item["id"] for item in database.run_sync(queries.top_items, ref.id, "tracks", r)]
         for r in TIME_RANGES
     }
 
@@ -112,7 +113,7 @@ async def test_nothing_leaves_before_retry_after_and_healthy_users_complete(
     assert summary.failed == {}
     assert sorted(summary.ok) == sorted(u.id for u in healthy)
     assert_complete(database, healthy)
-    status = database.call(lambda: User.get(User.username == revoked.id).status)
+    status = database.run_sync(lambda: User.get(User.username == revoked.id).status)
     assert status == User.REAUTH_REQUIRED
 
 

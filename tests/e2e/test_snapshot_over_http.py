@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from application import Settings
-from db.models import TIME_RANGES
 from jobs.clustering import CLUSTER_FEATURES
 from spotify_emulator import EmulatedUser, World
+from spotify_models import TIME_RANGES
 from tests.e2e.conftest import DAY, TOP, ApiServer, Emulator, configure, take_snapshots
 
 pytestmark = pytest.mark.slow

@@ -16,8 +16,9 @@ import pytest
 from application import Settings
 from db import queries
 from db.database import Database
-from db.models import TIME_RANGES, Snapshot, SnapshotJob, User, utcnow
+from db.models import Snapshot, SnapshotJob, User, utcnow
 from spotify_emulator import Faults, World
+from spotify_models import TIME_RANGES
 from tests.e2e.conftest import DAY, TOP, Emulator, Worker, configure, take_snapshots, worker_env
 
 pytestmark = pytest.mark.slow
@@ -30,7 +31,7 @@ CRASH_DEADLINE = 60.0
 
 def rows(database: Database, query: pw.BaseQuery) -> list[tuple[Any, ...]]:
     """The query's rows as tuples (the peewee stubs type every query as yielding models)."""
-    return database.call(lambda: list(cast(Iterable[tuple[Any, ...]], query.tuples())))
+    return database.run_sync(lambda: list(cast(Iterable[tuple[Any, ...]], query.tuples())))
 
 
 def complete_snapshots(database: Database) -> dict[str, dt.datetime]:
@@ -70,9 +71,9 @@ def top_track_calls(server: Emulator) -> collections.Counter[tuple[str | None, s
 
 def assert_top_tracks_stored(database: Database, world: World) -> None:
     for user in world.users:
-        ref = database.call(queries.find_snapshot, user.id, DAY)
+        ref = database.run_sync(queries.find_snapshot, user.id, DAY)
         for time_range in TIME_RANGES:
-            stored = database.call(queries.top_items, ref.id, "tracks", time_range)
+            stored = database.run_sync(queries.top_items, ref.id, "tracks", time_range)
             assert [t["id"] for t in stored] == user.top_tracks[time_range][:TOP], user.id
 
 
@@ -202,7 +203,7 @@ async def test_a_snapshot_written_just_before_a_crash_is_not_redone(
     await take_snapshots(configured, [user])
     written = complete_snapshots(database)[user]
     expired = utcnow() - dt.timedelta(seconds=1)
-    database.call(
+    database.run_sync(
         lambda: (
             SnapshotJob.update(status=SnapshotJob.RUNNING, lease_until=expired)
             .where(SnapshotJob.date == DAY)

@@ -12,7 +12,6 @@ import httpx
 import pytest
 import respx
 
-from db.models import AUDIO_FEATURE_NAMES
 from jobs import features as features_module
 from jobs.features import (
     CsvFeatureSource,
@@ -24,7 +23,7 @@ from jobs.features import (
     spotify_id_from_href,
 )
 from spotify_client import EndpointUnavailable
-from spotify_models import AudioFeatures
+from spotify_models import AUDIO_FEATURE_NAMES, AudioFeatures
 
 RECCOBEATS = "https://reccobeats.test/v1"
 VALUES = {

@@ -15,13 +15,14 @@ from starlette.datastructures import Secret
 from application import Settings, create_snapshot_service, create_spotify_client
 from db import queries
 from db.database import Database
-from db.models import AUDIO_FEATURE_NAMES, AudioFeatures, Snapshot, SnapshotJob, User
+from db.models import AudioFeatures, Snapshot, SnapshotJob, User
 from db.token_cipher import TokenCipher, generate_key
 from db.users import save_user_token
 from jobs.clustering import CLUSTER_FEATURES
 from jobs.service import SnapshotService
 from spotify_client import QuotaExceeded
 from spotify_emulator import EmulatedUser, Faults, World, create_app, write_features_csv
+from spotify_models import AUDIO_FEATURE_NAMES
 
 DAY = dt.date(2026, 11, 20)
 SPOTIFY = "http://spotify.test"
@@ -41,7 +42,7 @@ class Harness:
     world: World
 
     def snapshot(self, username: str) -> queries.SnapshotRef:
-        return self.database.call(queries.find_snapshot, username, DAY)
+        return self.database.run_sync(queries.find_snapshot, username, DAY)
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def cipher() -> TokenCipher:
 @pytest.fixture
 def register_users(database: Database, cipher: TokenCipher) -> None:
     for user in WORLD.users:
-        database.call(save_user_token, user.id, cipher.encrypt(user.refresh_token))
+        database.run_sync(save_user_token, user.id, cipher.encrypt(user.refresh_token))
 
 
 @pytest.fixture
@@ -101,7 +102,7 @@ async def test_extended_quota_stores_spotifys_recommendations_in_order(
     for user in WORLD.users:
         ref = h.snapshot(user.id)
         assert (ref.recommendation_source, ref.features_source) == ("spotify", "spotify")
-        stored = [r["track"]["id"] for r in h.database.call(queries.recommendations, ref.id)]
+        stored = [r["track"]["id"] for r in h.database.run_sync(queries.recommendations, ref.id)]
         expected = WORLD.recommendations_for(
             user.top_tracks["short_term"][:3], user.top_artists["short_term"][:2], limit=50
         )
@@ -119,13 +120,13 @@ async def test_development_mode_with_a_csv_gets_clusters_and_fresh_local_picks(
     for user in WORLD.users:
         ref = h.snapshot(user.id)
         assert (ref.recommendation_source, ref.features_source) == ("local", "csv")
-        picks = h.database.call(queries.recommendations, ref.id)
+        picks = h.database.run_sync(queries.recommendations, ref.id)
         assert len(picks) >= 20
         ids = [p["track"]["id"] for p in picks]
         assert len(set(ids)) == len(ids)
         assert not set(ids) & _visible_tracks(user)
         assert all(p["reason"] for p in picks)
-        assert len(h.database.call(queries.clusters, ref.id)) >= 2
+        assert len(h.database.run_sync(queries.clusters, ref.id)) >= 2
 
 
 async def test_cluster_centroids_are_their_members_mean_raw_features(
@@ -135,7 +136,7 @@ async def test_cluster_centroids_are_their_members_mean_raw_features(
         "development", audio_features_sources=("csv",), audio_features_csv=features_csv
     )
     await h.service.run(DAY, [WORLD.users[0].id])
-    clusters = h.database.call(queries.clusters, h.snapshot(WORLD.users[0].id).id)
+    clusters = h.database.run_sync(queries.clusters, h.snapshot(WORLD.users[0].id).id)
     assert clusters
     for cluster in clusters:
         assert cluster["size"] == len(cluster["track_ids"])
@@ -152,7 +153,7 @@ async def test_features_are_stored_once_with_their_source(
         "development", audio_features_sources=("csv",), audio_features_csv=features_csv
     )
     await h.service.run(DAY, [WORLD.users[0].id])
-    rows = h.database.call(lambda: list(AudioFeatures.select()))
+    rows = h.database.run_sync(lambda: list(AudioFeatures.select()))
     assert rows
     assert {row.source for row in rows} == {"csv"}
     for row in rows[:20]:
@@ -168,8 +169,8 @@ async def test_without_any_features_there_are_no_clusters_but_still_picks(
     ref = h.snapshot(WORLD.users[1].id)
     assert ref.features_source is None
     assert "clustering needs" in (ref.clusters_note or "")
-    assert h.database.call(queries.clusters, ref.id) == []
-    assert len(h.database.call(queries.recommendations, ref.id)) >= 20
+    assert h.database.run_sync(queries.clusters, ref.id) == []
+    assert len(h.database.run_sync(queries.recommendations, ref.id)) >= 20
 
 
 async def test_reruns_are_idempotent_and_force_redoes(harness: Callable[..., Any]) -> None:
@@ -184,7 +185,7 @@ async def test_reruns_are_idempotent_and_force_redoes(harness: Callable[..., Any
     assert forced.ok == [user]
     redone = h.snapshot(user)
     assert redone.generated_at > first.generated_at
-    count = h.database.call(
+    count = h.database.run_sync(
         lambda: Snapshot.select().join(User).where(User.username == user).count()
     )
     assert count == 1
@@ -202,7 +203,7 @@ async def test_a_revoked_user_is_flagged_and_the_others_are_complete(
     summary = await h.service.run(DAY)
     assert summary.reauth_required == [revoked.id]
     assert sorted(summary.ok) == sorted(u.id for u in WORLD.users if u is not revoked)
-    status = h.database.call(lambda: User.get(User.username == revoked.id).status)
+    status = h.database.run_sync(lambda: User.get(User.username == revoked.id).status)
     assert status == User.REAUTH_REQUIRED
     later = await h.service.run(DAY + dt.timedelta(days=1))
     assert revoked.id not in later.ok + list(later.failed) + later.reauth_required
@@ -216,8 +217,8 @@ async def test_top_items_of_every_range_are_stored_in_spotifys_order(
     await h.service.run(DAY, [user.id])
     ref = h.snapshot(user.id)
     for time_range in ("short_term", "medium_term", "long_term"):
-        tracks = h.database.call(queries.top_items, ref.id, "tracks", time_range)
-        artists = h.database.call(queries.top_items, ref.id, "artists", time_range)
+        tracks = h.database.run_sync(queries.top_items, ref.id, "tracks", time_range)
+        artists = h.database.run_sync(queries.top_items, ref.id, "artists", time_range)
         assert [t["id"] for t in tracks] == user.top_tracks[time_range][:50]
         assert [a["id"] for a in artists] == user.top_artists[time_range][:50]
 
@@ -231,7 +232,7 @@ async def test_a_spent_quota_stops_the_run_and_loses_nobody(harness: Callable[..
     )
     with pytest.raises(QuotaExceeded):
         await spent.service.run(DAY)
-    statuses = spent.database.call(lambda: [job.status for job in SnapshotJob.select()])
+    statuses = spent.database.run_sync(lambda: [job.status for job in SnapshotJob.select()])
     assert SnapshotJob.FAILED not in statuses
     assert SnapshotJob.QUEUED in statuses
     fresh = await harness(

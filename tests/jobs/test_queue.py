@@ -72,15 +72,15 @@ def _finished_at(run_id: str) -> dt.datetime | None:
 
 
 def test_run_queues_one_job_per_active_user(database: Database) -> None:
-    database.call(_add_users, "ann", "bob")
-    database.call(_add_users, "cat", status=User.DISABLED)
-    database.call(_add_users, "dan", status=User.REAUTH_REQUIRED)
-    run_id = database.call(create_run, DAY, trigger="nightly")
-    assert database.call(_jobs) == {
+    database.run_sync(_add_users, "ann", "bob")
+    database.run_sync(_add_users, "cat", status=User.DISABLED)
+    database.run_sync(_add_users, "dan", status=User.REAUTH_REQUIRED)
+    run_id = database.run_sync(create_run, DAY, trigger="nightly")
+    assert database.run_sync(_jobs) == {
         "ann": ("queued", False, run_id),
         "bob": ("queued", False, run_id),
     }
-    progress = database.call(run_progress, run_id)
+    progress = database.run_sync(run_progress, run_id)
     assert (progress["date"], progress["status"], progress["counts"]) == (
         "2026-07-01",
         "queued",
@@ -90,20 +90,20 @@ def test_run_queues_one_job_per_active_user(database: Database) -> None:
 
 
 def test_second_run_for_the_same_date_adds_no_jobs(database: Database) -> None:
-    database.call(_add_users, "ann", "bob")
-    first = database.call(create_run, DAY, trigger="nightly")
-    ids = database.call(_job_ids)
-    second = database.call(create_run, DAY, trigger="cli")
+    database.run_sync(_add_users, "ann", "bob")
+    first = database.run_sync(create_run, DAY, trigger="nightly")
+    ids = database.run_sync(_job_ids)
+    second = database.run_sync(create_run, DAY, trigger="cli")
     assert first != second
-    assert database.call(_job_ids) == ids
-    assert {run for _, _, run in database.call(_jobs).values()} == {second}
+    assert database.run_sync(_job_ids) == ids
+    assert {run for _, _, run in database.run_sync(_jobs).values()} == {second}
 
 
 def test_runs_for_other_dates_get_jobs_of_their_own(database: Database) -> None:
-    database.call(_add_users, "ann")
-    database.call(create_run, DAY, trigger="nightly")
-    database.call(create_run, DAY + dt.timedelta(days=1), trigger="nightly")
-    assert database.call(SnapshotJob.select().count) == 2
+    database.run_sync(_add_users, "ann")
+    database.run_sync(create_run, DAY, trigger="nightly")
+    database.run_sync(create_run, DAY + dt.timedelta(days=1), trigger="nightly")
+    assert database.run_sync(SnapshotJob.select().count) == 2
 
 
 @pytest.mark.parametrize(
@@ -121,21 +121,21 @@ def test_runs_for_other_dates_get_jobs_of_their_own(database: Database) -> None:
 def test_existing_job_on_a_new_run(
     database: Database, before: str, force: bool, after: tuple[str, bool]
 ) -> None:
-    database.call(_add_users, "ann")
-    database.call(create_run, DAY, trigger="nightly")
-    database.call(_set_status, "ann", before)
-    run_id = database.call(create_run, DAY, trigger="cli", force=force)
-    assert database.call(_jobs)["ann"] == (*after, run_id)
+    database.run_sync(_add_users, "ann")
+    database.run_sync(create_run, DAY, trigger="nightly")
+    database.run_sync(_set_status, "ann", before)
+    run_id = database.run_sync(create_run, DAY, trigger="cli", force=force)
+    assert database.run_sync(_jobs)["ann"] == (*after, run_id)
 
 
 def test_requeued_job_starts_its_attempts_afresh(database: Database) -> None:
-    database.call(_add_users, "ann")
-    database.call(create_run, DAY, trigger="nightly")
-    job = database.call(claim_next_job, "w1", lease=LEASE)
+    database.run_sync(_add_users, "ann")
+    database.run_sync(create_run, DAY, trigger="nightly")
+    job = database.run_sync(claim_next_job, "w1", lease=LEASE)
     assert job is not None
-    database.call(finish_job, job.id, "w1", JobOutcome("failed", "boom"))
-    database.call(create_run, DAY, trigger="cli")
-    again = database.call(claim_next_job, "w2", lease=LEASE)
+    database.run_sync(finish_job, job.id, "w1", JobOutcome("failed", "boom"))
+    database.run_sync(create_run, DAY, trigger="cli")
+    again = database.run_sync(claim_next_job, "w2", lease=LEASE)
     assert again is not None
     assert (again.id, again.attempts) == (job.id, 1)
 
@@ -155,76 +155,76 @@ def _complete_snapshot(username: str) -> None:
 def test_user_with_a_complete_snapshot_and_no_job(
     database: Database, force: bool, status: str
 ) -> None:
-    database.call(_add_users, "ann", "bob")
-    database.call(_complete_snapshot, "ann")
-    run_id = database.call(create_run, DAY, trigger="cli", force=force)
-    assert database.call(_jobs)["ann"][0] == status
-    assert database.call(_jobs)["bob"][0] == "queued"
+    database.run_sync(_add_users, "ann", "bob")
+    database.run_sync(_complete_snapshot, "ann")
+    run_id = database.run_sync(create_run, DAY, trigger="cli", force=force)
+    assert database.run_sync(_jobs)["ann"][0] == status
+    assert database.run_sync(_jobs)["bob"][0] == "queued"
     if not force:
-        assert [job.username for job in database.call(_claim_all, "w1")] == ["bob"]
-        assert database.call(summarize_run, run_id).ok == ["ann"]
+        assert [job.username for job in database.run_sync(_claim_all, "w1")] == ["bob"]
+        assert database.run_sync(summarize_run, run_id).ok == ["ann"]
 
 
 def test_unknown_usernames_are_refused_and_nothing_is_queued(database: Database) -> None:
-    database.call(_add_users, "ann")
+    database.run_sync(_add_users, "ann")
     with pytest.raises(UnknownUsers) as raised:
-        database.call(create_run, DAY, trigger="cli", usernames=["zed", "ann", "amy"])
+        database.run_sync(create_run, DAY, trigger="cli", usernames=["zed", "ann", "amy"])
     assert raised.value.names == ["amy", "zed"]
     assert "amy, zed" in str(raised.value)
-    assert database.call(SnapshotRun.select().count) == 0
-    assert database.call(_jobs) == {}
+    assert database.run_sync(SnapshotRun.select().count) == 0
+    assert database.run_sync(_jobs) == {}
 
 
 def test_named_users_only_and_inactive_ones_skipped(database: Database) -> None:
-    database.call(_add_users, "ann", "bob")
-    database.call(_add_users, "cat", status=User.DISABLED)
-    database.call(_add_users, "dan", status=User.REAUTH_REQUIRED)
-    run_id = database.call(create_run, DAY, trigger="cli", usernames=["bob", "cat", "dan"])
-    assert {name: status for name, (status, _, _) in database.call(_jobs).items()} == {
+    database.run_sync(_add_users, "ann", "bob")
+    database.run_sync(_add_users, "cat", status=User.DISABLED)
+    database.run_sync(_add_users, "dan", status=User.REAUTH_REQUIRED)
+    run_id = database.run_sync(create_run, DAY, trigger="cli", usernames=["bob", "cat", "dan"])
+    assert {name: status for name, (status, _, _) in database.run_sync(_jobs).items()} == {
         "bob": "queued",
         "cat": SKIPPED,
         "dan": SKIPPED,
     }
-    assert [job.username for job in database.call(_claim_all, "w1")] == ["bob"]
-    summary = database.call(summarize_run, run_id)
+    assert [job.username for job in database.run_sync(_claim_all, "w1")] == ["bob"]
+    summary = database.run_sync(summarize_run, run_id)
     assert (summary.skipped, summary.pending) == (["cat", "dan"], ["bob"])
 
 
 def test_run_with_nothing_to_do_is_finished_at_once(database: Database) -> None:
-    database.call(_add_users, "cat", status=User.DISABLED)
-    run_id = database.call(create_run, DAY, trigger="cli", usernames=["cat"])
-    assert database.call(_finished_at, run_id) is not None
-    assert database.call(run_progress, run_id)["status"] == "finished"
-    assert database.call(summarize_run, run_id).succeeded
+    database.run_sync(_add_users, "cat", status=User.DISABLED)
+    run_id = database.run_sync(create_run, DAY, trigger="cli", usernames=["cat"])
+    assert database.run_sync(_finished_at, run_id) is not None
+    assert database.run_sync(run_progress, run_id)["status"] == "finished"
+    assert database.run_sync(summarize_run, run_id).succeeded
 
 
 def test_unknown_run_is_an_error(database: Database) -> None:
     with pytest.raises(UnknownRun):
-        database.call(run_progress, "no-such-run")
+        database.run_sync(run_progress, "no-such-run")
     with pytest.raises(UnknownRun):
-        database.call(summarize_run, "no-such-run")
+        database.run_sync(summarize_run, "no-such-run")
 
 
 # -- claiming -----------------------------------------------------------------------------
 
 
 def test_jobs_are_claimed_oldest_first_and_once(database: Database) -> None:
-    database.call(_add_users, "cid", "ann", "bob")
-    run_id = database.call(create_run, DAY, trigger="nightly")
-    claimed = database.call(_claim_all, "w1")
+    database.run_sync(_add_users, "cid", "ann", "bob")
+    run_id = database.run_sync(create_run, DAY, trigger="nightly")
+    claimed = database.run_sync(_claim_all, "w1")
     assert [job.username for job in claimed] == ["cid", "ann", "bob"]
     assert [job.id for job in claimed] == sorted(job.id for job in claimed)
     first = claimed[0]
     assert (first.date, first.attempts, first.force, first.run_id) == (DAY, 1, False, run_id)
-    assert database.call(claim_next_job, "w2", lease=LEASE) is None
-    assert database.call(run_progress, run_id)["status"] == "running"
+    assert database.run_sync(claim_next_job, "w2", lease=LEASE) is None
+    assert database.run_sync(run_progress, run_id)["status"] == "running"
 
 
 def test_claim_keeps_to_the_given_run(database: Database) -> None:
-    database.call(_add_users, "ann", "bob")
-    database.call(create_run, DAY, trigger="nightly", usernames=["ann"])
-    other = database.call(create_run, DAY + dt.timedelta(days=1), trigger="cli")
-    claimed = database.call(_claim_all, "w1", other)
+    database.run_sync(_add_users, "ann", "bob")
+    database.run_sync(create_run, DAY, trigger="nightly", usernames=["ann"])
+    other = database.run_sync(create_run, DAY + dt.timedelta(days=1), trigger="cli")
+    claimed = database.run_sync(_claim_all, "w1", other)
     assert [(job.username, job.date) for job in claimed] == [
         ("ann", DAY + dt.timedelta(days=1)),
         ("bob", DAY + dt.timedelta(days=1)),
@@ -232,39 +232,39 @@ def test_claim_keeps_to_the_given_run(database: Database) -> None:
 
 
 def test_expired_lease_hands_the_job_to_another_worker(database: Database) -> None:
-    database.call(_add_users, "ann")
-    database.call(create_run, DAY, trigger="nightly")
+    database.run_sync(_add_users, "ann")
+    database.run_sync(create_run, DAY, trigger="nightly")
     start = utcnow()
-    job = database.call(claim_next_job, "w1", lease=LEASE, now=start)
+    job = database.run_sync(claim_next_job, "w1", lease=LEASE, now=start)
     assert job is not None
     # Still leased: nobody else may take it.
     before_expiry = start + LEASE - dt.timedelta(seconds=1)
-    assert database.call(claim_next_job, "w2", lease=LEASE, now=before_expiry) is None
+    assert database.run_sync(claim_next_job, "w2", lease=LEASE, now=before_expiry) is None
     after_expiry = start + LEASE + dt.timedelta(seconds=1)
-    again = database.call(claim_next_job, "w2", lease=LEASE, now=after_expiry)
+    again = database.run_sync(claim_next_job, "w2", lease=LEASE, now=after_expiry)
     assert again is not None
     assert (again.id, again.attempts) == (job.id, 2)
     # The crashed worker comes back: its lease and its result are no longer wanted.
-    assert not database.call(renew_lease, job.id, "w1", LEASE)
-    assert not database.call(finish_job, job.id, "w1", JobOutcome("done"))
-    assert database.call(finish_job, job.id, "w2", JobOutcome("done"))
-    assert database.call(_jobs)["ann"][0] == "done"
+    assert not database.run_sync(renew_lease, job.id, "w1", LEASE)
+    assert not database.run_sync(finish_job, job.id, "w1", JobOutcome("done"))
+    assert database.run_sync(finish_job, job.id, "w2", JobOutcome("done"))
+    assert database.run_sync(_jobs)["ann"][0] == "done"
 
 
 def test_job_whose_workers_keep_dying_is_given_up(database: Database) -> None:
-    database.call(_add_users, "ann", "bob")
-    run_id = database.call(create_run, DAY, trigger="nightly", usernames=["ann"])
+    database.run_sync(_add_users, "ann", "bob")
+    run_id = database.run_sync(create_run, DAY, trigger="nightly", usernames=["ann"])
     now = utcnow()
     for attempt in range(3):
         now += LEASE * 2
-        job = database.call(claim_next_job, f"w{attempt}", lease=LEASE, now=now)
+        job = database.run_sync(claim_next_job, f"w{attempt}", lease=LEASE, now=now)
         assert job is not None
         assert job.attempts == attempt + 1
-    assert database.call(claim_next_job, "w9", lease=LEASE, now=now + LEASE * 2) is None
-    summary = database.call(summarize_run, run_id)
+    assert database.run_sync(claim_next_job, "w9", lease=LEASE, now=now + LEASE * 2) is None
+    summary = database.run_sync(summarize_run, run_id)
     assert list(summary.failed) == ["ann"]
     assert "3 attempts" in summary.failed["ann"]
-    assert database.call(_finished_at, run_id) is not None
+    assert database.run_sync(_finished_at, run_id) is not None
 
 
 @pytest.mark.parametrize(
@@ -277,12 +277,12 @@ def test_job_whose_workers_keep_dying_is_given_up(database: Database) -> None:
 def test_jobs_of_users_no_longer_active_are_not_claimed(
     database: Database, status: str, job_status: str, listed_as: str
 ) -> None:
-    database.call(_add_users, "ann", "bob")
-    run_id = database.call(create_run, DAY, trigger="nightly")
-    database.call(User.update(status=status).where(User.username == "ann").execute)
-    assert [job.username for job in database.call(_claim_all, "w1")] == ["bob"]
-    assert database.call(_jobs)["ann"][0] == job_status
-    assert getattr(database.call(summarize_run, run_id), listed_as) == ["ann"]
+    database.run_sync(_add_users, "ann", "bob")
+    run_id = database.run_sync(create_run, DAY, trigger="nightly")
+    database.run_sync(User.update(status=status).where(User.username == "ann").execute)
+    assert [job.username for job in database.run_sync(_claim_all, "w1")] == ["bob"]
+    assert database.run_sync(_jobs)["ann"][0] == job_status
+    assert getattr(database.run_sync(summarize_run, run_id), listed_as) == ["ann"]
 
 
 # -- leases and finishing -----------------------------------------------------------------
@@ -295,31 +295,31 @@ def _lease_until(job_id: int) -> dt.datetime:
 
 
 def test_only_the_lease_holder_renews_and_finishes(database: Database) -> None:
-    database.call(_add_users, "ann")
-    run_id = database.call(create_run, DAY, trigger="nightly")
-    job = database.call(claim_next_job, "w1", lease=dt.timedelta(minutes=1))
+    database.run_sync(_add_users, "ann")
+    run_id = database.run_sync(create_run, DAY, trigger="nightly")
+    job = database.run_sync(claim_next_job, "w1", lease=dt.timedelta(minutes=1))
     assert job is not None
-    first_lease = database.call(_lease_until, job.id)
-    assert not database.call(renew_lease, job.id, "intruder", LEASE)
-    assert not database.call(finish_job, job.id, "intruder", JobOutcome("failed", "mine now"))
-    assert database.call(_lease_until, job.id) == first_lease
-    assert database.call(renew_lease, job.id, "w1", LEASE)
-    assert database.call(_lease_until, job.id) > first_lease
-    assert database.call(finish_job, job.id, "w1", JobOutcome("done"))
-    assert not database.call(finish_job, job.id, "w1", JobOutcome("failed", "twice"))
-    assert not database.call(renew_lease, job.id, "w1", LEASE)
-    assert database.call(summarize_run, run_id).ok == ["ann"]
+    first_lease = database.run_sync(_lease_until, job.id)
+    assert not database.run_sync(renew_lease, job.id, "intruder", LEASE)
+    assert not database.run_sync(finish_job, job.id, "intruder", JobOutcome("failed", "mine now"))
+    assert database.run_sync(_lease_until, job.id) == first_lease
+    assert database.run_sync(renew_lease, job.id, "w1", LEASE)
+    assert database.run_sync(_lease_until, job.id) > first_lease
+    assert database.run_sync(finish_job, job.id, "w1", JobOutcome("done"))
+    assert not database.run_sync(finish_job, job.id, "w1", JobOutcome("failed", "twice"))
+    assert not database.run_sync(renew_lease, job.id, "w1", LEASE)
+    assert database.run_sync(summarize_run, run_id).ok == ["ann"]
 
 
 def test_finishing_the_last_job_finishes_the_run(database: Database) -> None:
-    database.call(_add_users, "ann", "bob")
-    run_id = database.call(create_run, DAY, trigger="nightly")
-    first, second = database.call(_claim_all, "w1")
-    database.call(finish_job, first.id, "w1", JobOutcome("done"))
-    assert database.call(_finished_at, run_id) is None
-    database.call(finish_job, second.id, "w1", JobOutcome("reauth_required", "invalid_grant"))
-    assert database.call(_finished_at, run_id) is not None
-    progress = database.call(run_progress, run_id)
+    database.run_sync(_add_users, "ann", "bob")
+    run_id = database.run_sync(create_run, DAY, trigger="nightly")
+    first, second = database.run_sync(_claim_all, "w1")
+    database.run_sync(finish_job, first.id, "w1", JobOutcome("done"))
+    assert database.run_sync(_finished_at, run_id) is None
+    database.run_sync(finish_job, second.id, "w1", JobOutcome("reauth_required", "invalid_grant"))
+    assert database.run_sync(_finished_at, run_id) is not None
+    progress = database.run_sync(run_progress, run_id)
     assert progress["status"] == "finished"
     assert progress["counts"] == {"done": 1, "reauth_required": 1}
 
@@ -333,22 +333,22 @@ def test_finishing_the_last_job_finishes_the_run(database: Database) -> None:
     ],
 )
 def test_a_job_cannot_finish_as_unfinished(database: Database, outcome: JobOutcome) -> None:
-    database.call(_add_users, "ann")
-    database.call(create_run, DAY, trigger="nightly")
-    job = database.call(claim_next_job, "w1", lease=LEASE)
+    database.run_sync(_add_users, "ann")
+    database.run_sync(create_run, DAY, trigger="nightly")
+    job = database.run_sync(claim_next_job, "w1", lease=LEASE)
     assert job is not None
     with pytest.raises(ValueError, match="done, failed, reauth_required"):
-        database.call(finish_job, job.id, "w1", outcome)
+        database.run_sync(finish_job, job.id, "w1", outcome)
 
 
 def test_stored_error_is_one_short_line(database: Database) -> None:
-    database.call(_add_users, "ann")
-    run_id = database.call(create_run, DAY, trigger="nightly")
-    job = database.call(claim_next_job, "w1", lease=LEASE)
+    database.run_sync(_add_users, "ann")
+    run_id = database.run_sync(create_run, DAY, trigger="nightly")
+    job = database.run_sync(claim_next_job, "w1", lease=LEASE)
     assert job is not None
     error = "\n  first line " + "x" * 1000 + "\nsecond line"
-    database.call(finish_job, job.id, "w1", JobOutcome("failed", error))
-    stored = database.call(summarize_run, run_id).failed["ann"]
+    database.run_sync(finish_job, job.id, "w1", JobOutcome("failed", error))
+    stored = database.run_sync(summarize_run, run_id).failed["ann"]
     assert stored.startswith("first line x")
     assert "\n" not in stored
     assert len(stored) <= 500
@@ -367,7 +367,7 @@ def _claim_in_threads(database: Database, workers: int) -> list[int]:
     def claim_loop(worker: str) -> list[int]:
         start.wait()
         claimed = []
-        while job := database.call(claim_next_job, worker, lease=LEASE):
+        while job := database.run_sync(claim_next_job, worker, lease=LEASE):
             claimed.append(job.id)
         return claimed
 
@@ -378,11 +378,11 @@ def _claim_in_threads(database: Database, workers: int) -> list[int]:
 
 def test_concurrent_workers_never_claim_the_same_job(database: Database) -> None:
     names = [f"user{n:02}" for n in range(50)]
-    database.call(_add_users, *names)
-    database.call(create_run, DAY, trigger="nightly")
+    database.run_sync(_add_users, *names)
+    database.run_sync(create_run, DAY, trigger="nightly")
     claimed = _claim_in_threads(database, workers=database.pool_size)
-    assert sorted(claimed) == sorted(database.call(_job_ids).values())
-    assert database.call(_attempts) == {1}
+    assert sorted(claimed) == sorted(database.run_sync(_job_ids).values())
+    assert database.run_sync(_attempts) == {1}
 
 
 def _claim_in_process(url: str, worker: str, start: threading.Barrier) -> list[int]:
@@ -391,7 +391,7 @@ def _claim_in_process(url: str, worker: str, start: threading.Barrier) -> list[i
     try:
         start.wait()
         claimed = []
-        while job := database.call(claim_next_job, worker, lease=LEASE):
+        while job := database.run_sync(claim_next_job, worker, lease=LEASE):
             claimed.append(job.id)
         return claimed
     finally:
@@ -402,8 +402,8 @@ def test_concurrent_processes_never_claim_the_same_job(database: Database) -> No
     if not database.is_postgres:
         pytest.skip("SQLite is the single-process database; processes share PostgreSQL only")
     names = [f"user{n:02}" for n in range(50)]
-    database.call(_add_users, *names)
-    database.call(create_run, DAY, trigger="nightly")
+    database.run_sync(_add_users, *names)
+    database.run_sync(create_run, DAY, trigger="nightly")
     context = multiprocessing.get_context("spawn")
     workers = 3
     with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
@@ -412,7 +412,7 @@ def test_concurrent_processes_never_claim_the_same_job(database: Database) -> No
             pool.submit(_claim_in_process, database.url, f"p{n}", start) for n in range(workers)
         ]
         claimed = [job_id for future in futures for job_id in future.result(timeout=60)]
-    assert sorted(claimed) == sorted(database.call(_job_ids).values())
+    assert sorted(claimed) == sorted(database.run_sync(_job_ids).values())
 
 
 # -- drain --------------------------------------------------------------------------------
@@ -603,7 +603,7 @@ def test_a_claim_does_not_redo_a_snapshot_already_written(
         job = claim_next_job("w2", lease=LEASE, now=later)
         return job, SnapshotJob.get().status
 
-    job, status = database.call(scenario)
+    job, status = database.run_sync(scenario)
     assert (job is not None) is claimed
     assert status == (SnapshotJob.RUNNING if claimed else SnapshotJob.DONE)
 

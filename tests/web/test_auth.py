@@ -109,7 +109,7 @@ def _users(database: Database) -> list[tuple[str, str | None, str]]:
             for u in User.select().order_by(User.username)
         ]
 
-    return database.call(read)
+    return database.run_sync(read)
 
 
 async def test_login_redirects_to_spotify_with_every_oauth_parameter(
@@ -171,7 +171,7 @@ async def test_a_full_login_stores_the_user_with_an_encrypted_token(
     assert "ann-smith" in page.text
     assert page.headers["referrer-policy"] == "no-referrer"
     assert _users(database) == [("ann-smith", "acct-ann", REFRESH)]
-    raw = database.call(lambda: str(User.get().refresh_token_encrypted))
+    raw = database.run_sync(lambda: str(User.get().refresh_token_encrypted))
     assert REFRESH not in raw
 
 
@@ -197,24 +197,24 @@ async def test_logging_in_again_reactivates_the_same_user(
     browser: httpx.AsyncClient, spotify: FakeSpotify, database: Database
 ) -> None:
     old = TokenCipher([KEY]).encrypt("dead-token")
-    database.call(save_user_token, "ann", old, account_id="acct-ann")
-    database.call(lambda: User.update(status=User.REAUTH_REQUIRED).execute())
+    database.run_sync(save_user_token, "ann", old, account_id="acct-ann")
+    database.run_sync(lambda: User.update(status=User.REAUTH_REQUIRED).execute())
     state = await _state(browser, "ann")
     page = await browser.get("/auth/callback", params={"code": CODE, "state": state})
     assert page.status_code == 200
     assert "reconnected" in page.text
     assert _users(database) == [("ann", "acct-ann", REFRESH)]
-    assert database.call(lambda: User.get().status) == User.ACTIVE
+    assert database.run_sync(lambda: User.get().status) == User.ACTIVE
 
 
 async def test_a_username_of_another_account_is_refused(
     browser: httpx.AsyncClient, spotify: FakeSpotify, database: Database
 ) -> None:
-    database.call(save_user_token, "ann", "cipher", account_id="acct-someone-else")
+    database.run_sync(save_user_token, "ann", "cipher", account_id="acct-someone-else")
     state = await _state(browser, "ann")
     page = await browser.get("/auth/callback", params={"code": CODE, "state": state})
     assert page.status_code == 409
-    assert database.call(lambda: User.get().spotify_account_id) == "acct-someone-else"
+    assert database.run_sync(lambda: User.get().spotify_account_id) == "acct-someone-else"
 
 
 async def test_an_invalid_chosen_username_shows_the_form_again(
@@ -223,7 +223,7 @@ async def test_an_invalid_chosen_username_shows_the_form_again(
     response = await _start(browser, "-no good")
     assert response.status_code == 400
     assert "username is" in response.text
-    assert database.call(OAuthState.select().count) == 0
+    assert database.run_sync(OAuthState.select().count) == 0
 
 
 async def test_a_login_form_posted_from_elsewhere_is_refused(
@@ -231,11 +231,11 @@ async def test_a_login_form_posted_from_elsewhere_is_refused(
 ) -> None:
     response = await browser.post("/auth/login", data={"form_token": "forged", "username": ""})
     assert response.status_code == 400
-    assert database.call(OAuthState.select().count) == 0
+    assert database.run_sync(OAuthState.select().count) == 0
 
 
 def _nothing_stored(database: Database) -> bool:
-    return database.call(User.select().count) == 0
+    return database.run_sync(User.select().count) == 0
 
 
 @pytest.mark.parametrize(
@@ -289,7 +289,7 @@ async def test_a_replayed_state_is_refused(
     cookie = browser.cookies[auth.STATE_COOKIE]
     assert (await browser.get("/auth/callback", params={"code": CODE, "state": state})).is_success
     browser.cookies.set(auth.STATE_COOKIE, cookie)
-    database.call(lambda: User.delete().execute())
+    database.run_sync(lambda: User.delete().execute())
     page = await browser.get("/auth/callback", params={"code": CODE, "state": state})
     assert page.status_code == 400
     assert "already used" in page.text

@@ -6,7 +6,8 @@ import httpx
 import pytest
 
 from db.database import Database
-from db.models import AUDIO_FEATURE_NAMES, AudioFeatures, Play
+from db.models import AudioFeatures, Play
+from spotify_models import AUDIO_FEATURE_NAMES
 from tests.factories import make_snapshot, make_track, make_user
 
 DAY = dt.date(2026, 11, 20)
@@ -32,7 +33,7 @@ def _seed(database: Database) -> None:
             AudioFeatures.create(track=track_id, source="csv", **values)
         make_snapshot(user, DAY, top_tracks={"short_term": ["t1", "t2"]}, recommendations=["t3"])
 
-    database.call(write)
+    database.run_sync(write)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ def _seed(database: Database) -> None:
         make_snapshot(user, DAY - dt.timedelta(days=1), recommendations=["t1"])
         make_snapshot(user, DAY, recommendations=["t2", "t1"])
 
-    database.call(write)
+    database.run_sync(write)
 
 
 async def test_home_page_shows_each_users_latest_picks(

@@ -35,7 +35,7 @@ def _seed(database: Database) -> None:
         make_snapshot(user, DAY - dt.timedelta(days=3), recommendations=["t2"])
         make_snapshot(user, DAY - dt.timedelta(days=10), recommendations=["t2"])
 
-    database.call(write)
+    database.run_sync(write)
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ async def test_unknown_user_is_a_404_problem(seeded: httpx.AsyncClient) -> None:
 
 
 async def test_user_without_snapshots_is_a_404(database: Database, api: httpx.AsyncClient) -> None:
-    database.call(make_user, "bea")
+    database.run_sync(make_user, "bea")
     response = await api.get("/users/bea/clusters")
     assert response.status_code == 404
     assert response.json()["detail"] == "bea has no snapshot yet"
@@ -229,7 +229,7 @@ async def test_a_dated_snapshot_is_cacheable_and_answers_304(
     assert again.headers["etag"] == etag
     other_view = await seeded.get("/users/ann/clusters?date=2026-11-20")
     assert other_view.headers["etag"] != etag
-    database.call(
+    database.run_sync(
         lambda: (
             Snapshot.update(generated_at=dt.datetime(2026, 11, 21, 1, 0))
             .where(Snapshot.date == DAY)

@@ -34,7 +34,7 @@ def _user_with_token_age(days: int, status: str = User.ACTIVE) -> None:
 async def test_a_user_shows_token_health_and_a_reauth_link(
     api: httpx.AsyncClient, database: Database, days: int, status: str, expiring: bool
 ) -> None:
-    database.call(_user_with_token_age, days, status)
+    database.run_sync(_user_with_token_age, days, status)
     response = await api.get("/users/ann")
     assert response.status_code == 200
     body = response.json()
@@ -62,7 +62,7 @@ async def test_an_unknown_user_is_a_404_problem(api: httpx.AsyncClient) -> None:
 async def test_the_user_endpoint_needs_an_api_key(
     app_client: Callable[..., Any], database: Database
 ) -> None:
-    database.call(make_user, "ann")
+    database.run_sync(make_user, "ann")
     client = await app_client(api_keys=(Secret("key-one"),))
     assert (await client.get("/users/ann")).status_code == 401
     ok = await client.get("/users/ann", headers={"Authorization": "Bearer key-one"})
@@ -76,12 +76,12 @@ def _ann_with_a_snapshot() -> None:
 async def test_admin_removes_a_user_and_their_data(
     app_client: Callable[..., Any], database: Database
 ) -> None:
-    database.call(_ann_with_a_snapshot)
+    database.run_sync(_ann_with_a_snapshot)
     client = await app_client(admin_token=Secret(ADMIN))
     response = await client.delete("/users/ann", headers={"Authorization": f"Bearer {ADMIN}"})
     assert response.status_code == 204
-    assert database.call(User.select().count) == 0
-    assert database.call(Snapshot.select().count) == 0
+    assert database.run_sync(User.select().count) == 0
+    assert database.run_sync(Snapshot.select().count) == 0
     again = await client.delete("/users/ann", headers={"Authorization": f"Bearer {ADMIN}"})
     assert again.status_code == 404
     assert again.headers["content-type"] == "application/problem+json"
@@ -98,20 +98,20 @@ async def test_admin_removes_a_user_and_their_data(
 async def test_removing_a_user_needs_the_admin_token(
     app_client: Callable[..., Any], database: Database, authorization: str | None
 ) -> None:
-    database.call(make_user, "ann")
+    database.run_sync(make_user, "ann")
     client = await app_client(admin_token=Secret(ADMIN), api_keys=(Secret("key-one"),))
     headers = {"Authorization": authorization} if authorization else {}
     response = await client.delete("/users/ann", headers=headers)
     assert response.status_code == 401
-    assert database.call(User.select().count) == 1
+    assert database.run_sync(User.select().count) == 1
 
 
 async def test_without_admin_token_users_cannot_be_removed(
     api: httpx.AsyncClient, database: Database
 ) -> None:
-    database.call(make_user, "ann")
+    database.run_sync(make_user, "ann")
     response = await api.delete("/users/ann", headers={"Authorization": "Bearer anything"})
     # The path exists for GET only: DELETE is not a method of it at all.
     assert response.status_code == 405
     assert "DELETE" not in response.headers.get("allow", "")
-    assert database.call(User.select().count) == 1
+    assert database.run_sync(User.select().count) == 1
