@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+_FLAGS = ("omit_retry_after",)
+
 
 @dataclasses.dataclass(frozen=True)
 class Faults:
@@ -28,6 +30,8 @@ class Faults:
     rate_limit_window: float = 30.0
     throttle_first: int = 0  # the first N targeted requests answer 429
     retry_after: int = 1  # seconds announced in Retry-After by `throttle_first`
+    # 429s carry no Retry-After: nothing is announced, so no later request counts as early.
+    omit_retry_after: bool = False
     quota: int | None = None  # targeted requests before QUOTA_EXCEEDED; None is unlimited
     fail_first: int = 0  # the first N targeted requests answer `error_status`
     error_rate: float = 0.0  # share of requests answering `error_status`
@@ -45,6 +49,9 @@ class Faults:
             _check_number(name, getattr(self, name))
         for name in ("rate_limit", "throttle_first", "retry_after", "fail_first", "seed"):
             _check_number(name, getattr(self, name), integer=True)
+        for name in _FLAGS:
+            if type(getattr(self, name)) is not bool:
+                raise ValueError(f"{name} must be true or false, not {getattr(self, name)!r}")
         for name in ("slow_rate", "error_rate", "malformed_rate", "reccobeats_coverage"):
             _check_number(name, getattr(self, name), upper=1.0)
         _check_number("rotate_refresh_every", self.rotate_refresh_every, integer=True)
@@ -100,6 +107,7 @@ class RequestRecord:
     query: str = ""
     fault: str | None = None
     early: bool = False  # arrived while an announced Retry-After had not yet passed
+    retry_after: int | None = None  # seconds announced with a 429, None when none was sent
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready copy."""
@@ -160,6 +168,7 @@ class FaultInjector:
             return Decision(delay, fault, retry_after, early)
 
     def _refusal(self, now: float, early: bool) -> tuple[str | None, int | None]:
+        # Retry-After is whole seconds, rounded up, so honouring it is never early.
         f = self._faults
         if f.quota is not None and self._count > f.quota:
             return "quota", None
@@ -176,6 +185,8 @@ class FaultInjector:
             self._accepted.append(now)
         return None, None
 
-    def _block(self, now: float, seconds: int) -> int:
+    def _block(self, now: float, seconds: int) -> int | None:
+        if self._faults.omit_retry_after:
+            return None
         self._blocked_until = now + seconds
         return seconds

@@ -58,6 +58,7 @@ class FaultMiddleware:
                     query=scope["query_string"].decode("latin-1"),
                     fault=decision.fault,
                     early=decision.early,
+                    retry_after=decision.retry_after,
                 )
             )
 
@@ -68,7 +69,9 @@ class FaultMiddleware:
             body = error_body(429, "Quota exceeded for this developer account", "QUOTA_EXCEEDED")
             await _send_json(send, 429, body, [])
         elif decision.fault == "rate_limited":
-            headers = [(b"retry-after", str(decision.retry_after).encode())]
+            headers: list[tuple[bytes, bytes]] = []
+            if decision.retry_after is not None:
+                headers.append((b"retry-after", str(decision.retry_after).encode()))
             await _send_json(send, 429, error_body(429, "API rate limit exceeded"), headers)
         elif decision.fault == "error":
             code = self.state.faults.error_status

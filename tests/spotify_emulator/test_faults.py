@@ -76,6 +76,92 @@ async def test_rolling_window_rate_limit(
     assert after_wait.status_code == 200
 
 
+async def test_429_without_retry_after_announces_nothing(
+    connect: Connect, world: World, clock: VirtualClock
+) -> None:
+    async with connect(faults=Faults(throttle_first=2, omit_retry_after=True)) as client:
+        headers = await app_headers(client, world)
+        refused = [await _get_track(client, world, headers) for _ in range(2)]
+        served = await _get_track(client, world, headers)
+        log = [r for r in _log(client) if r.path.startswith("/v1")]
+    assert [r.status_code for r in refused] == [429, 429]
+    assert all("retry-after" not in r.headers for r in refused)
+    assert refused[0].json()["error"] == {"status": 429, "message": "API rate limit exceeded"}
+    assert served.status_code == 200
+    # Nothing was announced, so an immediate retry is not early.
+    assert [(r.status, r.retry_after, r.early) for r in log] == [
+        (429, None, False),
+        (429, None, False),
+        (200, None, False),
+    ]
+
+
+async def test_rolling_window_without_retry_after_still_limits(
+    connect: Connect, world: World, clock: VirtualClock
+) -> None:
+    faults = Faults(rate_limit=1, rate_limit_window=10, omit_retry_after=True)
+    async with connect(faults=faults) as client:
+        headers = await app_headers(client, world)
+        statuses = [(await _get_track(client, world, headers)).status_code for _ in range(3)]
+        clock.advance(10)
+        after_window = await _get_track(client, world, headers)
+        log = [r for r in _log(client) if r.path.startswith("/v1")]
+    assert statuses == [200, 429, 429]
+    assert after_window.status_code == 200
+    assert not any(r.early for r in log)
+
+
+async def test_bench_rate_limit_announces_the_wait_the_window_needs(
+    connect: Connect, world: World, clock: VirtualClock
+) -> None:
+    # The snapshot bench's setting: 180 requests per rolling 30 s, 50 ms latency.
+    faults = Faults(rate_limit=180, rate_limit_window=30, latency=0.05)
+    async with connect(faults=faults) as client:
+        headers = await app_headers(client, world)
+        start = clock()
+        burst = [(await _get_track(client, world, headers)).status_code for _ in range(180)]
+        clock.advance(10 - (clock() - start))  # the 181st arrives 10 s after the first
+        limited = await _get_track(client, world, headers)
+        clock.advance(int(limited.headers["retry-after"]) - 0.5)
+        early = await _get_track(client, world, headers)
+        clock.advance(0.5)
+        on_time = await _get_track(client, world, headers)
+        log = [r for r in _log(client) if r.path.startswith("/v1")]
+    assert burst == [200] * 180
+    assert limited.status_code == 429
+    assert limited.headers["retry-after"] == "20"  # the first request leaves the window at 30 s
+    assert early.status_code == 429
+    assert on_time.status_code == 200
+    assert [r.early for r in log[-3:]] == [False, True, False]
+    assert log[-3].retry_after == 20
+    assert clock.slept[:3] == [0.05, 0.05, 0.05]
+
+
+@pytest.mark.parametrize(("limit", "window"), [(3, 30.0), (5, 7.5), (180, 30.0)])
+async def test_honouring_retry_after_is_never_early_and_never_refused_twice(
+    connect: Connect, world: World, clock: VirtualClock, limit: int, window: float
+) -> None:
+    faults = Faults(rate_limit=limit, rate_limit_window=window)
+    async with connect(faults=faults) as client:
+        headers = await app_headers(client, world)
+        served = 0
+        while served < 2 * limit + 1:
+            answer = await _get_track(client, world, headers)
+            if answer.status_code == 429:
+                clock.advance(int(answer.headers["retry-after"]))
+            else:
+                served += 1
+                clock.advance(0.01)
+        log = [r for r in _log(client) if r.path.startswith("/v1")]
+    refusals = [i for i, r in enumerate(log) if r.status == 429]
+    assert refusals, "the limit never bit"
+    assert not any(r.early for r in log)
+    assert all(log[i + 1].status == 200 for i in refusals)
+    # No rolling window ever holds more than `limit` served requests.
+    times = [r.time for r in log if r.status == 200]
+    assert all(sum(1 for t in times if s <= t < s + window) <= limit for s in times)
+
+
 async def test_quota_exceeded_is_final(connect: Connect, world: World, clock: VirtualClock) -> None:
     async with connect(faults=Faults(quota=1)) as client:
         headers = await app_headers(client, world)
@@ -207,6 +293,7 @@ def test_unknown_fault_setting_is_refused() -> None:
         pytest.param({"throttle_first": True}, id="bool-as-count"),
         pytest.param({"error_status": 200}, id="status-not-an-error"),
         pytest.param({"quota": 2.5}, id="fractional-quota"),
+        pytest.param({"omit_retry_after": 1}, id="flag-not-a-bool"),
     ],
 )
 def test_nonsense_settings_are_refused(settings: dict[str, object]) -> None:
