@@ -9,7 +9,7 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -292,6 +292,15 @@ def _index_rows(rows: Iterator[dict[str, str]]) -> dict[str, array.array[float]]
     return index
 
 
+def check_source_names(names: Iterable[str]) -> tuple[str, ...]:
+    """`names` as a tuple; ValueError naming the first that is not in SOURCE_NAMES."""
+    checked = tuple(names)
+    unknown = [name for name in checked if name not in SOURCE_NAMES]
+    if unknown:
+        raise ValueError(f"unknown source {unknown[0]!r}; choose from {', '.join(SOURCE_NAMES)}")
+    return checked
+
+
 def build_feature_sources(
     names: Sequence[str],
     *,
@@ -301,10 +310,7 @@ def build_feature_sources(
     csv_path: Path | None,
 ) -> list[FeatureSource]:
     """The sources to ask, in order; all configured ones when `names` is empty."""
-    unknown = [name for name in names if name not in SOURCE_NAMES]
-    if unknown:
-        raise ValueError(f"unknown audio feature source {unknown[0]!r}; choose from {SOURCE_NAMES}")
-    chosen = list(dict.fromkeys(names)) or [
+    chosen = list(dict.fromkeys(check_source_names(names))) or [
         name
         for name, configured in zip(SOURCE_NAMES, (client, http, csv_path), strict=True)
         if configured is not None

@@ -20,15 +20,13 @@ import psycopg2
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from application import Settings, build_app
+from application import build_app
 from db.database import Database
 from db.migrations import migrate
 from db.models import ALL_MODELS
+from settings import Settings, variables
 
-SETTING_NAMES = {field.name.upper() for field in dataclasses.fields(Settings)} | {
-    "TOKEN_ENCRYPTION_KEY",
-    "SNAPSHOT_LEASE_SECONDS",
-}
+SETTING_NAMES = frozenset(variables())
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

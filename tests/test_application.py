@@ -1,4 +1,4 @@
-"""The composition root: what `serve` starts, and settings validation."""
+"""The composition root: what `serve` starts."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import dataclasses
 
 import pytest
 
-from application import Settings, SettingsError, build_app
+from application import build_app
 from db.database import Database
+from settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -36,33 +37,3 @@ async def test_serve_runs_the_nightly_schedule_unless_told_not_to(
         assert job.next_run_time.hour == 2
     await asyncio.sleep(0)  # AsyncIOScheduler.shutdown runs on the loop's next turn
     assert not nightly.running
-
-
-@pytest.mark.parametrize(
-    ("name", "value", "message"),
-    [
-        pytest.param("DB_POOL_SIZE", "zero", "DB_POOL_SIZE must be a positive number", id="pool"),
-        pytest.param(
-            "RECOMMENDER",
-            "magic",
-            "RECOMMENDER must be one of auto, spotify, local",
-            id="recommender",
-        ),
-        pytest.param(
-            "SPOTIFY_API_URL", "api.spotify.com", "SPOTIFY_API_URL must be an http", id="url"
-        ),
-        pytest.param(
-            "AUDIO_FEATURES_SOURCES", "spotify,lastfm", "unknown source 'lastfm'", id="sources"
-        ),
-        pytest.param(
-            "SNAPSHOT_LEASE_SECONDS", "-5", "SNAPSHOT_LEASE_SECONDS must be a positive", id="lease"
-        ),
-    ],
-)
-def test_a_bad_setting_is_one_line_naming_it(
-    monkeypatch: pytest.MonkeyPatch, settings: Settings, name: str, value: str, message: str
-) -> None:
-    monkeypatch.setenv(name, value)
-    with pytest.raises(SettingsError, match=message) as raised:
-        Settings.from_environment(env_file=None)
-    assert "\n" not in str(raised.value)

@@ -90,7 +90,7 @@ class _Refused(Exception):
 def _onboarding(request: Request) -> _Onboarding | None:
     settings = request.app.state.settings
     cipher: TokenCipher | None = getattr(request.state, "cipher", None)
-    if not (settings.spotify_client_id and settings.spotify_client_secret and cipher):
+    if not (settings.has_spotify_app and cipher):
         return None
     return _Onboarding(
         settings.spotify_client_id,

@@ -438,9 +438,7 @@ class TestBuildFeatureSources:
     @pytest.mark.parametrize(
         ("names", "message"),
         [
-            pytest.param(
-                ["spotify", "lastfm"], "unknown audio feature source 'lastfm'", id="unknown"
-            ),
+            pytest.param(["spotify", "lastfm"], "unknown source 'lastfm'", id="unknown"),
             pytest.param(["csv"], "'csv' needs a CSV path", id="csv-without-path"),
         ],
     )

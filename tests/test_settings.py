@@ -1,0 +1,196 @@
+"""Settings: validation, and the README table and test environment derived from them."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from starlette.datastructures import Secret
+
+from settings import Settings, SettingsError, markdown_table, variables
+from tests.conftest import SETTING_NAMES
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLE_HEADER = "| variable | meaning | default |"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        pytest.param("DB_POOL_SIZE", "zero", "DB_POOL_SIZE must be a positive number", id="pool"),
+        pytest.param(
+            "RECOMMENDER",
+            "magic",
+            "RECOMMENDER must be one of auto, spotify, local",
+            id="recommender",
+        ),
+        pytest.param(
+            "SPOTIFY_API_URL", "api.spotify.com", "SPOTIFY_API_URL must be an http", id="url"
+        ),
+        pytest.param(
+            "AUDIO_FEATURES_SOURCES", "spotify,lastfm", "unknown source 'lastfm'", id="sources"
+        ),
+        pytest.param(
+            "SNAPSHOT_LEASE_SECONDS", "-5", "SNAPSHOT_LEASE_SECONDS must be a positive", id="lease"
+        ),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=message) as raised:
+        Settings.from_environment(env_file=None)
+    assert "\n" not in str(raised.value)
+
+
+def test_values_are_parsed_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    for name, value in {
+        "SNAPSHOT_LEASE_SECONDS": "90",
+        "TOKEN_ENCRYPTION_KEY": "new, old",
+        "AUDIO_FEATURES_SOURCES": "CSV,Spotify",
+        "RECOMMENDER": " Local ",
+        "RECCOBEATS_URL": "http://127.0.0.1:9/v1/",
+        "AUDIO_FEATURES_CSV": "tracks.csv",
+        "LOG_LEVEL": "debug",
+    }.items():
+        monkeypatch.setenv(name, value)
+    read = Settings.from_environment(env_file=None)
+    assert read.snapshot_lease == 90.0
+    assert [str(key) for key in read.token_encryption_keys] == ["new", "old"]
+    assert read.audio_features_sources == ("csv", "spotify")
+    assert read.recommender == "local"
+    assert read.reccobeats_url == "http://127.0.0.1:9/v1"
+    assert read.audio_features_csv == Path("tracks.csv")
+    assert read.log_level == "DEBUG"
+
+
+def test_a_fresh_install_has_the_documented_defaults(settings: Settings) -> None:
+    fresh = dataclasses.replace(settings, database_url="")
+    assert fresh == Settings(
+        database_url="",
+        db_pool_size=8,
+        spotify_client_id=None,
+        spotify_client_secret=None,
+        spotify_redirect_uri="http://127.0.0.1:8000/auth/callback",
+        spotify_api_url="https://api.spotify.com/v1",
+        spotify_accounts_url="https://accounts.spotify.com",
+        spotify_max_concurrency=8,
+        spotify_timeout=10.0,
+        token_encryption_keys=(),
+        api_keys=(),
+        admin_token=None,
+        snapshot_cron="0 0 * * *",
+        snapshot_timezone="UTC",
+        snapshot_workers=4,
+        snapshot_lease=600.0,
+        audio_features_sources=(),
+        audio_features_csv=None,
+        reccobeats_url="https://api.reccobeats.com/v1",
+        recommender="auto",
+        log_level="INFO",
+    )
+
+
+def test_the_default_database_is_sqlite_in_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("DATABASE_URL")
+    monkeypatch.chdir(tmp_path)
+    read = Settings.from_environment(env_file=None)
+    assert read.database_url == f"sqlite:///{tmp_path / 'spotify_insight.db'}"
+
+
+def test_a_dot_env_file_is_read(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("SNAPSHOT_WORKERS=2\nADMIN_TOKEN=from-file\n")
+    read = Settings.from_environment(env_file=env_file)
+    assert read.snapshot_workers == 2
+    assert str(read.admin_token) == "from-file"
+
+
+@pytest.mark.parametrize(
+    ("client_id", "secret", "configured"),
+    [
+        pytest.param("app", "shh", True, id="both"),
+        pytest.param("app", None, False, id="no-secret"),
+        pytest.param(None, "shh", False, id="no-id"),
+    ],
+)
+def test_the_spotify_app_needs_both_credentials(
+    settings: Settings, client_id: str | None, secret: str | None, configured: bool
+) -> None:
+    app = dataclasses.replace(
+        settings,
+        spotify_client_id=client_id,
+        spotify_client_secret=Secret(secret) if secret else None,
+    )
+    assert app.has_spotify_app is configured
+    if configured:
+        app.require_spotify_app("talk to Spotify")
+        return
+    with pytest.raises(SettingsError) as raised:
+        app.require_spotify_app("talk to Spotify")
+    assert str(raised.value) == (
+        "SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET must be set to talk to Spotify"
+    )
+
+
+def test_every_field_is_declared_with_a_variable() -> None:
+    assert len(variables()) == len(dataclasses.fields(Settings))
+    assert len(set(variables())) == len(variables())
+    assert {"TOKEN_ENCRYPTION_KEY", "SNAPSHOT_LEASE_SECONDS"} <= set(variables())
+
+
+def test_the_test_environment_clears_every_declared_variable() -> None:
+    assert set(variables()) == SETTING_NAMES
+
+
+@pytest.fixture
+def polluted_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every declared variable set to a value no setting accepts as its default."""
+    for name in variables():
+        monkeypatch.setenv(name, "polluted")
+
+
+@pytest.mark.usefixtures("polluted_environment")
+def test_the_settings_fixture_starts_from_a_fresh_install(settings: Settings) -> None:
+    assert settings.recommender == "auto"
+    assert settings.admin_token is None
+    assert not any(name in os.environ for name in variables() if name != "DATABASE_URL")
+
+
+def _readme_table() -> str:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    start = lines.index(TABLE_HEADER)
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return "\n".join(lines[start:end])
+
+
+def test_the_readme_table_is_rendered_from_the_declarations() -> None:
+    # On failure: python settings.py --markdown, and paste the table into README.md.
+    assert _readme_table() == markdown_table()
+
+
+def test_the_table_lists_every_variable_once() -> None:
+    rows = markdown_table().splitlines()[2:]
+    assert [row.split("`")[1] for row in rows] == list(variables())
+
+
+def test_python_settings_py_prints_the_table() -> None:
+    printed = subprocess.run(
+        [sys.executable, "settings.py", "--markdown"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert printed.stdout == markdown_table() + "\n"
