@@ -35,9 +35,15 @@ from db.users import (
 )
 from jobs.features import CsvFeatureSource, FeatureSource, build_feature_sources
 from jobs.pipeline import SnapshotPipeline
-from jobs.queue import ClaimedJob, JobOutcome, RunSummary, UnknownUsers
 from jobs.scheduler import ScheduleError, create_scheduler, validate_schedule
-from jobs.service import Handler, SnapshotService
+from jobs.service import (
+    ClaimedJob,
+    Handler,
+    JobOutcome,
+    RunSummary,
+    SnapshotService,
+    UnknownUsers,
+)
 from settings import Settings, SettingsError
 from spotify_client import (
     InvalidGrant,

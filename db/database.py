@@ -18,8 +18,17 @@ import anyio
 import anyio.to_thread
 import peewee as pw
 from playhouse import db_url
+from playhouse.pool import MaxConnectionsExceeded
 
 database_proxy = pw.DatabaseProxy()
+
+# The database is not answering (down, unreachable, or its pool empty): worth a retry, and a
+# 503 rather than a 500. Callers outside `db/` catch these without importing Peewee.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    pw.OperationalError,
+    pw.InterfaceError,
+    MaxConnectionsExceeded,
+)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -34,6 +43,11 @@ SQLITE_PRAGMAS = (
 
 class DatabaseURLError(ValueError):
     """DATABASE_URL names no database this service can use."""
+
+
+def ping() -> None:
+    """Ask the database for the cheapest answer it can give; raises when it is unavailable."""
+    database_proxy.execute_sql("SELECT 1")
 
 
 def _connect(url: str, pool_size: int) -> pw.Database:

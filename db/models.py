@@ -9,6 +9,7 @@ from typing import Any
 import peewee as pw
 
 from db.database import database_proxy
+from db.job_status import JobStatus
 
 
 def utcnow() -> dt.datetime:
@@ -249,16 +250,11 @@ class SnapshotJob(BaseModel):
     id = pw.AutoField()
     user_id: int
     run_id: str | None
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    REAUTH = "reauth_required"
 
     user = pw.ForeignKeyField(User, backref="jobs", on_delete="CASCADE")
     date = pw.DateField()
     run = pw.ForeignKeyField(SnapshotRun, null=True, backref="jobs", on_delete="SET NULL")
-    status = pw.CharField(max_length=16, default=QUEUED, index=True)
+    status = pw.CharField(max_length=16, default=JobStatus.QUEUED, index=True)
     force = pw.BooleanField(default=False)
     attempts = pw.IntegerField(default=0)
     lease_until = pw.DateTimeField(null=True)

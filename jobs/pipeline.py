@@ -11,7 +11,9 @@ from collections.abc import Mapping, Sequence
 import anyio.to_thread
 
 from db import catalogue
+from db.claims import ClaimedJob, JobOutcome
 from db.database import Database
+from db.job_status import JobStatus
 from db.snapshots import (
     ClusterRows,
     SnapshotContent,
@@ -26,7 +28,6 @@ from jobs.candidates import artist_candidates, co_listener_candidates
 from jobs.clustering import Clustering, cluster_tracks
 from jobs.features import FeatureSource, collect_features
 from jobs.listening import Listening, fetch_listening
-from jobs.queue import DONE, FAILED, REAUTH, ClaimedJob, JobOutcome
 from jobs.recommender import Candidate, artist_affinity, rank_candidates
 from spotify_client import EndpointUnavailable, InvalidGrant, SpotifyClient
 
@@ -68,9 +69,9 @@ class SnapshotPipeline:
         try:
             refresh_token = await self._refresh_token(job.user_id)
         except TokenCipherError as exc:
-            return JobOutcome(FAILED, str(exc))
+            return JobOutcome(JobStatus.FAILED, str(exc))
         if refresh_token is None:
-            return JobOutcome(REAUTH, "no refresh token is stored for this user")
+            return JobOutcome(JobStatus.REAUTH, "no refresh token is stored for this user")
         session = self.spotify.for_user(
             refresh_token, functools.partial(self._store_rotated_token, job.user_id)
         )
@@ -79,10 +80,10 @@ class SnapshotPipeline:
         except InvalidGrant:
             await self.database.run(set_user_status, job.user_id, "reauth_required")
             return JobOutcome(
-                REAUTH, "Spotify refused the refresh token: the user must log in again"
+                JobStatus.REAUTH, "Spotify refused the refresh token: the user must log in again"
             )
         await self._snapshot(job, listening)
-        return JobOutcome(DONE)
+        return JobOutcome(JobStatus.DONE)
 
     async def _refresh_token(self, user_id: int) -> str | None:
         encrypted = await self.database.run(stored_refresh_token, user_id)

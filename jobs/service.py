@@ -11,17 +11,23 @@ import zoneinfo
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from db.claims import ClaimedJob, JobOutcome
 from db.database import Database
-from jobs.queue import (
-    ClaimedJob,
-    JobOutcome,
-    RunSummary,
-    UnknownRun,
-    create_run,
-    drain,
-    run_progress,
-    summarize_run,
-)
+from db.run_reports import RunSummary, run_progress, summarize_run
+from db.runs import UnknownRun, UnknownUsers, create_run
+from jobs.drain import drain
+
+# The web layer and the CLI reach the queue only through this module.
+__all__ = [
+    "ClaimedJob",
+    "Handler",
+    "JobOutcome",
+    "Progress",
+    "RunSummary",
+    "SnapshotService",
+    "UnknownUsers",
+    "worker_name",
+]
 
 logger = logging.getLogger(__name__)
 

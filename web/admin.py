@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from jobs.queue import UnknownUsers
+from jobs.service import UnknownUsers
 from web.params import Endpoint, Param, operation, parse_date, parse_username
 from web.problems import Problem, bad_parameter, not_found
 from web.security import require_admin
@@ -22,8 +22,8 @@ RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{1,36}")
 _BODY_FIELDS = frozenset({"date", "users", "force"})
 
 
-class SnapshotService(Protocol):
-    """What the admin API needs from `jobs.service` (the lifespan's `snapshots`)."""
+class SnapshotRuns(Protocol):
+    """Starting and following snapshot runs: what the admin API needs from `jobs.service`."""
 
     async def start_run(
         self,
@@ -71,7 +71,7 @@ RUN_ID = Param(
 )
 
 
-def _service(request: Request) -> SnapshotService:
+def _service(request: Request) -> SnapshotRuns:
     service = getattr(request.state, "snapshots", None)
     if service is None:
         raise Problem(503, "Service unavailable", "the snapshot service is not running")

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import logging
 
-import peewee as pw
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from db.database import Database
+from db.database import DATABASE_UNAVAILABLE, Database, ping
 from web.openapi import openapi_document
 from web.params import operation
 from web.problems import Problem
 
 logger = logging.getLogger(__name__)
-
-
-def _ping(database: Database) -> None:
-    database.peewee.execute_sql("SELECT 1")
 
 
 @operation(
@@ -29,8 +24,8 @@ def _ping(database: Database) -> None:
 async def health(request: Request) -> Response:
     database: Database = request.state.database
     try:
-        await database.run(_ping, database)
-    except pw.DatabaseError as exc:
+        await database.run(ping)
+    except DATABASE_UNAVAILABLE as exc:
         logger.warning("health check: database unavailable (%s)", type(exc).__name__)
         raise Problem(503, "Service unavailable", "the database is not answering") from None
     return JSONResponse({"status": "ok", "database": "ok"})

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import peewee as pw
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from db.database import DATABASE_UNAVAILABLE
+
 logger = logging.getLogger(__name__)
+
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "/problems/"
@@ -95,10 +98,9 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     ).to_response(request)
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: dict[int | type[Exception], ExceptionHandler] = {
     Problem: _problem,
     HTTPException: _http_exception,
-    pw.OperationalError: _database_unavailable,
-    pw.InterfaceError: _database_unavailable,
+    **dict.fromkeys(DATABASE_UNAVAILABLE, _database_unavailable),
     500: _unexpected,
 }

@@ -26,7 +26,7 @@ from application import Settings, build_app, open_resources
 from db.database import Database
 from db.token_cipher import TokenCipher, generate_key
 from db.users import save_user_token
-from jobs.queue import RunSummary
+from jobs.service import RunSummary
 from spotify_emulator import EmulatorServer, Faults, World, write_features_csv
 from spotify_emulator.server import BackgroundServer
 from spotify_emulator.state import EmulatorState

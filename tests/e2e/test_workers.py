@@ -16,6 +16,7 @@ import pytest
 from application import Settings
 from db import queries
 from db.database import Database
+from db.job_status import JobStatus
 from db.models import Snapshot, SnapshotJob, User, utcnow
 from spotify_emulator import Faults, World
 from spotify_models import TIME_RANGES
@@ -149,7 +150,7 @@ def wait_for_some_finished_jobs(database: Database, worker: Worker, total: int) 
 def wait_for_leases_to_expire(database: Database) -> None:
     """Sleep until every lease the dead worker held has run out."""
     query = SnapshotJob.select(SnapshotJob.lease_until).where(
-        SnapshotJob.date == DAY, SnapshotJob.status == SnapshotJob.RUNNING
+        SnapshotJob.date == DAY, SnapshotJob.status == JobStatus.RUNNING
     )
     leases = [lease for (lease,) in rows(database, query) if lease]
     if leases:
@@ -205,7 +206,7 @@ async def test_a_snapshot_written_just_before_a_crash_is_not_redone(
     expired = utcnow() - dt.timedelta(seconds=1)
     database.run_sync(
         lambda: (
-            SnapshotJob.update(status=SnapshotJob.RUNNING, lease_until=expired)
+            SnapshotJob.update(status=JobStatus.RUNNING, lease_until=expired)
             .where(SnapshotJob.date == DAY)
             .execute()
         )

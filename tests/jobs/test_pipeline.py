@@ -15,6 +15,7 @@ from starlette.datastructures import Secret
 from application import Settings, create_snapshot_service, create_spotify_client
 from db import queries
 from db.database import Database
+from db.job_status import JobStatus
 from db.models import AudioFeatures, Snapshot, SnapshotJob, User
 from db.token_cipher import TokenCipher, generate_key
 from db.users import save_user_token
@@ -233,8 +234,8 @@ async def test_a_spent_quota_stops_the_run_and_loses_nobody(harness: Callable[..
     with pytest.raises(QuotaExceeded):
         await spent.service.run(DAY)
     statuses = spent.database.run_sync(lambda: [job.status for job in SnapshotJob.select()])
-    assert SnapshotJob.FAILED not in statuses
-    assert SnapshotJob.QUEUED in statuses
+    assert JobStatus.FAILED not in statuses
+    assert JobStatus.QUEUED in statuses
     fresh = await harness(
         "development",
         faults=Faults(rotate_refresh_every=0),

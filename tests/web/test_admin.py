@@ -13,7 +13,7 @@ from starlette.types import Receive, Scope, Send
 
 from application import Settings, build_app
 from db.database import Database
-from jobs.queue import UnknownUsers
+from jobs.service import UnknownUsers
 from web.openapi import operations
 from web.routes import admin_routes, build_routes
 

@@ -23,10 +23,10 @@ async def test_health_checks_the_database(api: httpx.AsyncClient) -> None:
 async def test_health_is_503_when_the_database_fails(
     api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(database: Any) -> None:
+    def broken() -> None:
         raise pw.OperationalError("connection refused")
 
-    monkeypatch.setattr(health, "_ping", broken)
+    monkeypatch.setattr(health, "ping", broken)
     response = await api.get("/health")
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"

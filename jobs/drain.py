@@ -1,0 +1,179 @@
+"""The drain loop: a process's workers claim a run's jobs and work them until none is left.
+
+Each worker renews its lease while the handler runs, abandons a job another worker took over,
+and records the outcome only while it still holds the job (see `db.claims`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from db.claims import (
+    ERROR_LENGTH,
+    ClaimedJob,
+    JobOutcome,
+    claim_next_job,
+    finish_job,
+    one_line,
+    release_job,
+    renew_lease,
+)
+from db.database import DATABASE_UNAVAILABLE, Database
+from db.job_status import JobStatus
+from db.runs import close_run_if_complete, run_has_pending_jobs
+from jobs.errors import first_error
+
+logger = logging.getLogger(__name__)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """Type, first line of the message and where it was raised; no traceback, no locals."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    message = one_line(str(exc), ERROR_LENGTH - 100)
+    return f"{type(exc).__name__}{': ' + message if message else ''}{where}"
+
+
+@dataclasses.dataclass
+class _Drain:
+    database: Database
+    handler: Callable[[ClaimedJob], Awaitable[JobOutcome]]
+    run_id: str | None
+    lease: dt.timedelta
+    renew_every: dt.timedelta
+    on_progress: Callable[[ClaimedJob, JobOutcome], None] | None
+    stop_on: tuple[type[Exception], ...] = ()
+    stopped: Exception | None = None
+
+    async def worker(self, worker_id: str) -> None:
+        while self.stopped is None and (
+            job := await self.database.run(
+                claim_next_job, worker_id, lease=self.lease, run_id=self.run_id
+            )
+        ):
+            outcome = await self._run_holding_lease(job, worker_id)
+            if outcome is not None:
+                await self._finish(job, worker_id, outcome)
+            elif self.stopped is not None:
+                await self.database.run(release_job, job.id, worker_id)
+
+    async def _finish(self, job: ClaimedJob, worker_id: str, outcome: JobOutcome) -> None:
+        if not await self.database.run(finish_job, job.id, worker_id, outcome):
+            logger.warning("job %s for %s was taken over before it finished", job.id, job.username)
+            return
+        if self.on_progress is not None:
+            self.on_progress(job, outcome)
+
+    async def _run_holding_lease(self, job: ClaimedJob, worker_id: str) -> JobOutcome | None:
+        work = asyncio.create_task(self._outcome(job))
+        lost = asyncio.Event()
+        keeper = asyncio.create_task(self._keep_lease(job, worker_id, work, lost))
+        try:
+            return await work
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if lost.is_set() and current is not None and not current.cancelling():
+                return None
+            raise
+        finally:
+            keeper.cancel()
+            await asyncio.wait({keeper})
+            if not keeper.cancelled() and (failure := keeper.exception()) is not None:
+                logger.error(
+                    "lease keeper of job %s failed: %s", job.id, describe_exception(failure)
+                )
+
+    async def _keep_lease(
+        self,
+        job: ClaimedJob,
+        worker_id: str,
+        work: asyncio.Task[JobOutcome | None],
+        lost: asyncio.Event,
+    ) -> None:
+        while True:
+            await asyncio.sleep(self.renew_every.total_seconds())
+            try:
+                held = await self.database.run(renew_lease, job.id, worker_id, self.lease)
+            except DATABASE_UNAVAILABLE as exc:
+                # The lease is still good for a while; the next renewal may well succeed.
+                logger.warning(
+                    "could not renew the lease on job %s: %s", job.id, one_line(str(exc))
+                )
+                continue
+            if not held:
+                logger.warning(
+                    "lost the lease on job %s for %s; abandoning it", job.id, job.username
+                )
+                lost.set()
+                work.cancel()
+                return
+
+    async def _outcome(self, job: ClaimedJob) -> JobOutcome | None:
+        try:
+            outcome = await self.handler(job)
+        except self.stop_on as exc:
+            # Not this user's fault and no use retrying now: stop claiming, keep the job queued.
+            logger.error("snapshot run stopped at %s: %s", job.username, one_line(str(exc)))  # noqa: TRY400
+            self.stopped = exc
+            return None
+        except Exception as exc:  # noqa: BLE001 - one user's failure must not stop the others
+            error = describe_exception(exc)
+            # No traceback: chained exceptions may quote requests, and requests carry tokens.
+            logger.error("snapshot of %s for %s failed: %s", job.username, job.date, error)  # noqa: TRY400
+            return JobOutcome(JobStatus.FAILED, error)
+        if not isinstance(outcome, JobOutcome) or outcome.status not in JobStatus.OUTCOMES:
+            logger.error("snapshot handler returned %r for %s", outcome, job.username)
+            return JobOutcome(
+                JobStatus.FAILED, f"handler returned {type(outcome).__name__}, not an outcome"
+            )
+        return outcome
+
+
+async def drain(
+    database: Database,
+    handler: Callable[[ClaimedJob], Awaitable[JobOutcome]],
+    *,
+    worker_id: str,
+    run_id: str | None = None,
+    concurrency: int = 4,
+    lease: dt.timedelta = dt.timedelta(minutes=10),
+    on_progress: Callable[[ClaimedJob, JobOutcome], None] | None = None,
+    renew_every: dt.timedelta | None = None,
+    stop_on: tuple[type[Exception], ...] = (),
+    poll: float = 1.0,
+) -> None:
+    """Run claimable jobs (of `run_id`, or any) through `handler` until none is left.
+
+    A `stop_on` exception from the handler ends the drain early: that job goes back to the
+    queue, no more are claimed, and the exception is raised once the running jobs end.
+    """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+    state = _Drain(database, handler, run_id, lease, renew_every or lease / 3, on_progress, stop_on)
+    await _work(state, worker_id, concurrency)
+    # Another worker may still hold some of this run's jobs: wait for them, and take over
+    # any whose lease runs out, so that the run's summary is whole when drain returns.
+    while run_id is not None and await database.run(run_has_pending_jobs, run_id):
+        await asyncio.sleep(poll)
+        await _work(state, worker_id, concurrency)
+    if run_id is not None:
+        await database.run(close_run_if_complete, run_id)
+
+
+async def _work(state: _Drain, worker_id: str, concurrency: int) -> None:
+    try:
+        async with asyncio.TaskGroup() as group:
+            for number in range(concurrency):
+                # Distinct ids per loop: a lease one loop lost must not look held by its sibling.
+                group.create_task(state.worker(f"{worker_id}/{number}"))
+    except ExceptionGroup as failures:
+        # The loops fail together when the database goes away; callers want that one error.
+        raise first_error(failures) from None
+    if state.stopped is not None:
+        raise state.stopped

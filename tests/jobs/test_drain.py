@@ -1,0 +1,234 @@
+"""The drain loop: workers claim a run's jobs, keep their leases, and record outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar, cast
+
+import peewee as pw
+import pytest
+
+from db.claims import ClaimedJob, JobOutcome, claim_next_job
+from db.database import Database
+from db.models import User, utcnow
+from db.run_reports import RunSummary, summarize_run
+from db.runs import create_run
+from jobs.drain import drain
+from tests.queue_helpers import (
+    DAY,
+    LEASE,
+    add_users,
+    complete_snapshot,
+    finished_at,
+    jobs_by_user,
+    lease_until,
+)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+WAIT = 10.0  # upper bound for awaited events; never reached when things work
+
+
+async def test_drain_runs_every_job_and_one_failure_blocks_nobody(database: Database) -> None:
+    await database.run(add_users, "ann", "bob", "cid", "dan")
+    run_id = await database.run(create_run, DAY, trigger="nightly")
+    progress: list[tuple[str, str]] = []
+
+    async def handler(job: ClaimedJob) -> JobOutcome:
+        if job.username == "bob":
+            raise RuntimeError("spotify said no\nsecond line")
+        if job.username == "dan":
+            return JobOutcome("reauth_required", "invalid_grant")
+        return JobOutcome("done")
+
+    await drain(
+        database,
+        handler,
+        worker_id="test",
+        run_id=run_id,
+        concurrency=2,
+        on_progress=lambda job, outcome: progress.append((job.username, outcome.status)),
+    )
+    assert sorted(progress) == [
+        ("ann", "done"),
+        ("bob", "failed"),
+        ("cid", "done"),
+        ("dan", "reauth_required"),
+    ]
+    summary = await database.run(summarize_run, run_id)
+    assert summary == RunSummary(
+        run_id=run_id,
+        ok=["ann", "cid"],
+        failed={"bob": summary.failed["bob"]},
+        reauth_required=["dan"],
+        skipped=[],
+    )
+    assert summary.failed["bob"].startswith("RuntimeError: spotify said no (test_drain.py:")
+    assert not summary.succeeded
+    assert await database.run(finished_at, run_id) is not None
+
+
+async def test_drain_works_jobs_concurrently(database: Database) -> None:
+    await database.run(add_users, "ann", "bob", "cid")
+    run_id = await database.run(create_run, DAY, trigger="nightly")
+    # Each handler waits for all three to be running at once: only concurrency lets it end.
+    all_started = asyncio.Barrier(3)
+
+    async def handler(job: ClaimedJob) -> JobOutcome:
+        await asyncio.wait_for(all_started.wait(), WAIT)
+        return JobOutcome("done")
+
+    await drain(database, handler, worker_id="test", run_id=run_id, concurrency=3)
+    assert (await database.run(summarize_run, run_id)).ok == ["ann", "bob", "cid"]
+
+
+@pytest.mark.parametrize("run", [pytest.param(True, id="of-a-run"), pytest.param(False, id="any")])
+async def test_drain_with_nothing_to_do_runs_no_job(database: Database, run: bool) -> None:
+    await database.run(add_users, "ann")
+    await database.run(add_users, "cat", status=User.DISABLED)
+    await database.run(complete_snapshot, "ann")
+    run_id = await database.run(create_run, DAY, trigger="cli", usernames=["ann", "cat"])
+    ran: list[str] = []
+
+    async def handler(job: ClaimedJob) -> JobOutcome:
+        # Recorded, not raised: drain turns a handler's exception into a failed job.
+        ran.append(job.username)
+        return JobOutcome("done")
+
+    await asyncio.wait_for(
+        drain(database, handler, worker_id="test", run_id=run_id if run else None), WAIT
+    )
+    assert ran == []
+    assert await database.run(jobs_by_user) == {
+        "ann": ("done", False, run_id),
+        "cat": ("skipped", False, run_id),
+    }
+
+
+@pytest.mark.parametrize(
+    "returned",
+    [
+        pytest.param(JobOutcome("queued"), id="unfinished-status"),
+        pytest.param(None, id="nothing"),
+    ],
+)
+async def test_drain_records_a_nonsense_outcome_as_failed(
+    database: Database, returned: JobOutcome | None
+) -> None:
+    await database.run(add_users, "ann")
+    run_id = await database.run(create_run, DAY, trigger="nightly")
+
+    async def handler(job: ClaimedJob) -> JobOutcome:
+        return returned  # type: ignore[return-value]
+
+    await drain(database, handler, worker_id="test", run_id=run_id)
+    assert list((await database.run(summarize_run, run_id)).failed) == ["ann"]
+
+
+def _steal(job_id: int) -> ClaimedJob | None:
+    later = utcnow() + LEASE * 2
+    return claim_next_job("thief", lease=LEASE, now=later)
+
+
+async def test_drain_renews_the_lease_while_the_handler_runs(database: Database) -> None:
+    await database.run(add_users, "ann")
+    run_id = await database.run(create_run, DAY, trigger="nightly")
+
+    async def handler(job: ClaimedJob) -> JobOutcome:
+        first = await database.run(lease_until, job.id)
+        while await database.run(lease_until, job.id) == first:
+            await asyncio.sleep(0.01)
+        return JobOutcome("done")
+
+    await asyncio.wait_for(
+        drain(
+            database,
+            handler,
+            worker_id="test",
+            run_id=run_id,
+            renew_every=dt.timedelta(milliseconds=20),
+        ),
+        WAIT,
+    )
+    assert (await database.run(summarize_run, run_id)).ok == ["ann"]
+
+
+async def test_drain_abandons_a_job_another_worker_took_over(database: Database) -> None:
+    await database.run(add_users, "ann")
+    run_id = await database.run(create_run, DAY, trigger="nightly")
+    cancelled = asyncio.Event()
+    progress: list[str] = []
+
+    async def handler(job: ClaimedJob) -> JobOutcome:
+        assert await database.run(_steal, job.id) is not None
+        try:
+            await asyncio.sleep(WAIT)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return JobOutcome("done")
+
+    await asyncio.wait_for(
+        drain(
+            database,
+            handler,
+            worker_id="test",
+            renew_every=dt.timedelta(milliseconds=10),
+            on_progress=lambda job, outcome: progress.append(job.username),
+        ),
+        WAIT,
+    )
+    assert cancelled.is_set()
+    assert progress == []
+    job = (await database.run(jobs_by_user))["ann"]
+    assert job[0] == "running"
+    assert await database.run(finished_at, run_id) is None
+
+
+async def test_drain_refuses_zero_concurrency(database: Database) -> None:
+    async def handler(job: ClaimedJob) -> JobOutcome:
+        return JobOutcome("done")
+
+    with pytest.raises(ValueError, match="concurrency"):
+        await drain(database, handler, worker_id="test", concurrency=0)
+
+
+class _DatabaseGone:
+    """Stands in for a Database whose every call fails the way a lost server does."""
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        raise pw.OperationalError("server closed the connection unexpectedly")
+
+
+async def test_drain_raises_the_database_error_itself() -> None:
+    async def handler(job: ClaimedJob) -> JobOutcome:
+        return JobOutcome("done")
+
+    gone = cast(Database, _DatabaseGone())
+    with pytest.raises(pw.OperationalError, match="server closed"):
+        await drain(gone, handler, worker_id="test", concurrency=3)
+
+
+async def test_drain_of_a_run_waits_for_another_workers_job_and_takes_it_over(
+    database: Database,
+) -> None:
+    """Two workers on one date: the one that runs out of work reports only a whole run."""
+    await database.run(add_users, "ann", "bob")
+    other_run = await database.run(create_run, DAY, trigger="cli")
+    held = await database.run(claim_next_job, "other", lease=dt.timedelta(milliseconds=300))
+    assert held is not None
+    mine = await database.run(create_run, DAY, trigger="cli")
+    done: list[str] = []
+
+    async def handler(job: ClaimedJob) -> JobOutcome:
+        done.append(job.username)
+        return JobOutcome("done")
+
+    await asyncio.wait_for(drain(database, handler, worker_id="mine", run_id=mine, poll=0.05), WAIT)
+    assert sorted(done) == ["ann", "bob"]  # the other worker died: its job was taken over
+    summary = await database.run(summarize_run, mine)
+    assert (sorted(summary.ok), summary.pending) == (["ann", "bob"], [])
+    earlier = await database.run(summarize_run, other_run)
+    assert sorted(earlier.ok) == ["ann", "bob"]  # the earlier run still covers its users
