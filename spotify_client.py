@@ -840,7 +840,8 @@ class UserSession:
     ) -> list[Play]:
         """Recent plays, newest first, only those after `after` when given (Spotify keeps 50)."""
         raw = await self._cursor_pages(limit, after)
-        plays = self._client._parse_items(raw, "/me/player/recently-played", parse_play)
+        parsed = self._client._parse_items(raw, "/me/player/recently-played", parse_play)
+        plays = [play for play in parsed if isinstance(play, Play)]
         if after is not None:
             cutoff = after if after.tzinfo else after.replace(tzinfo=dt.UTC)
             plays = [play for play in plays if play.played_at > cutoff]

@@ -1,16 +1,34 @@
-"""Typed, frozen views of Spotify answers, and the parsers that build them from JSON.
+"""Typed, frozen views of Spotify answers, the parsers that build them, and their contract.
 
-Parsers tolerate every field Spotify removed for development-mode apps (popularity, genres,
-followers, preview_url, available_markets...): absent means None. A missing *required* field
-(an id, a name) raises `ParseError`, which the client turns into `MalformedResponse`.
+The contract (the README's "What Spotify can send and what we do with it" is the same as a table):
+
+- **Required** fields (ids, names, a track's uri, `played_at`, every audio feature) that are
+  missing, null or invalid raise `ParseError`. A page parser (`parse_each`) then skips the item
+  and counts it in a `Skipped` tally; a single document (`/me`, a token) is `MalformedResponse`.
+- **Optional** fields that Spotify removed for development-mode apps (popularity, genres,
+  images, external ids...) are None when absent or null.
+- **Numbers** must lie in their range (`FEATURE_RANGES`, `POPULARITY_RANGE`, `DURATION_MS_RANGE`)
+  when present; one outside it means a broken item, which is skipped.
+- **Timestamps** must parse as ISO 8601 and be plausible (`PLAUSIBLE_SINCE` to a day from now).
+- **Descriptive** values that cannot be stored as they are become None (`release_date` must be
+  YYYY, YYYY-MM or YYYY-MM-DD; Spotify itself sends "0000" for unknown dates); names lose NUL
+  characters (PostgreSQL refuses them) and are cut to `MAX_NAME` characters.
+- **Local files** (`is_local: true`, id null) and **episodes** (`type: episode`) are recognised:
+  `parse_playable` returns a `LocalTrack` or an `Episode`, `parse_track` raises `NotATrack`,
+  and `parse_play` returns an `EpisodePlay`. None of them is ever parsed as a track.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # The Spotify vocabulary the rest of the service speaks in.
 AUDIO_FEATURE_NAMES = (
@@ -34,9 +52,59 @@ ITEM_TYPES = ("artists", "tracks")
 # Spotify sends these three as integers; every other audio feature is a float.
 _INTEGER_FEATURES = frozenset({"key", "mode", "time_signature"})
 
+# Spotify's documented ranges, inclusive. Loudness is "typically -60 to 0 dB", but mastered
+# tracks do peak above 0 (the public 114k-track dataset reaches +4.5 dB), so +6 dB is allowed;
+# tempo has no documented bound and real songs stay under 250 BPM. Key -1 means "no key".
+FEATURE_RANGES: Mapping[str, tuple[float, float]] = {
+    "danceability": (0.0, 1.0),
+    "energy": (0.0, 1.0),
+    "key": (-1, 11),
+    "loudness": (-60.0, 6.0),
+    "mode": (0, 1),
+    "speechiness": (0.0, 1.0),
+    "acousticness": (0.0, 1.0),
+    "instrumentalness": (0.0, 1.0),
+    "liveness": (0.0, 1.0),
+    "valence": (0.0, 1.0),
+    "tempo": (0.0, 300.0),
+    "time_signature": (3, 7),
+}
+POPULARITY_RANGE = (0, 100)
+# Longer than a day is no recording; zero or negative is no duration.
+DURATION_MS_RANGE = (1, 24 * 3600 * 1000)
+# Spotify was founded in 2006: nothing was played or saved on it before.
+PLAUSIBLE_SINCE = dt.datetime(2006, 1, 1, tzinfo=dt.UTC)
+# A clock a little ahead of ours is Spotify's; a day ahead is a broken value.
+PLAUSIBLE_AHEAD = dt.timedelta(days=1)
+TOKEN_LIFETIME_RANGE = (1, 24 * 3600)
+DEFAULT_TOKEN_LIFETIME = 3600
+# The widths of the catalogue's columns (db/models.py).
+MAX_NAME = 512
+MAX_URI = 128
+MAX_ISRC = 32
+# Spotify ids are base62 (22 characters today); the column holds 64. Never a comma, which
+# would split a batch request's `ids=`.
+_CATALOGUE_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_RELEASE_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+LOCAL_FILE = "local file"
+EPISODE = "episode"
+
 
 class ParseError(ValueError):
-    """A JSON document lacks a required field or has one of the wrong type."""
+    """A JSON value breaks the contract; the message is the reason, never the value itself."""
+
+    @property
+    def reason(self) -> str:
+        return str(self)
+
+
+class NotATrack(ParseError):
+    """A local file or an episode where a track was expected: recognised, never a track."""
+
+    def __init__(self, item: LocalTrack | Episode) -> None:
+        super().__init__(LOCAL_FILE if isinstance(item, LocalTrack) else EPISODE)
+        self.item = item
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +145,27 @@ class Track:
 
 
 @dataclasses.dataclass(frozen=True)
+class LocalTrack:
+    """A file from the user's own device: no id, nothing Spotify can say more about."""
+
+    name: str | None
+    uri: str | None
+    duration_ms: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Episode:
+    """A podcast episode where a track could have been."""
+
+    id: str
+    name: str
+    uri: str | None
+    duration_ms: int | None
+    show_id: str | None
+    show_name: str | None
+
+
+@dataclasses.dataclass(frozen=True)
 class AudioFeatures:
     track_id: str
     danceability: float
@@ -100,6 +189,12 @@ class AudioFeatures:
 @dataclasses.dataclass(frozen=True)
 class Play:
     track: Track
+    played_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class EpisodePlay:
+    episode: Episode
     played_at: dt.datetime
 
 
@@ -132,6 +227,43 @@ class TokenGrant:
     refresh_token: str | None = dataclasses.field(default=None, repr=False)
 
 
+@dataclasses.dataclass
+class Skipped:
+    """What page parsers left out, counted by endpoint and reason (never the values)."""
+
+    counts: Counter[tuple[str, str]] = dataclasses.field(default_factory=Counter)
+
+    def add(self, where: str, reason: str, count: int = 1) -> None:
+        self.counts[(where, reason)] += count
+
+    def merge(self, other: Skipped) -> None:
+        self.counts.update(other.counts)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        """{endpoint: {reason: count}}, sorted, ready to be stored as JSON."""
+        grouped: dict[str, dict[str, int]] = {}
+        for (where, reason), count in sorted(self.counts.items()):
+            grouped.setdefault(where, {})[reason] = count
+        return grouped
+
+
+def parse_each(
+    raw: Iterable[Any], parse: Callable[[Any], T], where: str, skipped: Skipped
+) -> list[T]:
+    """Every item that keeps the contract; each one that breaks it is counted in `skipped`."""
+    items: list[T] = []
+    for value in raw:
+        try:
+            items.append(parse(value))
+        except ParseError as exc:
+            skipped.add(where, exc.reason)
+    return items
+
+
 def as_object(value: Any, what: str = "document") -> Mapping[str, Any]:
     """`value` if it is a JSON object, else ParseError."""
     if not isinstance(value, Mapping):
@@ -154,15 +286,26 @@ def required_str(data: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _optional_str(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    return value if isinstance(value, str) else None
+def _catalogue_id(data: Mapping[str, Any], key: str = "id") -> str:
+    value = required_str(data, key)
+    if not _CATALOGUE_ID.fullmatch(value):
+        raise ParseError(f"field {key!r} is not a Spotify id")
+    return value
 
 
-def _optional_int(data: Mapping[str, Any], key: str) -> int | None:
+def _name(data: Mapping[str, Any], key: str = "name") -> str:
+    """A required name, storable: NUL removed, cut to MAX_NAME characters."""
+    name = required_str(data, key).replace("\x00", "")[:MAX_NAME]
+    if not name.strip():
+        raise ParseError(f"field {key!r} is blank")
+    return name
+
+
+def _optional_str(data: Mapping[str, Any], key: str, max_length: int | None = None) -> str | None:
     value = data.get(key)
-    # bool is an int subclass; a stray true must not become popularity 1.
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if not isinstance(value, str) or "\x00" in value:
+        return None
+    return value if max_length is None or len(value) <= max_length else None
 
 
 def _optional_bool(data: Mapping[str, Any], key: str) -> bool | None:
@@ -170,11 +313,44 @@ def _optional_bool(data: Mapping[str, Any], key: str) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def _number(data: Mapping[str, Any], key: str) -> float:
+def _is_number(value: Any) -> bool:
+    # bool is an int subclass: a stray true must never become a 1.
+    if isinstance(value, bool):
+        return False
+    # An int never overflows a comparison; a float must be finite (json reads NaN and Infinity).
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _bounded_int(data: Mapping[str, Any], key: str, bounds: tuple[int, int]) -> int | None:
+    """An optional integer: None when absent or null, ParseError when outside `bounds`."""
     value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ParseError(f"field {key!r} is missing or not a number")
-    return value
+    if value is None:
+        return None
+    if not _is_number(value) or value != int(value) or not bounds[0] <= value <= bounds[1]:
+        raise ParseError(f"field {key!r} is not an integer in {bounds[0]}..{bounds[1]}")
+    return int(value)
+
+
+def _feature(data: Mapping[str, Any], name: str) -> float | int:
+    value: Any = data.get(name)
+    low, high = FEATURE_RANGES[name]
+    if not _is_number(value) or not low <= value <= high:
+        raise ParseError(f"feature {name!r} is missing or outside {low:g}..{high:g}")
+    if name in _INTEGER_FEATURES:
+        if value != int(value):
+            raise ParseError(f"feature {name!r} is not an integer")
+        return int(value)
+    return float(value)
+
+
+def feature_violation(values: Mapping[str, float]) -> str | None:
+    """Why these twelve features break the contract, or None when they keep it."""
+    try:
+        for name in AUDIO_FEATURE_NAMES:
+            _feature(values, name)
+    except ParseError as exc:
+        return exc.reason
+    return None
 
 
 def _image_url(data: Mapping[str, Any]) -> str | None:
@@ -184,23 +360,41 @@ def _image_url(data: Mapping[str, Any]) -> str | None:
     return None
 
 
-def parse_timestamp(value: Any, what: str) -> dt.datetime:
-    """An ISO 8601 instant as an aware UTC datetime."""
+def parse_timestamp(value: Any, what: str, now: dt.datetime | None = None) -> dt.datetime:
+    """A plausible ISO 8601 instant (since `PLAUSIBLE_SINCE`, at most a day ahead), aware UTC."""
     if not isinstance(value, str):
         raise ParseError(f"{what} is missing or not a string")
     try:
         parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        parsed = parsed.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
         raise ParseError(f"{what} is not an ISO 8601 timestamp") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    latest = (now or dt.datetime.now(dt.UTC)) + PLAUSIBLE_AHEAD
+    if not PLAUSIBLE_SINCE <= parsed <= latest:
+        raise ParseError(f"{what} is not a plausible instant")
+    return parsed
+
+
+def release_date(value: Any) -> str | None:
+    """`value` if it is YYYY, YYYY-MM or YYYY-MM-DD naming a real date, else None."""
+    match = _RELEASE_DATE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    year, month, day = (int(part) if part else 1 for part in match.groups())
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        return None
+    # Year 0000 is how Spotify says "unknown"; pre-releases are announced about a year ahead.
+    return value if 1000 <= year <= dt.date.today().year + 1 else None
 
 
 def parse_artist_ref(value: Any) -> ArtistRef:
-    """A simplified artist (inside tracks and albums)."""
+    """A simplified artist (inside tracks and albums): id and name required."""
     data = as_object(value, "artist")
-    return ArtistRef(id=required_str(data, "id"), name=required_str(data, "name"))
+    return ArtistRef(id=_catalogue_id(data), name=_name(data))
 
 
 def _artist_refs(data: Mapping[str, Any]) -> tuple[ArtistRef, ...]:
@@ -210,85 +404,165 @@ def _artist_refs(data: Mapping[str, Any]) -> tuple[ArtistRef, ...]:
     return tuple(parse_artist_ref(item) for item in as_list(artists, "artists"))
 
 
-def parse_artist(value: Any) -> Artist:
-    """A full artist; genres and popularity are gone for development-mode apps."""
-    data = as_object(value, "artist")
+def _genres(data: Mapping[str, Any]) -> tuple[str, ...] | None:
     genres = data.get("genres")
+    if not isinstance(genres, list):
+        return None
+    return tuple(g for g in genres if isinstance(g, str) and g and "\x00" not in g)
+
+
+def parse_artist(value: Any) -> Artist:
+    """A full artist: id and name required; genres, popularity (0-100) and image optional."""
+    data = as_object(value, "artist")
     return Artist(
-        id=required_str(data, "id"),
-        name=required_str(data, "name"),
-        genres=tuple(g for g in genres if isinstance(g, str)) if isinstance(genres, list) else None,
-        popularity=_optional_int(data, "popularity"),
+        id=_catalogue_id(data),
+        name=_name(data),
+        genres=_genres(data),
+        popularity=_bounded_int(data, "popularity", POPULARITY_RANGE),
         image_url=_image_url(data),
     )
 
 
 def parse_album(value: Any) -> Album:
-    """A full or simplified album."""
+    """A full or simplified album: id and name required; artists, release date, image optional."""
     data = as_object(value, "album")
     return Album(
-        id=required_str(data, "id"),
-        name=required_str(data, "name"),
+        id=_catalogue_id(data),
+        name=_name(data),
         artists=_artist_refs(data),
-        release_date=_optional_str(data, "release_date"),
+        release_date=release_date(data.get("release_date")),
         image_url=_image_url(data),
     )
 
 
-def parse_track(value: Any, album: Album | None = None) -> Track:
-    """A full track, or a simplified one (album tracks) given the album it belongs to."""
+def _is_local(data: Mapping[str, Any]) -> bool:
+    uri = data.get("uri")
+    return data.get("is_local") is True or (
+        isinstance(uri, str) and uri.startswith("spotify:local:")
+    )
+
+
+def _local_track(data: Mapping[str, Any]) -> LocalTrack:
+    name = _optional_str(data, "name")
+    return LocalTrack(
+        name=name[:MAX_NAME] if name else None,
+        uri=_optional_str(data, "uri"),
+        duration_ms=_lenient_duration(data),
+    )
+
+
+def _lenient_duration(data: Mapping[str, Any]) -> int | None:
+    try:
+        return _bounded_int(data, "duration_ms", DURATION_MS_RANGE)
+    except ParseError:
+        return None
+
+
+def parse_episode(value: Any) -> Episode:
+    """A podcast episode: id and name required; uri, duration and its show optional."""
+    data = as_object(value, "episode")
+    show = data.get("show")
+    show = show if isinstance(show, Mapping) else {}
+    show_id = _optional_str(show, "id")
+    show_name = _optional_str(show, "name")
+    return Episode(
+        id=_catalogue_id(data),
+        name=_name(data),
+        uri=_optional_str(data, "uri", MAX_URI),
+        duration_ms=_bounded_int(data, "duration_ms", DURATION_MS_RANGE),
+        show_id=show_id if show_id and _CATALOGUE_ID.fullmatch(show_id) else None,
+        show_name=show_name[:MAX_NAME] if show_name else None,
+    )
+
+
+def parse_playable(value: Any, album: Album | None = None) -> Track | LocalTrack | Episode:
+    """What can stand where a track is expected: a track, a local file or an episode."""
     data = as_object(value, "track")
+    if _is_local(data):
+        return _local_track(data)
+    kind = data.get("type", "track")
+    if kind == "episode":
+        return parse_episode(data)
+    if kind != "track":
+        raise ParseError("field 'type' is neither track nor episode")
+    return _track(data, album)
+
+
+def parse_track(value: Any, album: Album | None = None) -> Track:
+    """A full track, or a simplified one given its album; NotATrack for local files, episodes.
+
+    Required: id (a Spotify id), name, uri (at most 128 characters). Optional: duration_ms
+    (1 ms to a day), popularity (0-100), album, artists (each with id and name), isrc, explicit.
+    """
+    playable = parse_playable(value, album)
+    if not isinstance(playable, Track):
+        raise NotATrack(playable)
+    return playable
+
+
+def _track_uri(data: Mapping[str, Any]) -> str:
+    uri = required_str(data, "uri")
+    if len(uri) > MAX_URI or "\x00" in uri:
+        raise ParseError("field 'uri' is too long or not text")
+    return uri
+
+
+def _track(data: Mapping[str, Any], album: Album | None) -> Track:
     raw_album = data.get("album")
     external_ids = data.get("external_ids")
     return Track(
-        id=required_str(data, "id"),
-        name=required_str(data, "name"),
-        uri=required_str(data, "uri"),
-        duration_ms=_optional_int(data, "duration_ms"),
+        id=_catalogue_id(data),
+        name=_name(data),
+        uri=_track_uri(data),
+        duration_ms=_bounded_int(data, "duration_ms", DURATION_MS_RANGE),
         artists=_artist_refs(data),
         album=parse_album(raw_album) if raw_album is not None else album,
-        popularity=_optional_int(data, "popularity"),
-        isrc=_optional_str(external_ids, "isrc") if isinstance(external_ids, Mapping) else None,
+        popularity=_bounded_int(data, "popularity", POPULARITY_RANGE),
+        isrc=_optional_str(external_ids, "isrc", MAX_ISRC)
+        if isinstance(external_ids, Mapping)
+        else None,
         explicit=_optional_bool(data, "explicit"),
     )
 
 
 def parse_audio_features(value: Any) -> AudioFeatures:
-    """One entry of `/audio-features`."""
+    """One entry of `/audio-features`: the track id and all twelve features, each in range."""
     data = as_object(value, "audio features")
-    features: dict[str, Any] = {}
-    for name in AUDIO_FEATURE_NAMES:
-        number = _number(data, name)
-        features[name] = int(number) if name in _INTEGER_FEATURES else float(number)
-    return AudioFeatures(track_id=required_str(data, "id"), **features)
+    features: dict[str, Any] = {name: _feature(data, name) for name in AUDIO_FEATURE_NAMES}
+    return AudioFeatures(track_id=_catalogue_id(data), **features)
 
 
-def parse_play(value: Any) -> Play:
-    """One entry of `/me/player/recently-played`."""
+def parse_play(value: Any, now: dt.datetime | None = None) -> Play | EpisodePlay:
+    """One entry of `/me/player/recently-played`: a track or an episode, and a plausible
+    `played_at`. A local file raises NotATrack."""
     data = as_object(value, "play")
-    return Play(
-        track=parse_track(data.get("track")),
-        played_at=parse_timestamp(data.get("played_at"), "played_at"),
-    )
+    played_at = parse_timestamp(data.get("played_at"), "played_at", now)
+    playable = parse_playable(data.get("track"))
+    if isinstance(playable, Episode):
+        return EpisodePlay(episode=playable, played_at=played_at)
+    if isinstance(playable, LocalTrack):
+        raise NotATrack(playable)
+    return Play(track=playable, played_at=played_at)
 
 
-def parse_saved_track(value: Any) -> SavedTrack:
-    """One entry of `/me/tracks`."""
+def parse_saved_track(value: Any, now: dt.datetime | None = None) -> SavedTrack:
+    """One entry of `/me/tracks`: a track and an optional plausible `added_at`."""
     data = as_object(value, "saved track")
     added_at = data.get("added_at")
     return SavedTrack(
         track=parse_track(data.get("track")),
-        added_at=parse_timestamp(added_at, "added_at") if added_at is not None else None,
+        added_at=parse_timestamp(added_at, "added_at", now) if added_at is not None else None,
     )
 
 
 def parse_playlist(value: Any) -> Playlist:
-    """A simplified playlist from `/me/playlists`."""
+    """A simplified playlist from `/me/playlists`: id and owner id required."""
     data = as_object(value, "playlist")
     owner = as_object(data.get("owner"), "playlist owner")
+    name = _optional_str(data, "name") or ""
     return Playlist(
-        id=required_str(data, "id"),
-        name=_optional_str(data, "name") or "",
+        id=_catalogue_id(data),
+        name=name[:MAX_NAME],
         owner_id=required_str(owner, "id"),
         collaborative=_optional_bool(data, "collaborative") or False,
     )
@@ -299,30 +573,34 @@ def parse_playlist_item(value: Any) -> Track | None:
     data = as_object(value, "playlist item")
     # 2026 renamed the key from "track" to "item"; older deployments still send "track".
     item = data.get("item", data.get("track"))
-    if not isinstance(item, Mapping):
+    # A track removed from Spotify stays in the playlist with a null id.
+    if not isinstance(item, Mapping) or (item.get("id") is None and not _is_local(item)):
         return None
-    if item.get("type", "track") != "track" or item.get("is_local") or not item.get("id"):
-        return None
-    return parse_track(item)
+    playable = parse_playable(item)
+    return playable if isinstance(playable, Track) else None
 
 
 def parse_profile(value: Any) -> Profile:
-    """The answer of `/me`."""
+    """The answer of `/me`: id required; account id and display name optional."""
     data = as_object(value, "profile")
+    display_name = _optional_str(data, "display_name")
     return Profile(
         id=required_str(data, "id"),
-        account_id=_optional_str(data, "account_id"),
-        display_name=_optional_str(data, "display_name"),
+        account_id=_optional_str(data, "account_id", 128),
+        display_name=display_name[:256] if display_name else None,
     )
 
 
 def parse_token_grant(value: Any) -> TokenGrant:
-    """The answer of the token endpoint."""
+    """The answer of the token endpoint; a missing or absurd lifetime counts as an hour."""
     data = as_object(value, "token answer")
-    expires_in = _optional_int(data, "expires_in")
+    try:
+        expires_in = _bounded_int(data, "expires_in", TOKEN_LIFETIME_RANGE)
+    except ParseError:
+        expires_in = None
     return TokenGrant(
         access_token=required_str(data, "access_token"),
-        expires_in=expires_in if expires_in is not None else 3600,
+        expires_in=expires_in if expires_in is not None else DEFAULT_TOKEN_LIFETIME,
         scope=_optional_str(data, "scope") or "",
         refresh_token=_optional_str(data, "refresh_token") or None,
     )

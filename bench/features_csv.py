@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.measure import Report, Target, ms, per_call_seconds, us
 from jobs.features import CsvFeatureSource
 from spotify_emulator.csv_export import HEADER
-from spotify_models import AUDIO_FEATURE_NAMES
+from spotify_models import AUDIO_FEATURE_NAMES, FEATURE_RANGES
 
 NAME = "features-csv"
 TARGET = 100.0  # index look-up at least 100x cheaper than a scan
@@ -43,10 +43,18 @@ def write_csv(path: Path, rows: int, seed: int = 11) -> list[str]:
         writer = csv.writer(handle)
         writer.writerow(HEADER)
         for index, track_id in enumerate(ids):
-            features = [round(rng.random(), 4) for _ in AUDIO_FEATURE_NAMES]
+            features = [_feature(rng, name) for name in AUDIO_FEATURE_NAMES]
             named = [index, track_id, "Artist", "Album", f"Track {index}", 50, 200_000, False]
             writer.writerow([*named, *features, "pop"])
     return ids
+
+
+def _feature(rng: random.Random, name: str) -> float:
+    # Within Spotify's ranges: the source leaves rows out of contract out of its index.
+    low, high = FEATURE_RANGES[name]
+    if isinstance(low, int):
+        return rng.randint(low, int(high))
+    return round(rng.uniform(low, high), 4)
 
 
 def scan_lookup(path: Path, track_id: str) -> dict[str, float] | None:

@@ -18,7 +18,7 @@ import anyio.to_thread
 import httpx
 
 from spotify_client import EndpointUnavailable
-from spotify_models import AUDIO_FEATURE_NAMES
+from spotify_models import AUDIO_FEATURE_NAMES, feature_violation
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +55,15 @@ class FeatureClient(Protocol):
 
 
 def parse_features(raw: Mapping[str, Any]) -> dict[str, float] | None:
-    """The 12 features as floats, or None when a required one is missing or not a number."""
+    """The 12 features as floats, or None when one is missing, not a number or out of range."""
     features: dict[str, float] = {}
     for name in AUDIO_FEATURE_NAMES:
         value = _number(raw.get(name))
         if value is None and name in REQUIRED_FEATURES:
             return None
         features[name] = DEFAULT_TIME_SIGNATURE if value is None else value
-    return features
+    # Every source keeps Spotify's contract: clustering on a 2e38 danceability is noise.
+    return features if feature_violation(features) is None else None
 
 
 def _number(value: Any) -> float | None:
@@ -286,9 +287,10 @@ def _index_rows(rows: Iterator[dict[str, str]]) -> dict[str, array.array[float]]
         track_id = (row.get("track_id") or "").strip()
         if not track_id or track_id in index:
             continue
-        values = [_number(row.get(name)) for name in AUDIO_FEATURE_NAMES]
-        if all(value is not None for value in values):
-            index[track_id] = array.array("d", values)  # type: ignore[arg-type]
+        values = {name: _number(row.get(name)) for name in AUDIO_FEATURE_NAMES}
+        # A row out of Spotify's ranges (the public dataset has time_signature 0) is left out.
+        if feature_violation(values) is None:  # type: ignore[arg-type]
+            index[track_id] = array.array("d", values.values())  # type: ignore[arg-type]
     return index
 
 
