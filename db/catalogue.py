@@ -50,7 +50,8 @@ def upsert_artists(artists: Iterable[SpotifyArtist]) -> None:
         {
             "id": a.id,
             "name": a.name,
-            "genres": Artist.genres.db_value(list(a.genres) if a.genres is not None else None),
+            # insert_many encodes through the JSONField itself: pass the list, never its JSON.
+            "genres": list(a.genres) if a.genres is not None else None,
             "popularity": a.popularity,
             "image_url": a.image_url,
             "updated_at": now,

@@ -5,8 +5,10 @@ import datetime as dt
 import httpx
 import pytest
 
+from db import catalogue
 from db.database import Database
 from db.models import Snapshot
+from spotify_models import Artist as SpotifyArtist
 from tests.factories import make_snapshot, make_track, make_user
 
 DAY = dt.date(2026, 11, 20)
@@ -186,6 +188,17 @@ async def test_top_items_in_spotify_order(seeded: httpx.AsyncClient) -> None:
         (1, "Artist a2"),
         (2, "Artist a1"),
     ]
+
+
+async def test_top_artists_serve_genres_as_a_list(
+    database: Database, seeded: httpx.AsyncClient
+) -> None:
+    """An extended-quota app's artists carry genres; they come back as the list Spotify sent."""
+    genres = ("indie folk", "chamber pop")
+    artist = SpotifyArtist(id="a2", name="Artist a2", genres=genres, popularity=5, image_url=None)
+    database.run_sync(catalogue.upsert_artists, [artist])
+    body = (await seeded.get("/users/ann/top-items", params={"type": "artists"})).json()
+    assert body["items"][0]["genres"] == ["indie folk", "chamber pop"]
 
 
 @pytest.mark.parametrize(
