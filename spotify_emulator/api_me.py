@@ -67,7 +67,7 @@ async def recently_played(request: Request) -> JSONResponse:
     before, after = _cursor(request, "before"), _cursor(request, "after")
     if before is not None and after is not None:
         raise ApiError(400, "Only one of before and after may be given")
-    plays = state.recent(str(grant.user_id))[:HISTORY_SIZE]
+    plays = state.history(str(grant.user_id))[:HISTORY_SIZE]
     if after is not None:
         # Forward paging: the plays just after the cursor, so none is skipped.
         newer = [play for play in plays if _ms(play[1]) > after]
@@ -81,7 +81,7 @@ async def recently_played(request: Request) -> JSONResponse:
 def _history_page(
     request: Request, page: list[tuple[str, dt.datetime]], more: bool, limit: int, forward: bool
 ) -> dict[str, Any]:
-    state, render = state_of(request), state_of(request).renderer(request)
+    render = state_of(request).renderer(request)
     cursors = {"after": str(_ms(page[0][1])), "before": str(_ms(page[-1][1]))} if page else None
     next_url = None
     if more and cursors:
@@ -91,8 +91,7 @@ def _history_page(
             request.url.remove_query_params(["after", "before"]).include_query_params(**params)
         )
     items = [
-        {"track": render.track(state.world.tracks[track]), "played_at": iso(at), "context": None}
-        for track, at in page
+        {"track": render.playable(key), "played_at": iso(at), "context": None} for key, at in page
     ]
     return {
         "href": str(request.url),
@@ -110,13 +109,11 @@ async def saved_tracks(request: Request) -> JSONResponse:
     limit, offset = limits(request, 20, 50)
     user, render = state.world.user(str(grant.user_id)), state.renderer(request)
 
-    def item(track_id: str) -> dict[str, Any]:
-        return {
-            "added_at": iso(user.saved_at[track_id]),
-            "track": render.track(state.world.tracks[track_id]),
-        }
+    def item(saved: tuple[str, dt.datetime]) -> dict[str, Any]:
+        return {"added_at": iso(saved[1]), "track": render.playable(saved[0])}
 
-    return JSONResponse(offset_page(request, user.saved, item, limit, offset))
+    items = state.oddities.saved(state.world, user)
+    return JSONResponse(offset_page(request, items, item, limit, offset))
 
 
 def _followed_playlists(request: Request, user_id: str) -> list[Playlist]:
@@ -150,15 +147,15 @@ async def playlist(request: Request) -> JSONResponse:
     state.authorize(request, user=False)
     found, render = _playlist(request), state.renderer(request)
     items_url = f"{render.api}/playlists/{found.id}/items"
-    first = found.track_ids[:50]
+    entries = state.oddities.playlist(state.world, found)
     items = {
         "href": f"{items_url}?offset=0&limit=50",
-        "items": [render.playlist_item(found, track) for track in first],
+        "items": [render.playlist_item(found, key, at) for key, at in entries[:50]],
         "limit": 50,
-        "next": f"{items_url}?offset=50&limit=50" if len(found.track_ids) > 50 else None,
+        "next": f"{items_url}?offset=50&limit=50" if len(entries) > 50 else None,
         "offset": 0,
         "previous": None,
-        "total": len(found.track_ids),
+        "total": len(entries),
     }
     return JSONResponse(
         {**render.simple_playlist(found), "followers": {"href": None, "total": 0}, "items": items}
@@ -174,10 +171,9 @@ async def playlist_items(request: Request) -> JSONResponse:
         raise forbidden()
     limit, offset = limits(request, 20, 50)
     render = state.renderer(request)
+    entries = state.oddities.playlist(state.world, found)
     return JSONResponse(
-        offset_page(
-            request, found.track_ids, lambda t: render.playlist_item(found, t), limit, offset
-        )
+        offset_page(request, entries, lambda e: render.playlist_item(found, *e), limit, offset)
     )
 
 

@@ -74,7 +74,7 @@ GENRES = {
     "ambient": ["ambient", "classical", "new age", "drone", "minimal"],
 }
 
-_WORDS = (  # noqa: SIM905 (a word list reads better as prose)
+WORDS = (  # noqa: SIM905 (a word list reads better as prose)
     "Velvet Harbor Neon Echo Paper Moon Silver River Golden Static Quiet Thunder "
     "Glass Garden Midnight Signal Hollow Pine Electric Honey Broken Compass Crimson "
     "Tide Lunar Orchard Distant Fire Wild Lantern Northern Lights Concrete Bloom "
@@ -104,7 +104,7 @@ class Catalogue:
 
 
 def _name(rng: random.Random, words: int) -> str:
-    return " ".join(rng.choice(_WORDS) for _ in range(words))
+    return " ".join(rng.choice(WORDS) for _ in range(words))
 
 
 def _clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:
@@ -145,7 +145,7 @@ def _album(rng: random.Random, seed: int, number: int, artist: Artist, size: int
         artist_ids=[artist.id],
         release_date=released.isoformat(),
         album_type="album" if size >= 6 else "single",
-        label=f"{rng.choice(_WORDS)} Records",
+        label=f"{rng.choice(WORDS)} Records",
         popularity=max(0, min(100, artist.popularity + rng.randint(-10, 10))),
         upc=f"{seed % 1000:03d}{number:09d}",
     )

@@ -71,6 +71,24 @@ async def consent(request: Request) -> Response:
     return Response(status_code=204)
 
 
+def _user_ids(value: object) -> list[str] | None:
+    if value is not None and not isinstance(value, list):
+        raise TypeError("user_ids must be a list of user ids or null")
+    return None if value is None else [str(user_id) for user_id in value]
+
+
+async def allow_list(request: Request) -> JSONResponse:
+    """GET|POST /_emulator/allow-list {"user_ids": [...] | null}: the dev-mode app's users."""
+    state = state_of(request)
+    if request.method == "POST":
+        try:
+            state.set_allow_list(_user_ids((await _body(request))["user_ids"]))
+        except (KeyError, ValueError, TypeError) as exc:
+            return _bad(exc)
+    allowed = state.allow_list
+    return JSONResponse({"user_ids": None if allowed is None else sorted(allowed)})
+
+
 async def expire_tokens(request: Request) -> Response:
     """POST /_emulator/expire-tokens: every access token issued so far stops working."""
     state_of(request).tokens.expire_access_tokens()
@@ -95,6 +113,7 @@ routes = [
     Route("/requests", requests_log, methods=["GET", "DELETE"]),
     Route("/revoke", revoke, methods=["POST"]),
     Route("/consent", consent, methods=["POST"]),
+    Route("/allow-list", allow_list, methods=["GET", "POST"]),
     Route("/expire-tokens", expire_tokens, methods=["POST"]),
     Route("/play", play, methods=["POST"]),
 ]

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-_FLAGS = ("omit_retry_after",)
+_FLAGS = ("omit_retry_after", "local_files", "episodes")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +38,10 @@ class Faults:
     error_status: int = 503
     malformed_rate: float = 0.0  # share of 200 answers whose JSON body is cut in half
     revoked_users: frozenset[str] = frozenset()  # their refresh tokens answer invalid_grant
+    # Their API calls answer 401 even with a fresh token (the token endpoint still works).
+    unauthorized_users: frozenset[str] = frozenset()
+    local_files: bool = False  # local files in saved tracks, recently played and playlists
+    episodes: bool = False  # podcast episodes in recently played and playlists
     token_lifetime: float | None = (
         None  # real lifetime of new access tokens (expires_in stays 3600)
     )
@@ -72,8 +76,9 @@ class Faults:
         values = dict(data)
         if "targets" in values:
             values["targets"] = tuple(values["targets"])
-        if "revoked_users" in values:
-            values["revoked_users"] = frozenset(values["revoked_users"])
+        for name in ("revoked_users", "unauthorized_users"):
+            if name in values:
+                values[name] = frozenset(values[name])
         return cls(**values)
 
     def to_json(self) -> dict[str, Any]:
@@ -81,6 +86,7 @@ class Faults:
         data = dataclasses.asdict(self)
         data["targets"] = list(self.targets)
         data["revoked_users"] = sorted(self.revoked_users)
+        data["unauthorized_users"] = sorted(self.unauthorized_users)
         return data
 
 

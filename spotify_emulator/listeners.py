@@ -66,6 +66,7 @@ class _ListenerBuilder:
             saved=(saved := self.rng.sample(sorted(track_scores), SAVED_TRACKS)),
             saved_at={t: self.now - dt.timedelta(days=3 * i + 1) for i, t in enumerate(saved)},
             playlist_id=playlist.id,
+            favourites=artist_scores,
         )
         return user, playlist
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import urllib.parse
 
 TIME_RANGES = ("short_term", "medium_term", "long_term")
 
@@ -86,6 +87,10 @@ class EmulatedUser:
     saved: list[str] = dataclasses.field(repr=False)
     saved_at: dict[str, dt.datetime] = dataclasses.field(repr=False)
     playlist_id: str
+    # Truths for evaluation: the artists the user knows (with their affinity) and the shows
+    # they follow; `archetypes` above is their true taste.
+    favourites: dict[str, float] = dataclasses.field(default_factory=dict, repr=False)
+    show_ids: list[str] = dataclasses.field(default_factory=list, repr=False)
 
     @property
     def known_track_ids(self) -> set[str]:
@@ -106,3 +111,46 @@ class Playlist:
     description: str
     track_ids: list[str]
     added_at: dict[str, dt.datetime]
+
+
+@dataclasses.dataclass
+class Show:
+    """A podcast; `media_type` "video" shows land in the Video history export."""
+
+    id: str
+    name: str
+    publisher: str
+    description: str
+    media_type: str
+    episode_ids: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class Episode:
+    """One episode of a show."""
+
+    id: str
+    name: str
+    show_id: str
+    description: str
+    duration_ms: int
+    release_date: str
+    explicit: bool
+
+
+@dataclasses.dataclass
+class LocalTrack:
+    """A file from the listener's own disk: Spotify knows only its tags, and gives it no id."""
+
+    key: str  # the emulator's handle ("local:N"); never sent
+    name: str
+    artist: str
+    album: str
+    duration_ms: int
+
+    @property
+    def uri(self) -> str:
+        """spotify:local:artist:album:title:seconds, each part form-encoded as Spotify does."""
+        parts = (self.artist, self.album, self.name)
+        encoded = ":".join(urllib.parse.quote_plus(part) for part in parts)
+        return f"spotify:local:{encoded}:{self.duration_ms // 1000}"

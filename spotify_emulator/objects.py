@@ -11,7 +11,17 @@ import datetime as dt
 from typing import Any
 
 from spotify_emulator.ids import hex_token
-from spotify_emulator.model import Album, Artist, EmulatedUser, Playlist, Track
+from spotify_emulator.model import (
+    Album,
+    Artist,
+    EmulatedUser,
+    Episode,
+    LocalTrack,
+    Playlist,
+    Show,
+    Track,
+)
+from spotify_emulator.oddities import Oddities
 from spotify_emulator.world import World
 
 EXTENDED = "extended"
@@ -37,6 +47,7 @@ class Renderer:
     world: World
     api: str
     mode: str
+    oddities: Oddities = dataclasses.field(default_factory=Oddities)
 
     @property
     def extended(self) -> bool:
@@ -174,18 +185,96 @@ class Renderer:
             "snapshot_id": hex_token(self.world.seed, f"snapshot:{playlist.id}"),
             "items": {
                 "href": f"{self.api}/playlists/{playlist.id}/items",
-                "total": len(playlist.track_ids),
+                "total": len(self.oddities.playlist(self.world, playlist)),
             },
         }
 
-    def playlist_item(self, playlist: Playlist, track_id: str) -> JSON:
-        """PlaylistTrackObject, 2026 edition: the track is under `item`."""
+    def playlist_item(self, playlist: Playlist, key: str, added_at: dt.datetime) -> JSON:
+        """PlaylistTrackObject, 2026 edition: the track (or episode) is under `item`."""
         return {
-            "added_at": iso(playlist.added_at[track_id]),
+            "added_at": iso(added_at),
             "added_by": self.public_user(playlist.owner_id),
-            "is_local": False,
-            "item": self.track(self.world.tracks[track_id]),
+            "is_local": key in self.world.local_files,
+            "item": self.playable(key),
         }
+
+    def playable(self, key: str) -> JSON:
+        """A track, an episode or a local file, as lists that mix them render each."""
+        if key in self.world.tracks:
+            return self.track(self.world.tracks[key])
+        if key in self.world.episodes:
+            return self.episode(self.world.episodes[key])
+        return self.local_track(self.world.local_files[key])
+
+    def local_track(self, local: LocalTrack) -> JSON:
+        """A local file: a TrackObject with `is_local`, no ids and no links."""
+        unlinked: JSON = {"external_urls": {}, "href": None, "id": None, "uri": None}
+        data: JSON = {
+            **unlinked,
+            "name": local.name,
+            "type": "track",
+            "uri": local.uri,
+            "album": {
+                **unlinked,
+                "name": local.album,
+                "type": "album",
+                "album_type": None,
+                "artists": [],
+                "images": [],
+                "release_date": None,
+                "release_date_precision": None,
+            },
+            "artists": [{**unlinked, "name": local.artist, "type": "artist"}],
+            "disc_number": 0,
+            "track_number": 0,
+            "duration_ms": local.duration_ms,
+            "explicit": False,
+            "external_ids": {},
+            "is_local": True,
+        }
+        if self.extended:
+            data.update(available_markets=[], popularity=0, preview_url=None)
+        return data
+
+    def simple_show(self, show: Show) -> JSON:
+        """SimplifiedShowObject."""
+        data = {
+            **self._common("show", show.id, show.name),
+            "publisher": show.publisher,
+            "description": show.description,
+            "html_description": f"<p>{show.description}</p>",
+            "media_type": show.media_type,
+            "explicit": False,
+            "images": self._images(show.id),
+            "is_externally_hosted": False,
+            "languages": ["en"],
+            "total_episodes": len(show.episode_ids),
+            "copyrights": [],
+        }
+        if self.extended:
+            data["available_markets"] = MARKETS
+        return data
+
+    def episode(self, episode: Episode) -> JSON:
+        """EpisodeObject: where a track would be, an episode carries a `show`, not an album."""
+        data = {
+            **self._common("episode", episode.id, episode.name),
+            "description": episode.description,
+            "html_description": f"<p>{episode.description}</p>",
+            "duration_ms": episode.duration_ms,
+            "explicit": episode.explicit,
+            "images": self._images(episode.id),
+            "is_externally_hosted": False,
+            "is_playable": True,
+            "language": "en",
+            "languages": ["en"],
+            "release_date": episode.release_date,
+            "release_date_precision": "day",
+            "show": self.simple_show(self.world.shows[episode.show_id]),
+        }
+        if self.extended:
+            data["audio_preview_url"] = f"https://p.scdn.co/mp3-preview/{episode.id}"
+        return data
 
     def audio_features(self, track_id: str) -> JSON:
         """AudioFeaturesObject."""

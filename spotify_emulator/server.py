@@ -7,6 +7,7 @@ import datetime as dt
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Literal, Self
 
@@ -145,6 +146,15 @@ class EmulatorServer(BackgroundServer):
         self._state.deny_consent = deny
 
     @property
+    def allow_list(self) -> frozenset[str] | None:
+        """The development-mode app's allow-listed user ids (None: every user)."""
+        return self._state.allow_list
+
+    @allow_list.setter
+    def allow_list(self, user_ids: Iterable[str] | None) -> None:
+        self._state.set_allow_list(user_ids)
+
+    @property
     def faults(self) -> Faults:
         """The faults in force."""
         return self._state.faults
@@ -169,6 +179,10 @@ class EmulatorServer(BackgroundServer):
     def expire_tokens(self) -> None:
         """Every access token issued so far expires now (forces 401, then a refresh)."""
         self._state.tokens.expire_access_tokens()
+
+    def plays(self, user_id: str) -> list[tuple[str, dt.datetime]]:
+        """The user's track plays so far, newest first (the truth a history poller checks)."""
+        return self._state.recent(user_id)
 
     def play(self, user_id: str, track_id: str, played_at: dt.datetime | None = None) -> None:
         """Add a play to the user's history."""

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from starlette.requests import HTTPConnection
 
 from spotify_emulator.errors import ApiError
 from spotify_emulator.faults import FaultInjector, Faults, RequestRecord
-from spotify_emulator.objects import Renderer
+from spotify_emulator.objects import DEVELOPMENT, Renderer
+from spotify_emulator.oddities import Oddities
 from spotify_emulator.tokens import AccessGrant, TokenStore
 from spotify_emulator.world import World
+
+# A development-mode app may allow-list at most this many users in Spotify's dashboard.
+ALLOW_LIST_SIZE = 5
+NOT_REGISTERED = (
+    "Check settings on developer.spotify.com/dashboard, the user may not be registered."
+)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -30,6 +37,7 @@ class EmulatorState:
         self.injector = FaultInjector(faults, clock)
         self.consent_user = world.users[0].id
         self.deny_consent = False
+        self._allow_list: frozenset[str] | None = None  # None: every user (the tests' default)
         self._recent = {user.id: list(user.recent) for user in world.users}
         self._log: list[RequestRecord] = []
         self._lock = threading.Lock()
@@ -39,9 +47,29 @@ class EmulatorState:
         """The faults in force."""
         return self.injector.faults
 
+    @property
+    def oddities(self) -> Oddities:
+        """The odd items the faults mix into users' lists."""
+        return Oddities(local_files=self.faults.local_files, episodes=self.faults.episodes)
+
     def set_faults(self, faults: Faults) -> None:
         """Replace the faults; their counters start again from zero."""
         self.injector.replace(faults)
+
+    @property
+    def allow_list(self) -> frozenset[str] | None:
+        """The development-mode app's allow-listed users; None lets every user in."""
+        return self._allow_list
+
+    def set_allow_list(self, user_ids: Iterable[str] | None) -> None:
+        """Allow-list at most five known users (None: every user); others get 403 in dev mode."""
+        if user_ids is None:
+            self._allow_list = None
+            return
+        allowed = frozenset(self.world.user(user_id).id for user_id in user_ids)
+        if len(allowed) > ALLOW_LIST_SIZE:
+            raise ValueError(f"a development-mode app allow-lists at most {ALLOW_LIST_SIZE} users")
+        self._allow_list = allowed
 
     def record(self, record: RequestRecord) -> None:
         """Append one request to the log."""
@@ -63,6 +91,10 @@ class EmulatorState:
         with self._lock:
             return list(self._recent[user_id])
 
+    def history(self, user_id: str) -> list[tuple[str, dt.datetime]]:
+        """What recently-played draws from: `recent` plus any odd items switched on."""
+        return self.oddities.plays(self.world, self.world.user(user_id), self.recent(user_id))
+
     def play(self, user_id: str, track_id: str, played_at: dt.datetime | None = None) -> None:
         """Record that the user just played a track (for history polling tests)."""
         if track_id not in self.world.tracks:
@@ -82,7 +114,8 @@ class EmulatorState:
 
     def renderer(self, request: HTTPConnection) -> Renderer:
         """A renderer whose links point at this emulator's /v1."""
-        return Renderer(self.world, f"{str(request.base_url).rstrip('/')}/v1", self.mode)
+        api = f"{str(request.base_url).rstrip('/')}/v1"
+        return Renderer(self.world, api, self.mode, self.oddities)
 
     def authorize(
         self, request: HTTPConnection, scope: str | None = None, user: bool = True
@@ -96,9 +129,18 @@ class EmulatorState:
             raise ApiError(401, "The access token expired")
         if user and grant.user_id is None:
             raise ApiError(401, "Valid user authentication required")
+        if grant.user_id is not None:
+            self._check_user(grant.user_id)
         if scope and scope not in grant.scope.split():
             raise ApiError(403, "Insufficient client scope")
         return grant
+
+    def _check_user(self, user_id: str) -> None:
+        if user_id in self.faults.unauthorized_users:
+            raise ApiError(401, "Invalid access token")
+        allowed = self._allow_list
+        if self.mode == DEVELOPMENT and allowed is not None and user_id not in allowed:
+            raise ApiError(403, NOT_REGISTERED)
 
 
 def state_of(request: HTTPConnection) -> EmulatorState:

@@ -10,7 +10,17 @@ from collections.abc import Iterable
 from spotify_emulator.catalogue import build_catalogue
 from spotify_emulator.ids import fraction, hex_token
 from spotify_emulator.listeners import build_listeners
-from spotify_emulator.model import Album, Artist, EmulatedUser, Playlist, Track
+from spotify_emulator.model import (
+    Album,
+    Artist,
+    EmulatedUser,
+    Episode,
+    LocalTrack,
+    Playlist,
+    Show,
+    Track,
+)
+from spotify_emulator.podcasts import assign_shows, build_podcasts
 
 # Fixed, so the same seed gives the same timestamps on any day.
 DEFAULT_NOW = dt.datetime(2026, 9, 1, 12, 0, tzinfo=dt.UTC)
@@ -46,12 +56,17 @@ class World:
     users: list[EmulatedUser] = dataclasses.field(repr=False)
     playlists: dict[str, Playlist] = dataclasses.field(repr=False)
     now: dt.datetime
+    shows: dict[str, Show] = dataclasses.field(default_factory=dict, repr=False)
+    episodes: dict[str, Episode] = dataclasses.field(default_factory=dict, repr=False)
+    local_files: dict[str, LocalTrack] = dataclasses.field(default_factory=dict, repr=False)
 
     @classmethod
     def generate(cls, seed: int = 7, users: int = 6, now: dt.datetime = DEFAULT_NOW) -> World:
         """Build the world for a seed; `now` anchors play and save timestamps."""
         catalogue = build_catalogue(seed)
         listeners, playlists = build_listeners(seed, users, catalogue, now)
+        podcasts = build_podcasts(seed, now)
+        assign_shows(seed, listeners, podcasts.shows)
         return cls(
             seed=seed,
             client_id=hex_token(seed, "client_id"),
@@ -63,6 +78,9 @@ class World:
             users=listeners,
             playlists=playlists,
             now=now,
+            shows=podcasts.shows,
+            episodes=podcasts.episodes,
+            local_files=podcasts.local_files,
         )
 
     def user(self, user_id: str) -> EmulatedUser:
