@@ -154,13 +154,15 @@ def _album(rng: random.Random, seed: int, number: int, artist: Artist, size: int
 class _Builder:
     """Accumulates the catalogue while numbering ids and ISRCs."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, artists_per_archetype: int) -> None:
         self.seed = seed
+        self.artists_per_archetype = artists_per_archetype
         self.rng = random.Random(f"catalogue:{seed}")
         self.catalogue = Catalogue({}, {}, {}, {})
+        self._peers: dict[str, list[str]] = {}
 
     def build(self) -> Catalogue:
-        for index in range(ARTISTS_PER_ARCHETYPE * len(ARCHETYPES)):
+        for index in range(self.artists_per_archetype * len(ARCHETYPES)):
             archetype = ARCHETYPES[index % len(ARCHETYPES)]
             artist = _artist(self.rng, self.seed, index, archetype)
             self.catalogue.artists[artist.id] = artist
@@ -199,11 +201,16 @@ class _Builder:
     def _featured(self, artist: Artist) -> list[str]:
         if self.rng.random() >= 0.1:
             return []
-        peers = [a.id for a in self.catalogue.artists.values() if a.archetype == artist.archetype]
+        peers = self._peers.get(artist.archetype)
+        if peers is None:  # listed once per archetype: a big world has thousands of guests
+            peers = [
+                a.id for a in self.catalogue.artists.values() if a.archetype == artist.archetype
+            ]
+            self._peers[artist.archetype] = peers
         guest = self.rng.choice(peers)
         return [] if guest == artist.id else [guest]
 
 
-def build_catalogue(seed: int) -> Catalogue:
+def build_catalogue(seed: int, artists_per_archetype: int = ARTISTS_PER_ARCHETYPE) -> Catalogue:
     """Generate the catalogue for a seed; the same seed gives the same catalogue."""
-    return _Builder(seed).build()
+    return _Builder(seed, artists_per_archetype).build()

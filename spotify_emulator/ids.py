@@ -37,3 +37,8 @@ def fraction(*parts: object) -> float:
 def reccobeats_id(track_id: str) -> str:
     """The UUID ReccoBeats gives a Spotify track (stable, so tests can predict it)."""
     return str(uuid.uuid5(_RECCOBEATS_NAMESPACE, track_id))
+
+
+def reccobeats_artist_id(artist_id: str) -> str:
+    """The UUID ReccoBeats gives a Spotify artist."""
+    return str(uuid.uuid5(_RECCOBEATS_NAMESPACE, f"artist:{artist_id}"))

@@ -32,6 +32,11 @@ def _weighted_sample(
 
 
 def _ranked(rng: random.Random, scores: dict[str, float], spread: float, k: int) -> list[str]:
+    if len(scores) > 8 * k:
+        # Big worlds only (the default world's pools are smaller): noise rarely lifts an item
+        # from outside the best 4k into the top k, so only those draw it.
+        best = sorted(scores, key=lambda item: (-scores[item], item))[: 4 * k]
+        scores = {item: scores[item] for item in best}
     noisy = {item: score + rng.gauss(0, spread) for item, score in scores.items()}
     return sorted(noisy, key=lambda item: (-noisy[item], item))[:k]
 
@@ -39,8 +44,16 @@ def _ranked(rng: random.Random, scores: dict[str, float], spread: float, k: int)
 class _ListenerBuilder:
     """Builds one user from the catalogue with its own random stream."""
 
-    def __init__(self, seed: int, index: int, catalogue: Catalogue, now: dt.datetime) -> None:
+    def __init__(
+        self,
+        seed: int,
+        index: int,
+        catalogue: Catalogue,
+        now: dt.datetime,
+        favourites_per_archetype: int | None,
+    ) -> None:
         self.seed, self.index, self.catalogue, self.now = seed, index, catalogue, now
+        self.favourites_per_archetype = favourites_per_archetype
         self.rng = random.Random(f"listener:{seed}:{index}")
 
     def build(self) -> tuple[EmulatedUser, Playlist]:
@@ -71,10 +84,19 @@ class _ListenerBuilder:
         return user, playlist
 
     def _favourite_artists(self, archetypes: list[str]) -> dict[str, float]:
+        if self.favourites_per_archetype is None:
+            chosen = self._sample(archetypes, FAVOURITES_PER_USER)
+        else:
+            # A fixed number per liked style, so a big world can make each a known minority.
+            chosen = [
+                a for s in archetypes for a in self._sample([s], self.favourites_per_archetype)
+            ]
+        return {artist_id: self.rng.random() for artist_id in chosen}
+
+    def _sample(self, archetypes: list[str], count: int) -> list[str]:
         artists = [a for a in self.catalogue.artists.values() if a.archetype in archetypes]
         weights = [float(a.popularity**2) for a in artists]
-        chosen = _weighted_sample(self.rng, [a.id for a in artists], weights, FAVOURITES_PER_USER)
-        return {artist_id: self.rng.random() for artist_id in chosen}
+        return _weighted_sample(self.rng, [a.id for a in artists], weights, count)
 
     def _track_pool(self, artist_scores: dict[str, float]) -> dict[str, float]:
         pool: dict[str, float] = {}
@@ -114,12 +136,21 @@ class _ListenerBuilder:
 
 
 def build_listeners(
-    seed: int, count: int, catalogue: Catalogue, now: dt.datetime
+    seed: int,
+    count: int,
+    catalogue: Catalogue,
+    now: dt.datetime,
+    favourites_per_archetype: int | None = None,
 ) -> tuple[list[EmulatedUser], dict[str, Playlist]]:
-    """Generate `count` users and their playlists."""
+    """Generate `count` users and their playlists.
+
+    Each user likes FAVOURITES_PER_USER artists across their styles, or, when
+    `favourites_per_archetype` is given, that many in each style they like.
+    """
     users, playlists = [], {}
     for index in range(count):
-        user, playlist = _ListenerBuilder(seed, index, catalogue, now).build()
+        builder = _ListenerBuilder(seed, index, catalogue, now, favourites_per_archetype)
+        user, playlist = builder.build()
         users.append(user)
         playlists[playlist.id] = playlist
     return users, playlists

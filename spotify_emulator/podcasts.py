@@ -88,7 +88,9 @@ def build_podcasts(seed: int, now: dt.datetime) -> Podcasts:
 
 
 def assign_shows(seed: int, users: list[EmulatedUser], shows: dict[str, Show]) -> None:
-    """Give each user the shows they follow (a stable hash, so no other draw moves)."""
+    """Give each user two audio shows and a video one (a stable hash, so no other draw moves)."""
     for user in users:
         ranked = sorted(shows, key=lambda show_id: fraction(seed, "follows", user.id, show_id))
-        user.show_ids = ranked[:SHOWS_PER_USER]
+        audio = [s for s in ranked if shows[s].media_type == "audio"]
+        video = [s for s in ranked if shows[s].media_type == "video"]
+        user.show_ids = [*audio[: SHOWS_PER_USER - 1], *video[:1]]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from spotify_emulator.catalogue import build_catalogue
-from spotify_emulator.ids import fraction, hex_token
+import numpy as np
+
+from spotify_emulator.catalogue import ARTISTS_PER_ARCHETYPE, build_catalogue
+from spotify_emulator.ids import fraction, hex_token, reccobeats_id
 from spotify_emulator.listeners import build_listeners
 from spotify_emulator.model import (
     Album,
@@ -61,10 +64,31 @@ class World:
     local_files: dict[str, LocalTrack] = dataclasses.field(default_factory=dict, repr=False)
 
     @classmethod
-    def generate(cls, seed: int = 7, users: int = 6, now: dt.datetime = DEFAULT_NOW) -> World:
-        """Build the world for a seed; `now` anchors play and save timestamps."""
-        catalogue = build_catalogue(seed)
-        listeners, playlists = build_listeners(seed, users, catalogue, now)
+    def generate(
+        cls,
+        seed: int = 7,
+        users: int = 6,
+        now: dt.datetime = DEFAULT_NOW,
+        *,
+        artists_per_archetype: int = ARTISTS_PER_ARCHETYPE,
+        favourites_per_archetype: int | None = None,
+    ) -> World:
+        """Build the world for a seed; `now` anchors play and save timestamps.
+
+        The defaults give the small world tests and the demo know. For a recommender's
+        evaluation, e.g. `artists_per_archetype=300, favourites_per_archetype=130` makes each
+        user know a minority of every style they like.
+        """
+        if artists_per_archetype < 1 or users < 1:
+            raise ValueError("a world needs at least one user and one artist per archetype")
+        if favourites_per_archetype is not None and not (
+            1 <= favourites_per_archetype <= artists_per_archetype
+        ):
+            raise ValueError("favourites_per_archetype must be between 1 and artists_per_archetype")
+        catalogue = build_catalogue(seed, artists_per_archetype)
+        listeners, playlists = build_listeners(
+            seed, users, catalogue, now, favourites_per_archetype
+        )
         podcasts = build_podcasts(seed, now)
         assign_shows(seed, listeners, podcasts.shows)
         return cls(
@@ -89,6 +113,14 @@ class World:
             if user.id == user_id:
                 return user
         raise KeyError(user_id)
+
+    def artists_of_archetype(self, archetype: str) -> list[str]:
+        """Every artist of one sound archetype (a "style"), in id order of creation."""
+        return [a.id for a in self.artists.values() if a.archetype == archetype]
+
+    def archetype_of_track(self, track_id: str) -> str:
+        """The style a track belongs to: its album artist's archetype."""
+        return self.artists[self.tracks[track_id].artist_ids[0]].archetype
 
     def tracks_of_artist(self, artist_id: str) -> list[str]:
         """Every track on the artist's albums, in album then running order."""
@@ -134,6 +166,74 @@ class World:
     def reccobeats_knows(self, track_id: str, coverage: float) -> bool:
         """Whether the emulated ReccoBeats has features for the track at this coverage."""
         return track_id in self.tracks and fraction(self.seed, "reccobeats", track_id) < coverage
+
+    def reccobeats_recommendations_for(
+        self,
+        seeds: Iterable[str],
+        size: int = 10,
+        coverage: float = 1.0,
+        targets: Mapping[str, float] | None = None,
+    ) -> list[str]:
+        """Tracks ReccoBeats knows nearest the seeds' sound (Spotify or ReccoBeats ids).
+
+        What `/track/recommendation` answers: seeds it does not know are ignored, the seeds
+        themselves never come back, `targets` (feature: value) override the seeds' centre,
+        and no artist fills more than two places. The seeds' own artists are allowed.
+        """
+        known = self._reccobeats_known(coverage)
+        seed_ids = [t for t in (self._from_reccobeats(s) for s in seeds) if t and known[t]]
+        if not seed_ids:
+            return []
+        ids, matrix = self._feature_matrix
+        centre = matrix[[self._track_index[t] for t in seed_ids]].mean(axis=0)
+        for name, value in (targets or {}).items():
+            if name not in _SIMILARITY:
+                continue
+            position = list(_SIMILARITY).index(name)
+            centre[position] = value * _SIMILARITY[name]
+        distances = np.sqrt(((matrix - centre) ** 2).sum(axis=1))
+        picks: list[str] = []
+        per_artist: dict[str, int] = {}
+        for index in np.argsort(distances, kind="stable"):
+            track_id = ids[index]
+            artist = self.tracks[track_id].artist_ids[0]
+            if track_id in seed_ids or not known[track_id] or per_artist.get(artist, 0) >= 2:
+                continue
+            per_artist[artist] = per_artist.get(artist, 0) + 1
+            picks.append(track_id)
+            if len(picks) == size:
+                break
+        return picks
+
+    @functools.cached_property
+    def _feature_matrix(self) -> tuple[list[str], np.ndarray]:
+        ids = list(self.tracks)
+        rows = [[float(self.features[t][n]) * s for n, s in _SIMILARITY.items()] for t in ids]
+        return ids, np.array(rows)
+
+    @functools.cached_property
+    def _track_index(self) -> dict[str, int]:
+        return {track_id: index for index, track_id in enumerate(self.tracks)}
+
+    @functools.cached_property
+    def _reccobeats_ids(self) -> dict[str, str]:
+        return {reccobeats_id(track_id): track_id for track_id in self.tracks}
+
+    @functools.cached_property
+    def _known_by_coverage(self) -> dict[float, dict[str, bool]]:
+        return {}
+
+    def _reccobeats_known(self, coverage: float) -> dict[str, bool]:
+        # Hashing every track per request would dominate; a coverage's answer never changes.
+        cache = self._known_by_coverage
+        if coverage not in cache:
+            cache[coverage] = {t: self.reccobeats_knows(t, coverage) for t in self.tracks}
+        return cache[coverage]
+
+    def _from_reccobeats(self, seed: str) -> str | None:
+        if seed in self.tracks:
+            return seed
+        return self._reccobeats_ids.get(seed)
 
     def _seed_pool(self, tracks: list[str], artists: list[str], genres: list[str]) -> list[str]:
         unknown = [t for t in tracks if t not in self.tracks]

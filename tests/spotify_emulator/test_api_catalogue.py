@@ -217,3 +217,22 @@ async def test_bad_bearer_is_401(connect: Connect, world: World, headers: dict[s
         answer = await client.get(f"/v1/tracks/{track_id}", headers=headers)
     assert answer.status_code == 401
     assert answer.json()["error"]["status"] == 401
+
+
+async def test_featured_artists_show_in_album_track_lists(connect: Connect, world: World) -> None:
+    featured = [t for t in world.tracks.values() if len(t.artist_ids) > 1]
+    track = featured[0]
+    async with connect() as client:
+        headers = await app_headers(client, world)
+        listed = (
+            await client.get(
+                f"/v1/albums/{track.album_id}/tracks", params={"limit": 50}, headers=headers
+            )
+        ).json()["items"]
+        guest = await client.get(f"/v1/artists/{track.artist_ids[1]}", headers=headers)
+    assert len(featured) > 100  # about one track in ten has a guest
+    entry = next(item for item in listed if item["id"] == track.id)
+    assert [a["id"] for a in entry["artists"]] == track.artist_ids
+    assert guest.status_code == 200
+    assert guest.json()["name"] == world.artists[track.artist_ids[1]].name
+    assert all(a in world.artists for t in featured for a in t.artist_ids)

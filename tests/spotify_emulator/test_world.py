@@ -177,3 +177,49 @@ def test_the_default_world_never_changes(world: World) -> None:
     # Tests, the e2e suite and the demo rely on seed 7's exact world: additions to the
     # generator draw from streams of their own and must leave this digest alone.
     assert _digest(world) == "61d9c93dbf97376a09834ea711de458b2e85428a955640c117a00f4be7de3ff9"
+
+
+@pytest.fixture(scope="module")
+def big_world() -> World:
+    """A world where each user knows a minority of every style they like (kept small for speed)."""
+    return World.generate(seed=3, users=4, artists_per_archetype=100, favourites_per_archetype=40)
+
+
+def test_big_world_users_know_a_minority_of_each_liked_style(big_world: World) -> None:
+    for archetype in ARCHETYPES:
+        assert len(big_world.artists_of_archetype(archetype)) == 100
+    for user in big_world.users:
+        styles = [big_world.artists[a].archetype for a in user.favourites]
+        assert sorted(set(styles)) == sorted(user.archetypes)
+        assert all(styles.count(s) == 40 for s in user.archetypes)
+        top = {a for artists in user.top_artists.values() for a in artists}
+        assert top <= set(user.favourites)
+        primary = {big_world.tracks[t].artist_ids[0] for t in user.known_track_ids}
+        assert primary <= set(user.favourites)
+        assert all(big_world.archetype_of_track(t) in user.archetypes for t in user.known_track_ids)
+
+
+def test_big_world_is_deterministic(big_world: World) -> None:
+    again = World.generate(seed=3, users=4, artists_per_archetype=100, favourites_per_archetype=40)
+    assert _digest(again) == _digest(big_world)
+    assert [u.favourites for u in again.users] == [u.favourites for u in big_world.users]
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        pytest.param({"artists_per_archetype": 0}, id="no-artists"),
+        pytest.param({"users": 0}, id="no-users"),
+        pytest.param({"artists_per_archetype": 10, "favourites_per_archetype": 11}, id="too-many"),
+    ],
+)
+def test_impossible_sizes_are_refused(sizes: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match=r"artist|user|favourites"):
+        World.generate(**sizes)  # type: ignore[arg-type]
+
+
+def test_default_users_know_their_favourites(world: World) -> None:
+    for user in world.users:
+        assert len(user.favourites) == 36
+        assert {world.artists[a].archetype for a in user.favourites} <= set(user.archetypes)
+        assert len(user.show_ids) == 3
