@@ -24,6 +24,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--faults", default="{}", help="JSON object of Faults settings")
     parser.add_argument("--features-csv", help="also write every track's features to this CSV")
+    parser.add_argument(
+        "--pick-user",
+        action="store_true",
+        help="the consent page asks which emulated user is signing in",
+    )
     return parser.parse_args(argv)
 
 
@@ -65,7 +70,9 @@ def _serve(world: World, args: argparse.Namespace, faults: Faults) -> None:
     sock.bind((args.host, args.port))
     port = sock.getsockname()[1]
     print(_banner(world, f"http://{args.host}:{port}", args.mode), flush=True)
-    config = uvicorn.Config(create_app(world, args.mode, faults), log_level="warning", ws="none")
+    app = create_app(world, args.mode, faults)
+    app.state.emulator.pick_user = args.pick_user
+    config = uvicorn.Config(app, log_level="warning", ws="none")
     uvicorn.Server(config).run(sockets=[sock])
 
 

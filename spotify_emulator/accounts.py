@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import secrets
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
 
 from spotify_emulator.state import EmulatorState, state_of
 from spotify_emulator.tokens import ACCESS_TOKEN_SECONDS, GrantError
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "::1")
+# Query parameters of the emulator's own consent page (never sent by a real client).
+PICK_USER = "emulator_user"
+PICK_DENY = "emulator_deny"
+_PICK_PARAMS = (PICK_USER, PICK_DENY)
 
 
 def _redirect_uri_allowed(uri: str) -> bool:
@@ -32,7 +43,8 @@ def _redirect(uri: str, **params: str) -> RedirectResponse:
 
 
 async def authorize(request: Request) -> Response:
-    """Consent page: answers at once for the configured user, or denies if told to."""
+    """Consent: answers at once for `consent_user` (or denies if told to); with `pick_user`
+    on, or `show_dialog=true`, shows a page where the person picks who they are."""
     state = state_of(request)
     params = request.query_params
     if params.get("client_id") != state.world.client_id:
@@ -43,10 +55,40 @@ async def authorize(request: Request) -> Response:
     extra = {"state": params["state"]} if "state" in params else {}
     if params.get("response_type") != "code":
         return _redirect(redirect_uri, error="unsupported_response_type", **extra)
-    if state.deny_consent:
+    if state.deny_consent or PICK_DENY in params:
         return _redirect(redirect_uri, error="access_denied", **extra)
-    code = state.tokens.issue_code(state.consent_user, redirect_uri, params.get("scope", ""))
+    user_id = params.get(PICK_USER)
+    if user_id is None and (state.pick_user or params.get("show_dialog") == "true"):
+        return HTMLResponse(consent_page(state, request))
+    try:
+        user_id = state.world.user(user_id or state.consent_user).id
+    except KeyError:
+        return PlainTextResponse("INVALID_REQUEST: Unknown emulated user", status_code=400)
+    code = state.tokens.issue_code(user_id, redirect_uri, params.get("scope", ""))
     return _redirect(redirect_uri, code=code, **extra)
+
+
+def consent_page(state: EmulatorState, request: Request) -> str:
+    """The picker: one link per emulated user (each signs in as that user), and a refusal."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k not in _PICK_PARAMS]
+
+    def link(**extra: str) -> str:
+        return html.escape(f"{request.url.path}?{urlencode([*query, *extra.items()])}")
+
+    users = "".join(
+        f'<li><a class="user" href="{link(**{PICK_USER: user.id})}">'
+        f"{html.escape(user.display_name)} <small>({html.escape(user.id)})</small></a></li>"
+        for user in state.world.users
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>Spotify emulator: sign in</title></head><body>"
+        "<h1>Who are you?</h1><p>The Spotify emulator signs you in as the listener you pick,"
+        " and grants the app the scopes it asked for.</p>"
+        f'<ul>{users}</ul><p><a class="deny" href="{link(**{PICK_DENY: "1"})}">Cancel</a></p>'
+        "</body></html>"
+    )
 
 
 def _oauth_error(status: int, error: str, description: str) -> JSONResponse:

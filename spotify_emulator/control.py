@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from spotify_emulator.faults import Faults
+from spotify_emulator.history_export import PLAYS_PER_DAY, generate_history
 from spotify_emulator.state import state_of
 
 
@@ -59,13 +60,16 @@ async def revoke(request: Request) -> Response:
 
 
 async def consent(request: Request) -> Response:
-    """POST /_emulator/consent {"user_id", "deny"}: who the authorize page signs in."""
+    """POST /_emulator/consent {"user_id", "deny", "pick"?}: who the authorize page signs in,
+    or (pick) whether it lets the person choose."""
     state = state_of(request)
     try:
         body = await _body(request)
         if "user_id" in body:
             state.consent_user = state.world.user(str(body["user_id"])).id
         state.deny_consent = bool(body.get("deny", False))
+        if "pick" in body:
+            state.pick_user = bool(body["pick"])
     except (KeyError, ValueError, TypeError) as exc:
         return _bad(exc)
     return Response(status_code=204)
@@ -87,6 +91,40 @@ async def allow_list(request: Request) -> JSONResponse:
             return _bad(exc)
     allowed = state.allow_list
     return JSONResponse({"user_ids": None if allowed is None else sorted(allowed)})
+
+
+def _number(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number")
+    return float(value)
+
+
+async def listening(request: Request) -> Response:
+    """POST /_emulator/listening {"plays_per_day", "user_ids"?}: plays accrue with the clock."""
+    try:
+        body = await _body(request)
+        rate = _number(body["plays_per_day"], "plays_per_day")
+        state_of(request).simulate_listening(rate, _user_ids(body.get("user_ids")))
+    except (KeyError, ValueError, TypeError) as exc:
+        return _bad(exc)
+    return Response(status_code=204)
+
+
+async def history_export(request: Request) -> Response:
+    """GET /_emulator/history-export?user_id=&years=&plays_per_day=&entries=: the export ZIP."""
+    params = request.query_params
+    try:
+        export = generate_history(
+            state_of(request).world,
+            params["user_id"],
+            years=float(params.get("years", "1")),
+            plays_per_day=float(params.get("plays_per_day", str(PLAYS_PER_DAY))),
+            entries=int(params["entries"]) if "entries" in params else None,
+        )
+    except (KeyError, ValueError) as exc:
+        return _bad(exc)
+    headers = {"Content-Disposition": 'attachment; filename="my_spotify_data.zip"'}
+    return Response(export.zip_bytes(), media_type="application/zip", headers=headers)
 
 
 async def expire_tokens(request: Request) -> Response:
@@ -114,6 +152,8 @@ routes = [
     Route("/revoke", revoke, methods=["POST"]),
     Route("/consent", consent, methods=["POST"]),
     Route("/allow-list", allow_list, methods=["GET", "POST"]),
+    Route("/listening", listening, methods=["POST"]),
+    Route("/history-export", history_export, methods=["GET"]),
     Route("/expire-tokens", expire_tokens, methods=["POST"]),
     Route("/play", play, methods=["POST"]),
 ]

@@ -34,21 +34,11 @@ class FaultMiddleware:
         injector = self.state.injector
         arrival = self.state.clock()
         decision = injector.decide() if injector.targets(scope["path"]) else Decision()
-        status = 500
+        recorded = False
 
-        async def send_logged(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        if decision.fault:
-            logger.debug("injecting %s into %s %s", decision.fault, scope["method"], scope["path"])
-        try:
-            if decision.delay:
-                await self.state.sleep(decision.delay)
-            await self._respond(decision, scope, receive, send_logged)
-        finally:
+        def record(status: int) -> None:
+            nonlocal recorded
+            recorded = True
             self.state.record(
                 RequestRecord(
                     time=arrival,
@@ -61,6 +51,22 @@ class FaultMiddleware:
                     retry_after=decision.retry_after,
                 )
             )
+
+        async def send_logged(message: Message) -> None:
+            # Logged before the status leaves, so a client that has its answer finds it logged.
+            if message["type"] == "http.response.start":
+                record(message["status"])
+            await send(message)
+
+        if decision.fault:
+            logger.debug("injecting %s into %s %s", decision.fault, scope["method"], scope["path"])
+        try:
+            if decision.delay:
+                await self.state.sleep(decision.delay)
+            await self._respond(decision, scope, receive, send_logged)
+        finally:
+            if not recorded:  # the app failed before answering: the server sends a 500
+                record(500)
 
     async def _respond(
         self, decision: Decision, scope: Scope, receive: Receive, send: Send

@@ -1,8 +1,10 @@
 """The search index: Spotify's query syntax reduced to what clients of this service use.
 
 Bare words must all appear in the item's name or its artists' names; field filters
-(`artist:`, `track:`, `album:`, `isrc:`, `genre:`) narrow further. Results are ordered by
-popularity, then id, so answers are stable.
+(`artist:`, `track:`, `album:`, `isrc:`, `genre:`, `year:` as 2010 or 2005-2010) narrow
+further: `genre:` applies to artists and tracks (any of the track's artists), `year:` to
+tracks and albums (the album's release year). Results are ordered by popularity, then id, so
+answers are stable.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from spotify_emulator.model import Album, Artist, Track
 from spotify_emulator.world import World
 
 SEARCH_TYPES = ("track", "artist", "album")
+FIELDS = ("artist", "track", "album", "isrc", "genre", "year")
 
 
 def parse_query(query: str) -> tuple[list[str], dict[str, str]]:
@@ -25,7 +28,7 @@ def parse_query(query: str) -> tuple[list[str], dict[str, str]]:
     filters: dict[str, str] = {}
     for part in parts:
         field, colon, value = part.partition(":")
-        if colon and field.lower() in ("artist", "track", "album", "isrc", "genre") and value:
+        if colon and field.lower() in FIELDS and value:
             filters[field.lower()] = value.lower()
         else:
             words.append(part.lower())
@@ -40,6 +43,21 @@ def _matches(text: str, words: list[str]) -> bool:
     return all(word in text for word in words)
 
 
+def _in_years(release_date: str, filters: dict[str, str]) -> bool:
+    wanted = filters.get("year")
+    if wanted is None:
+        return True
+    first, _, last = wanted.partition("-")
+    if not first.isdigit() or not (last or first).isdigit():
+        return False  # Spotify matches nothing for a year it cannot read
+    return int(first) <= int(release_date[:4]) <= int(last or first)
+
+
+def _has_genre(world: World, artist_ids: list[str], filters: dict[str, str]) -> bool:
+    wanted = filters.get("genre")
+    return wanted is None or any(wanted in world.artists[a].genres for a in artist_ids)
+
+
 def search_tracks(world: World, words: list[str], filters: dict[str, str]) -> list[Track]:
     """Tracks matching the query."""
     found = []
@@ -52,6 +70,8 @@ def search_tracks(world: World, words: list[str], filters: dict[str, str]) -> li
             filters.get("artist", "") in artists,
             filters.get("album", "") in album,
             filters.get("isrc", track.isrc.lower()) == track.isrc.lower(),
+            _in_years(world.albums[track.album_id].release_date, filters),
+            _has_genre(world, track.artist_ids, filters),
         )
         if all(checks):
             found.append(track)
@@ -65,7 +85,7 @@ def search_artists(world: World, words: list[str], filters: dict[str, str]) -> l
         for artist in world.artists.values()
         if _matches(artist.name.lower(), words)
         and filters.get("artist", "") in artist.name.lower()
-        and (not filters.get("genre") or filters["genre"] in artist.genres)
+        and _has_genre(world, [artist.id], filters)
     ]
     return sorted(found, key=lambda a: (-a.popularity, a.id))
 
@@ -79,6 +99,7 @@ def search_albums(world: World, words: list[str], filters: dict[str, str]) -> li
             _matches(f"{album.name.lower()} {artists}", words)
             and filters.get("album", "") in album.name.lower()
             and filters.get("artist", "") in artists
+            and _in_years(album.release_date, filters)
         ):
             found.append(album)
     return sorted(found, key=lambda a: (-a.popularity, a.id))

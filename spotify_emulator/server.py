@@ -146,6 +146,15 @@ class EmulatorServer(BackgroundServer):
         self._state.deny_consent = deny
 
     @property
+    def pick_user(self) -> bool:
+        """Whether the authorize page lets the person pick which user they are (one click each)."""
+        return self._state.pick_user
+
+    @pick_user.setter
+    def pick_user(self, pick: bool) -> None:
+        self._state.pick_user = pick
+
+    @property
     def allow_list(self) -> frozenset[str] | None:
         """The development-mode app's allow-listed user ids (None: every user)."""
         return self._state.allow_list
@@ -183,6 +192,12 @@ class EmulatorServer(BackgroundServer):
     def plays(self, user_id: str) -> list[tuple[str, dt.datetime]]:
         """The user's track plays so far, newest first (the truth a history poller checks)."""
         return self._state.recent(user_id)
+
+    def simulate_listening(
+        self, plays_per_day: float, user_ids: Iterable[str] | None = None
+    ) -> None:
+        """Users (default: all) play a track every 86400/plays_per_day s from now; 0 stops."""
+        self._state.simulate_listening(plays_per_day, user_ids)
 
     def play(self, user_id: str, track_id: str, played_at: dt.datetime | None = None) -> None:
         """Add a play to the user's history."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -10,6 +11,7 @@ from starlette.requests import HTTPConnection
 
 from spotify_emulator.errors import ApiError
 from spotify_emulator.faults import FaultInjector, Faults, RequestRecord
+from spotify_emulator.listening import Listening
 from spotify_emulator.objects import DEVELOPMENT, Renderer
 from spotify_emulator.oddities import Oddities
 from spotify_emulator.tokens import AccessGrant, TokenStore
@@ -37,8 +39,10 @@ class EmulatorState:
         self.injector = FaultInjector(faults, clock)
         self.consent_user = world.users[0].id
         self.deny_consent = False
+        self.pick_user = False  # the consent page asks who is signing in (for people, not tests)
         self._allow_list: frozenset[str] | None = None  # None: every user (the tests' default)
         self._recent = {user.id: list(user.recent) for user in world.users}
+        self._listening: dict[str, Listening] = {}
         self._log: list[RequestRecord] = []
         self._lock = threading.Lock()
 
@@ -87,9 +91,33 @@ class EmulatorState:
             self._log.clear()
 
     def recent(self, user_id: str) -> list[tuple[str, dt.datetime]]:
-        """The user's plays, newest first (generated ones plus any added by `play`)."""
+        """The user's plays, newest first: generated ones, any added by `play`, and those the
+        simulated listening has brought by now."""
         with self._lock:
-            return list(self._recent[user_id])
+            plays = self._recent[user_id]
+            listening = self._listening.get(user_id)
+            if listening is not None:
+                plays.extend(listening.due(self.clock()))
+                plays.sort(key=lambda play: play[1], reverse=True)
+            return list(plays)
+
+    def simulate_listening(
+        self, plays_per_day: float, user_ids: Iterable[str] | None = None
+    ) -> None:
+        """From now on the users (default: all) play a track every 86400/plays_per_day seconds
+        of the emulator's clock; 0 stops them. Plays appear as the clock passes their end."""
+        if not (math.isfinite(plays_per_day) and 0 <= plays_per_day <= 86_400):
+            raise ValueError("plays_per_day must be between 0 and 86400")
+        users = [self.world.user(u) for u in user_ids] if user_ids is not None else self.world.users
+        for user in users:
+            self.recent(user.id)  # settle what the old pace brought
+            with self._lock:
+                if plays_per_day == 0:
+                    self._listening.pop(user.id, None)
+                else:
+                    self._listening[user.id] = Listening(
+                        user, self.clock(), plays_per_day, self.world.seed
+                    )
 
     def history(self, user_id: str) -> list[tuple[str, dt.datetime]]:
         """What recently-played draws from: `recent` plus any odd items switched on."""

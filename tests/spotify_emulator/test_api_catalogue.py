@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 import pytest
 
 from spotify_emulator import World
@@ -236,3 +239,55 @@ async def test_featured_artists_show_in_album_track_lists(connect: Connect, worl
     assert guest.status_code == 200
     assert guest.json()["name"] == world.artists[track.artist_ids[1]].name
     assert all(a in world.artists for t in featured for a in t.artist_ids)
+
+
+async def _search_all(
+    client: httpx.AsyncClient, headers: dict[str, str], query: str, kind: str
+) -> list[dict[str, Any]]:
+    """Every result of a search, paging ten at a time (the development-mode cap)."""
+    items: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        body = (
+            await client.get(
+                "/v1/search",
+                params={"q": query, "type": kind, "limit": 10, "offset": offset},
+                headers=headers,
+            )
+        ).json()[f"{kind}s"]
+        items += body["items"]
+        if body["next"] is None or offset >= 1000:
+            return items
+        offset += 10
+
+
+async def test_search_genre_and_year_filters_narrow_tracks(connect: Connect, world: World) -> None:
+    artist = next(a for a in world.artists.values() if " " in a.genres[0])
+    genre = artist.genres[0]
+    year = world.albums[artist.album_ids[0]].release_date[:4]
+    query = f'genre:"{genre}" year:{year}'
+    expected = {
+        t.id
+        for t in world.tracks.values()
+        if world.albums[t.album_id].release_date[:4] == year
+        and any(genre in world.artists[a].genres for a in t.artist_ids)
+    }
+    async with connect() as client:
+        found = await _search_all(client, await app_headers(client, world), query, "track")
+    assert {t["id"] for t in found} == expected
+    assert expected
+
+
+async def test_search_year_range_and_artist_genre(connect: Connect, world: World) -> None:
+    async with connect() as client:
+        headers = await app_headers(client, world)
+        albums = await _search_all(client, headers, "year:2005-2006", "album")
+        artists = await _search_all(client, headers, "genre:trap", "artist")
+        unreadable = await _search_all(client, headers, "year:soon", "album")
+    assert {a["id"] for a in albums} == {
+        a.id for a in world.albums.values() if a.release_date[:4] in ("2005", "2006")
+    }
+    assert {a["id"] for a in artists} == {
+        a.id for a in world.artists.values() if "trap" in a.genres
+    }
+    assert unreadable == []

@@ -55,3 +55,51 @@ async def test_async_server_with_live_faults(world: World) -> None:
     assert healthy.status_code == 200
     assert posted.status_code == 200
     assert spent.json()["error"]["reason"] == "QUOTA_EXCEEDED"
+
+
+async def test_server_controls_for_the_new_issues(world: World) -> None:
+    outsider, user = world.users[5], world.users[0]
+    async with EmulatorServer(world) as server, httpx.AsyncClient() as client:
+        server.allow_list = {u.id for u in world.users[:5]}
+        server.pick_user = True
+        server.set_faults(Faults(rate_limit=1, omit_retry_after=True))
+
+        async def user_get(who: str, path: str) -> httpx.Response:
+            refresh = next(u.refresh_token for u in world.users if u.id == who)
+            token = await client.post(
+                f"{server.accounts_url}/api/token",
+                data={"grant_type": "refresh_token", "refresh_token": refresh},
+                auth=(world.client_id, world.client_secret),
+            )
+            headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            return await client.get(f"{server.api_url}{path}", headers=headers)
+
+        refused = await user_get(outsider.id, "/me")
+        limited = await user_get(user.id, "/me")
+        recommended = await client.get(
+            f"{server.reccobeats_url}/track/recommendation",
+            params={"seeds": next(iter(world.tracks)), "size": 3},
+        )
+        picker = await client.get(
+            f"{server.accounts_url}/authorize",
+            params={
+                "client_id": world.client_id,
+                "response_type": "code",
+                "redirect_uri": "http://127.0.0.1:8000/cb",
+            },
+        )
+        server.simulate_listening(1000, [user.id])
+        exported = await client.get(
+            f"{server.base_url}/_emulator/history-export",
+            params={"user_id": user.id, "entries": 50},
+        )
+    assert refused.status_code == 403  # the first request in the window: allowed, then refused
+    assert limited.status_code == 429
+    assert "retry-after" not in limited.headers
+    assert recommended.status_code == 200
+    assert len(recommended.json()["content"]) <= 3
+    assert picker.status_code == 200
+    assert user.display_name in picker.text
+    assert exported.status_code == 200
+    assert server.allow_list == frozenset(u.id for u in world.users[:5])
+    assert len(server.plays(user.id)) >= len(user.recent)
