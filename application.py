@@ -35,6 +35,9 @@ from db.users import (
 )
 from jobs.features import CsvFeatureSource, FeatureSource, build_feature_sources
 from jobs.pipeline import SnapshotPipeline
+from jobs.recommend.csv_pool import CsvCandidateSource
+from jobs.recommend.protocol import CandidateSource
+from jobs.recommend.registry import SourceContext, build_recommendation_sources
 from jobs.scheduler import ScheduleError, create_scheduler, validate_schedule
 from jobs.service import (
     ClaimedJob,
@@ -119,6 +122,15 @@ def _feature_sources_factory(
     return build
 
 
+def _recommendation_sources_factory(
+    settings: Settings, database: Database, http: httpx.AsyncClient, spotify: SpotifyClient
+) -> Callable[[], list[CandidateSource]]:
+    """Fresh sources per run; the CSV index is built once and kept."""
+    csv = CsvCandidateSource(settings.audio_features_csv) if settings.audio_features_csv else None
+    context = SourceContext(database, spotify, http, settings.reccobeats_url, csv)
+    return lambda: build_recommendation_sources(settings.recommendation_sources, context)
+
+
 def create_snapshot_service(
     settings: Settings,
     database: Database,
@@ -127,11 +139,20 @@ def create_snapshot_service(
     cipher: TokenCipher | None,
 ) -> SnapshotService:
     feature_sources = _feature_sources_factory(settings, http, spotify)
+    candidate_sources = _recommendation_sources_factory(settings, database, http, spotify)
 
     def make_handler() -> Handler:
         if cipher is None:
             raise SettingsError("TOKEN_ENCRYPTION_KEY is not set: stored tokens cannot be read")
-        return SnapshotPipeline(database, spotify, cipher, feature_sources(), settings.recommender)
+        return SnapshotPipeline(
+            database,
+            spotify,
+            cipher,
+            feature_sources(),
+            settings.recommender,
+            candidate_sources(),
+            settings.discovery,
+        )
 
     return SnapshotService(
         database,

@@ -17,6 +17,7 @@ from starlette.config import Config, EnvironError
 from starlette.datastructures import CommaSeparatedStrings, Secret
 
 from jobs.features import SOURCE_NAMES, check_source_names
+from jobs.recommend.protocol import SOURCE_NAMES as RECOMMENDATION_SOURCE_NAMES
 
 RECOMMENDERS = ("auto", "spotify", "local")
 _DECLARATION = "setting"
@@ -119,6 +120,25 @@ def _feature_sources(variable: str, raw: str) -> tuple[str, ...]:
         return check_source_names(s.lower() for s in CommaSeparatedStrings(raw))
     except ValueError as exc:
         raise SettingsError(f"{variable} has {exc}") from None
+
+
+def _recommendation_sources(variable: str, raw: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(s.lower() for s in CommaSeparatedStrings(raw)))
+    unknown = [name for name in names if name not in RECOMMENDATION_SOURCE_NAMES]
+    if unknown:
+        choices = ", ".join(RECOMMENDATION_SOURCE_NAMES)
+        raise SettingsError(f"{variable} has unknown source {unknown[0]!r}; choose from {choices}")
+    return names
+
+
+def _share(variable: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise SettingsError(f"{variable} must be a number from 0 to 1, not {raw!r}")
+    return value
 
 
 def _default_database_url() -> str:
@@ -263,6 +283,25 @@ class Settings:
             _choice(*RECOMMENDERS),
             "auto",
             "`auto` (Spotify's when the app has it, else local), `spotify`, `local`",
+        )
+    )
+    recommendation_sources: tuple[str, ...] = dataclasses.field(
+        metadata=_declare(
+            "RECOMMENDATION_SOURCES",
+            _recommendation_sources,
+            "",
+            "ordered comma list of the local recommender's candidate sources: "
+            + ", ".join(f"`{name}`" for name in RECOMMENDATION_SOURCE_NAMES)
+            + "; each is optional, and a failing one is logged and counted in the snapshot",
+            shown_default="every one that is configured, in that order",
+        )
+    )
+    discovery: float = dataclasses.field(
+        metadata=_declare(
+            "DISCOVERY",
+            _share,
+            "0.4",
+            "share (0 to 1) of the local recommender's picks by artists new to the user",
         )
     )
     log_level: str = dataclasses.field(

@@ -203,3 +203,39 @@ def track_summaries(track_ids: Sequence[str]) -> list[dict[str, Any]]:
             entry["artist_ids"].append(artist_id)
             entry["artist_names"].append(artist_name)
     return [summaries[track_id] for track_id in track_ids if track_id in summaries]
+
+
+def collaborators(artist_ids: Sequence[str]) -> dict[str, str]:
+    """Artists credited on stored tracks of these artists (not themselves) -> one they joined."""
+    known = set(artist_ids)
+    ids = sorted(known)
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), BATCH):
+        mine = TrackArtist.select(TrackArtist.track).where(
+            TrackArtist.artist.in_(ids[start : start + BATCH])
+        )
+        query = (
+            TrackArtist.select(TrackArtist.track, TrackArtist.artist)
+            .where(TrackArtist.track.in_(mine))
+            .order_by(TrackArtist.track, TrackArtist.position)
+            .tuples()
+        )
+        by_track: dict[str, list[str]] = {}
+        for track_id, artist_id in cast(Iterable[tuple[str, str]], query):
+            by_track.setdefault(track_id, []).append(artist_id)
+        for artists in by_track.values():
+            host = next((a for a in artists if a in known), None)
+            for artist_id in artists:
+                if host is not None and artist_id not in known:
+                    found.setdefault(artist_id, host)
+    return dict(sorted(found.items()))
+
+
+def stored_track_ids(track_ids: Iterable[str]) -> set[str]:
+    """Which of these tracks the catalogue already holds."""
+    ids = sorted(set(track_ids))
+    found: set[str] = set()
+    for start in range(0, len(ids), BATCH):
+        query = Track.select(Track.id).where(Track.id.in_(ids[start : start + BATCH])).tuples()
+        found.update(row[0] for row in cast(Iterable[tuple[str]], query))
+    return found

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import peewee as pw
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as run_migrations
 
-from db.models import ALL_MODELS, SchemaVersion, SnapshotJob, SnapshotRunUser
+from db.models import ALL_MODELS, Recommendation, SchemaVersion, SnapshotJob, SnapshotRunUser
 
 
 def _create_initial_schema(database: pw.Database) -> None:
@@ -25,10 +27,26 @@ def _add_run_members(database: pw.Database) -> None:
     ).on_conflict_ignore().execute()
 
 
+def _add_recommendation_sources(database: pw.Database) -> None:
+    """Each pick records its candidate source and whether its artist is new to the user."""
+    present = {column.name for column in database.get_columns(Recommendation._meta.table_name)}
+    migrator = SchemaMigrator.from_database(database)
+    steps = [
+        migrator.add_column(Recommendation._meta.table_name, name, field)
+        for name, field in (
+            ("source", pw.CharField(max_length=32, null=True)),
+            ("new_artist", pw.BooleanField(null=True)),
+        )
+        if name not in present
+    ]
+    run_migrations(*steps)
+
+
 # Append-only: each entry upgrades the schema from the version before it.
 MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (
     _create_initial_schema,
     _add_run_members,
+    _add_recommendation_sources,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

@@ -193,6 +193,10 @@ class Recommendation(BaseModel):
     rank = pw.SmallIntegerField()
     track = pw.ForeignKeyField(Track, on_delete="CASCADE")
     reason = pw.TextField(null=True)
+    # Which candidate source named the pick, and whether its artist was new to the user
+    # (NULL on rows written before schema 3).
+    source = pw.CharField(max_length=32, null=True)
+    new_artist = pw.BooleanField(null=True)
 
     class Meta:
         indexes = ((("snapshot", "rank"), True),)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 import peewee as pw
@@ -168,14 +168,29 @@ def with_tracks(rows: Sequence[Sequence[Any]]) -> list[tuple[Sequence[Any], dict
 def recommendations(snapshot_id: int) -> list[dict[str, Any]]:
     """The snapshot's recommendations in rank order, each with its track."""
     query = with_track_columns(
-        Recommendation.select(Recommendation.rank, Recommendation.reason)
+        Recommendation.select(
+            Recommendation.rank,
+            Recommendation.reason,
+            Recommendation.source,
+            Recommendation.new_artist,
+        )
         .where(Recommendation.snapshot == snapshot_id)
         .order_by(Recommendation.rank)
     )
     return [
-        {"rank": rank, "track": track, "reason": reason}
-        for (rank, reason), track in with_tracks(list(query))
+        {"rank": rank, "track": track, "reason": reason, "source": source, "new_artist": new}
+        for (rank, reason, source, new), track in with_tracks(list(query))
     ]
+
+
+def recommendation_mix(picks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The list's novelty (share of picks by artists new to the user) and its source mix."""
+    flags = [pick["new_artist"] for pick in picks if pick.get("new_artist") is not None]
+    sources = Counter(pick["source"] for pick in picks if pick.get("source"))
+    return {
+        "novelty": round(sum(flags) / len(flags), 4) if flags else None,
+        "source_mix": dict(sorted(sources.items(), key=lambda item: (-item[1], item[0]))),
+    }
 
 
 def clusters(snapshot_id: int) -> list[dict[str, Any]]:

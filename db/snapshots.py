@@ -33,6 +33,14 @@ class ClusterRows:
 
 
 @dataclasses.dataclass(frozen=True)
+class RecommendationRow:
+    track_id: str
+    reason: str | None
+    source: str | None = None
+    new_artist: bool | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class SnapshotContent:
     """Everything one snapshot stores, by catalogue id; the catalogue rows exist already."""
 
@@ -42,7 +50,7 @@ class SnapshotContent:
     top_artists: Mapping[str, Sequence[str]]
     recent: Sequence[str]
     saved: Sequence[str]
-    recommendations: Sequence[tuple[str, str | None]]
+    recommendations: Sequence[RecommendationRow]
     recommendation_source: str
     clusters: Sequence[ClusterRows]
     clusters_note: str | None
@@ -140,10 +148,17 @@ def _insert_snapshot_tracks(snapshot_id: int, content: SnapshotContent) -> None:
     _insert(SnapshotTrack, rows)
 
 
-def _insert_recommendations(snapshot_id: int, picks: Sequence[tuple[str, str | None]]) -> None:
+def _insert_recommendations(snapshot_id: int, picks: Sequence[RecommendationRow]) -> None:
     rows = [
-        {"snapshot": snapshot_id, "rank": rank, "track": track_id, "reason": reason}
-        for rank, (track_id, reason) in enumerate(picks, start=1)
+        {
+            "snapshot": snapshot_id,
+            "rank": rank,
+            "track": pick.track_id,
+            "reason": pick.reason,
+            "source": pick.source,
+            "new_artist": pick.new_artist,
+        }
+        for rank, pick in enumerate(picks, start=1)
     ]
     _insert(Recommendation, rows)
 

@@ -16,6 +16,7 @@ from db.database import Database
 from db.job_status import JobStatus
 from db.snapshots import (
     ClusterRows,
+    RecommendationRow,
     SnapshotContent,
     record_plays,
     replace_refresh_token,
@@ -24,11 +25,13 @@ from db.snapshots import (
 )
 from db.token_cipher import TokenCipher, TokenCipherError
 from db.users import set_user_status
-from jobs.candidates import artist_candidates, co_listener_candidates
 from jobs.clustering import Clustering, cluster_tracks
 from jobs.features import FeatureSource, collect_features
 from jobs.listening import Listening, fetch_listening
-from jobs.recommender import Candidate, artist_affinity, rank_candidates
+from jobs.recommend.local import LocalRecommender
+from jobs.recommend.protocol import CandidateSource, Taste
+from jobs.recommend.ranking import DEFAULT_DISCOVERY, RankingOptions
+from jobs.recommend.taste import artist_affinity
 from spotify_client import EndpointUnavailable, InvalidGrant, SpotifyClient
 
 logger = logging.getLogger(__name__)
@@ -45,7 +48,8 @@ class RecommenderUnavailable(RuntimeError):
 @dataclasses.dataclass(frozen=True)
 class Picks:
     source: str
-    items: list[tuple[str, str | None]]
+    items: list[RecommendationRow]
+    report: Mapping[str, object] = dataclasses.field(default_factory=dict)
 
 
 class SnapshotPipeline:
@@ -58,12 +62,21 @@ class SnapshotPipeline:
         cipher: TokenCipher,
         feature_sources: Sequence[FeatureSource],
         recommender: str = "auto",
+        recommendation_sources: Sequence[CandidateSource] = (),
+        discovery: float = DEFAULT_DISCOVERY,
     ) -> None:
         self.database = database
         self.spotify = spotify
         self.cipher = cipher
         self.feature_sources = feature_sources
         self.recommender = recommender
+        self.local = LocalRecommender(
+            database,
+            spotify,
+            recommendation_sources,
+            self._feature_values,
+            RankingOptions(limit=RECOMMENDATIONS, discovery=discovery),
+        )
 
     async def __call__(self, job: ClaimedJob) -> JobOutcome:
         try:
@@ -118,6 +131,9 @@ class SnapshotPipeline:
             features.update(found)
         return features
 
+    async def _feature_values(self, track_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+        return {t: values for t, (values, _) in (await self._features(track_ids)).items()}
+
     async def _recommend(
         self,
         job: ClaimedJob,
@@ -146,7 +162,16 @@ class SnapshotPipeline:
         )
         await self.database.run(catalogue.upsert_tracks, tracks)
         reason = "Spotify's pick, seeded by " + _join(names)
-        return Picks("spotify", [(track.id, reason) for track in tracks])
+        known = {a.id for t in listening.tracks() for a in t.artists} | {
+            a.id for artists in listening.top_artists.values() for a in artists
+        }
+        rows = [
+            RecommendationRow(
+                t.id, reason, "spotify", not known.intersection(a.id for a in t.artists)
+            )
+            for t in tracks
+        ]
+        return Picks("spotify", rows)
 
     async def _local_picks(
         self,
@@ -155,39 +180,36 @@ class SnapshotPipeline:
         user_features: Mapping[str, Mapping[str, float]],
         clustering: Clustering,
     ) -> Picks:
-        own = set(listening.track_ids())
-        top_ids = {r: [a.id for a in artists] for r, artists in listening.top_artists.items()}
-        affinity = artist_affinity(top_ids, [[a.id for a in t.artists] for t in listening.tracks()])
-        candidates = await self._candidates(job, own, affinity)
-        picks = await anyio.to_thread.run_sync(
-            functools.partial(
-                rank_candidates,
-                candidates,
-                exclude=own,
-                clustering=clustering,
-                user_features=user_features,
-                affinity=affinity,
-                limit=RECOMMENDATIONS,
-            )
-        )
-        return Picks("local", [(pick.track_id, pick.reason) for pick in picks])
-
-    async def _candidates(
-        self, job: ClaimedJob, own: set[str], affinity: Mapping[str, float]
-    ) -> list[Candidate]:
-        """Favourite artists' catalogues and co-listeners' tracks, with features where known."""
-        ranked = sorted(affinity, key=lambda artist_id: (-affinity[artist_id], artist_id))
-        candidates = await artist_candidates(
-            self.database, self.spotify, ranked, affinity, own, RECOMMENDATIONS * 3
-        )
-        candidates += await co_listener_candidates(self.database, job.user_id, sorted(own))
-        features = await self._features(sorted({c.track_id for c in candidates}))
-        return [
-            dataclasses.replace(c, features=features[c.track_id][0])
-            if c.track_id in features
-            else c
-            for c in candidates
+        taste = _taste(job, listening, user_features, clustering)
+        result = await self.local.recommend(taste)
+        rows = [
+            RecommendationRow(p.track_id, p.reason, p.source, p.new_artist) for p in result.picks
         ]
+        report = {"offered": result.gathered.offered, "failed": result.gathered.failed}
+        return Picks("local", rows, report)
+
+
+def _taste(
+    job: ClaimedJob,
+    listening: Listening,
+    user_features: Mapping[str, Mapping[str, float]],
+    clustering: Clustering,
+) -> Taste:
+    tracks = listening.tracks()
+    top_ids = {r: [a.id for a in artists] for r, artists in listening.top_artists.items()}
+    names = {a.id: a.name for t in tracks for a in t.artists}
+    names.update((a.id, a.name) for artists in listening.top_artists.values() for a in artists)
+    seeds = _first_non_empty(listening.top_tracks)[:SPOTIFY_SEEDS]
+    return Taste(
+        user_id=job.user_id,
+        own_track_ids=frozenset(listening.track_ids()),
+        affinity=artist_affinity(top_ids, [[a.id for a in t.artists] for t in tracks]),
+        artist_names=names,
+        seed_tracks=tuple((t.id, t.name) for t in seeds),
+        clustering=clustering,
+        user_features=user_features,
+        wanted=RECOMMENDATIONS * 3,
+    )
 
 
 def _seeds(listening: Listening) -> tuple[list[str], list[str], list[str]]:
@@ -236,6 +258,7 @@ def _content(
         features_source=features_source,
         sources={
             "recommendations": picks.source,
+            **({"recommendation_sources": dict(picks.report)} if picks.report else {}),
             "features": by_source,
             "tracks_with_features": sum(by_source.values()),
             "tracks": len(own),

@@ -35,6 +35,13 @@ TABLE_HEADER = "| variable | meaning | default |"
             "AUDIO_FEATURES_SOURCES", "spotify,lastfm", "unknown source 'lastfm'", id="sources"
         ),
         pytest.param(
+            "RECOMMENDATION_SOURCES",
+            "csv,lastfm",
+            "RECOMMENDATION_SOURCES has unknown source 'lastfm'",
+            id="recommendation-sources",
+        ),
+        pytest.param("DISCOVERY", "1.5", "DISCOVERY must be a number from 0 to 1", id="discovery"),
+        pytest.param(
             "SNAPSHOT_LEASE_SECONDS", "-5", "SNAPSHOT_LEASE_SECONDS must be a positive", id="lease"
         ),
     ],
@@ -56,6 +63,8 @@ def test_values_are_parsed_from_the_environment(
         "TOKEN_ENCRYPTION_KEY": "new, old",
         "AUDIO_FEATURES_SOURCES": "CSV,Spotify",
         "RECOMMENDER": " Local ",
+        "RECOMMENDATION_SOURCES": "CSV, co-listeners,csv",
+        "DISCOVERY": "0.25",
         "RECCOBEATS_URL": "http://127.0.0.1:9/v1/",
         "AUDIO_FEATURES_CSV": "tracks.csv",
         "LOG_LEVEL": "debug",
@@ -66,6 +75,8 @@ def test_values_are_parsed_from_the_environment(
     assert [str(key) for key in read.token_encryption_keys] == ["new", "old"]
     assert read.audio_features_sources == ("csv", "spotify")
     assert read.recommender == "local"
+    assert read.recommendation_sources == ("csv", "co-listeners")
+    assert read.discovery == 0.25
     assert read.reccobeats_url == "http://127.0.0.1:9/v1"
     assert read.audio_features_csv == Path("tracks.csv")
     assert read.log_level == "DEBUG"
@@ -94,6 +105,8 @@ def test_a_fresh_install_has_the_documented_defaults(settings: Settings) -> None
         audio_features_csv=None,
         reccobeats_url="https://api.reccobeats.com/v1",
         recommender="auto",
+        recommendation_sources=(),
+        discovery=0.4,
         log_level="INFO",
     )
 

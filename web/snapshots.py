@@ -69,13 +69,15 @@ def _generated_at(ref: SnapshotRef) -> str:
 
 
 def _recommendations_payload(ref: SnapshotRef) -> dict[str, Any]:
+    picks = queries.recommendations(ref.id)
     return {
         "username": ref.username,
         "date": ref.date.isoformat(),
         "generated_at": _generated_at(ref),
         "source": ref.recommendation_source,
         "features_source": ref.features_source,
-        "recommendations": queries.recommendations(ref.id),
+        **queries.recommendation_mix(picks),
+        "recommendations": picks,
         "clusters": queries.clusters(ref.id),
     }
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from db.database import Database, DatabaseURLError
@@ -32,8 +34,6 @@ def test_unknown_scheme_is_refused() -> None:
 def test_migrate_upgrades_a_version_1_database_and_backfills_run_members(
     database: Database,
 ) -> None:
-    import datetime as dt
-
     from db.models import SnapshotJob, SnapshotRun, SnapshotRunUser
 
     def at_version_1() -> None:
@@ -52,3 +52,32 @@ def test_migrate_upgrades_a_version_1_database_and_backfills_run_members(
         lambda: [(m.run_id, m.user.username) for m in SnapshotRunUser.select()]
     )
     assert members == [("r1", "ann")]
+
+
+def test_migrate_adds_pick_sources_to_a_version_2_database(database: Database) -> None:
+    from playhouse.migrate import SchemaMigrator
+    from playhouse.migrate import migrate as run_migrations
+
+    from db.models import Recommendation, Snapshot
+    from tests.factories import make_track
+
+    def at_version_2() -> None:
+        migrator = SchemaMigrator.from_database(database.peewee)
+        run_migrations(
+            migrator.drop_column("recommendation", "source"),
+            migrator.drop_column("recommendation", "new_artist"),
+        )
+        SchemaVersion.delete().where(SchemaVersion.version > 2).execute()
+        make_track("t1")
+        snapshot = Snapshot.create(user=User.create(username="ann"), date=dt.date(2026, 11, 1))
+        # Only the columns a version-2 table has.
+        Recommendation.insert(snapshot=snapshot, rank=1, track="t1", reason="x").execute()
+
+    database.run_sync(at_version_2)
+    with pytest.raises(SchemaOutOfDate, match="version 2"):
+        database.run_sync(check_schema, database.peewee)
+    assert database.run_sync(migrate, database.peewee) == (2, LATEST_VERSION)
+    rows = database.run_sync(
+        lambda: [(r.reason, r.source, r.new_artist) for r in Recommendation.select()]
+    )
+    assert rows == [("x", None, None)]

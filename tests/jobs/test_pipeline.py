@@ -130,6 +130,30 @@ async def test_development_mode_with_a_csv_gets_clusters_and_fresh_local_picks(
         assert len(h.database.run_sync(queries.clusters, ref.id)) >= 2
 
 
+async def test_development_mode_lists_new_artists_that_fit_and_say_so(
+    harness: Callable[..., Any], features_csv: Path
+) -> None:
+    h = await harness(
+        "development", audio_features_sources=("csv",), audio_features_csv=features_csv
+    )
+    assert (await h.service.run(DAY)).succeeded
+    for user in WORLD.users:
+        ref = h.snapshot(user.id)
+        picks = h.database.run_sync(queries.recommendations, ref.id)
+        known = {a for t in _visible_tracks(user) for a in WORLD.tracks[t].artist_ids}
+        known |= {a for artists in user.top_artists.values() for a in artists}
+        new = [p for p in picks if not known & {a["id"] for a in p["track"]["artists"]}]
+        # DISCOVERY defaults to 0.4: 20 of 50 picks.
+        assert len(new) >= 15, user.id
+        assert all(p["new_artist"] and p["reason"].startswith("new to you") for p in new)
+        styles = {WORLD.artists[a].archetype for a in known}
+        in_style = [
+            p for p in new if WORLD.artists[p["track"]["artists"][0]["id"]].archetype in styles
+        ]
+        assert len(in_style) >= 0.8 * len(new), user.id
+        assert {p["source"] for p in picks} >= {"csv", "artists"}
+
+
 async def test_cluster_centroids_are_their_members_mean_raw_features(
     harness: Callable[..., Any], features_csv: Path
 ) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from db import catalogue
 from db.database import Database
-from db.models import Snapshot
+from db.models import Recommendation, Snapshot
 from spotify_models import Artist as SpotifyArtist
 from tests.factories import make_snapshot, make_track, make_user
 
@@ -265,3 +265,37 @@ async def test_responses_carry_no_stored_secret(seeded: httpx.AsyncClient) -> No
         assert response.status_code == 200
         assert "secret-cipher" not in response.text
         assert "refresh" not in response.text
+
+
+async def test_recommendations_report_novelty_and_source_mix(
+    database: Database, api: httpx.AsyncClient
+) -> None:
+    def write() -> None:
+        user = make_user("bea")
+        for track_id in ("t1", "t2", "t3", "t4"):
+            make_track(track_id, [f"a-{track_id}"], "al1")
+        snapshot = make_snapshot(user, DAY, recommendations=["t1", "t2", "t3", "t4"])
+        marks = [("csv", True), ("artists", False), ("csv", True), ("co-listeners", True)]
+        for rank, (source, new) in enumerate(marks, start=1):
+            Recommendation.update(source=source, new_artist=new).where(
+                (Recommendation.snapshot == snapshot) & (Recommendation.rank == rank)
+            ).execute()
+
+    database.run_sync(write)
+
+    body = (await api.get("/user-recommendations/bea")).json()
+
+    assert body["novelty"] == 0.75
+    assert body["source_mix"] == {"csv": 2, "artists": 1, "co-listeners": 1}
+    assert [(r["source"], r["new_artist"]) for r in body["recommendations"]][:2] == [
+        ("csv", True),
+        ("artists", False),
+    ]
+
+
+async def test_picks_from_before_sources_were_recorded_report_no_novelty(
+    seeded: httpx.AsyncClient,
+) -> None:
+    body = (await seeded.get("/user-recommendations/ann", params={"date": DAY.isoformat()})).json()
+
+    assert (body["novelty"], body["source_mix"]) == (None, {})

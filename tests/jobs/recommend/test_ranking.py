@@ -1,11 +1,16 @@
-"""Ranking of the local recommender: exclusions, merging, scores, diversity and reasons."""
+"""Ranking of the local recommender: exclusions, merging, scores, discovery, spread, reasons."""
 
 from __future__ import annotations
+
+from collections.abc import Set as AbstractSet
+from typing import Any
 
 import pytest
 
 from jobs.clustering import CLUSTER_FEATURES, Clustering, ClusterSummary
-from jobs.recommender import Candidate, Pick, artist_affinity, rank_candidates
+from jobs.recommend.protocol import Candidate
+from jobs.recommend.ranking import Pick, RankingOptions, rank_candidates
+from jobs.recommend.taste import TasteSpace
 
 CALM = {
     "danceability": 0.3,
@@ -49,42 +54,31 @@ def artist(
     track_id: str, artist_id: str, name: str = "", features: dict[str, float] | None = None
 ) -> Candidate:
     name = name or artist_id
-    return Candidate(track_id, (artist_id,), (name,), "artist", name, features=features)
+    return Candidate(track_id, (artist_id,), (name,), "artists", name, features=features)
 
 
 def co_listened(track_id: str, artist_id: str, song: str, support: float = 1.0) -> Candidate:
     return Candidate(track_id, (artist_id,), (artist_id,), "co-listeners", song, support)
 
 
-def rank(candidates: list[Candidate], **kwargs: object) -> list[Pick]:
-    options: dict[str, object] = {
-        "exclude": set(),
-        "clustering": None,
-        "user_features": {},
-        "affinity": {},
-    }
-    return rank_candidates(candidates, **(options | kwargs))  # type: ignore[arg-type]
-
-
-class TestArtistAffinity:
-    def test_short_term_rank_weighs_most_and_max_is_one(self) -> None:
-        affinity = artist_affinity(
-            {"short_term": ["a", "b", "c"], "medium_term": ["c", "b", "a"]}, []
-        )
-
-        assert max(affinity.values()) == 1.0
-        assert affinity["a"] > affinity["b"] > affinity["c"]
-
-    def test_frequency_in_the_users_tracks_counts(self) -> None:
-        affinity = artist_affinity(
-            {"short_term": ["x", "y"]}, [["y"], ["y", "z"], ["y"], ["y", "y"]]
-        )
-
-        assert affinity["y"] == 1.0
-        assert affinity["y"] > affinity["x"] > affinity["z"] > 0
-
-    def test_nothing_known_gives_nothing(self) -> None:
-        assert artist_affinity({}, []) == {}
+def rank(
+    candidates: list[Candidate],
+    *,
+    exclude: AbstractSet[str] = frozenset(),
+    clustering: Clustering | None = None,
+    user_features: dict[str, dict[str, float]] | None = None,
+    affinity: dict[str, float] | None = None,
+    known_names: frozenset[str] = frozenset(),
+    **options: Any,
+) -> list[Pick]:
+    return rank_candidates(
+        candidates,
+        exclude=exclude,
+        space=TasteSpace(clustering, user_features or {}),
+        affinity=affinity or {},
+        known_names=known_names,
+        options=RankingOptions(**options),
+    )
 
 
 def test_excluded_tracks_never_picked() -> None:
@@ -106,7 +100,10 @@ def test_duplicates_merge_with_summed_support_and_best_reason() -> None:
 
     # 1 + 3 co-listeners beat 3.5; alone, "dup" (3) would have lost.
     assert [p.track_id for p in picks] == ["dup", "other"]
-    assert picks[0].reason == "listeners of 'Song X' also play this"
+    assert picks[0].reason == (
+        "because you listen to Nina Simone; listeners of 'Song X' also play it"
+    )
+    assert picks[0].source == "artists"
 
 
 def test_merge_keeps_features_from_any_origin() -> None:
@@ -120,7 +117,7 @@ def test_merge_keeps_features_from_any_origin() -> None:
     picks = rank(candidates, clustering=clustering_of(tracks), user_features=tracks)
 
     assert len(picks) == 1
-    assert picks[0].reason.endswith(" · fits your 'acoustic · mellow' mix")
+    assert picks[0].reason.startswith("new to you: sounds like your 'acoustic · mellow' mix")
 
 
 def test_merged_support_lifts_a_track() -> None:
@@ -181,7 +178,7 @@ def test_features_ignored_without_clusters() -> None:
     picks = rank(candidates, affinity={"a2": 1.0, "a1": 0.2}, user_features=user_tracks())
 
     assert [p.track_id for p in picks] == ["liked", "fits"]
-    assert "fits your" not in picks[0].reason
+    assert "sounds like" not in picks[0].reason
 
 
 @pytest.mark.parametrize(
@@ -191,11 +188,11 @@ def test_features_ignored_without_clusters() -> None:
             artist("t", "a", "Nina Simone"), "because you listen to Nina Simone", id="artist"
         ),
         pytest.param(
-            co_listened("t", "a", "Song X"), "listeners of 'Song X' also play this", id="co"
+            co_listened("t", "a", "Song X"), "listeners of 'Song X' also play it", id="co"
         ),
         pytest.param(
             artist("t", "a", "Nina Simone", features=CALM),
-            "because you listen to Nina Simone · fits your 'acoustic · mellow' mix",
+            "sounds like your 'acoustic · mellow' mix; because you listen to Nina Simone",
             id="artist-fits-cluster",
         ),
         pytest.param(
@@ -203,12 +200,20 @@ def test_features_ignored_without_clusters() -> None:
             "because you listen to Nina Simone",
             id="far-from-every-cluster",
         ),
+        pytest.param(
+            Candidate("t", (), ("Newcomer",), "csv", "folk", features=CALM),
+            "new to you: sounds like your 'acoustic · mellow' mix; "
+            "a folk track from the wider catalogue",
+            id="new-artist-from-the-csv",
+        ),
     ],
 )
 def test_reasons(candidate: Candidate, reason: str) -> None:
     tracks = user_tracks()
 
-    picks = rank([candidate], clustering=clustering_of(tracks), user_features=tracks)
+    picks = rank(
+        [candidate], clustering=clustering_of(tracks), user_features=tracks, affinity={"a": 1.0}
+    )
 
     assert [p.reason for p in picks] == [reason]
 
@@ -219,7 +224,7 @@ def test_at_most_cap_per_artist_while_others_remain() -> None:
 
     picks = rank(favourite + others, affinity={"fav": 1.0}, limit=5, per_artist_cap=2)
 
-    assert [p.track_id for p in picks] == ["fav0", "fav1", "other0", "other1", "other2"]
+    assert {p.track_id for p in picks} == {"fav0", "fav1", "other0", "other1", "other2"}
 
 
 def test_cap_relaxed_to_fill_the_limit() -> None:
@@ -228,9 +233,9 @@ def test_cap_relaxed_to_fill_the_limit() -> None:
 
     picks = rank(favourite + others, affinity={"fav": 1.0}, limit=20)
 
-    assert len(picks) == 20
-    assert [p.track_id for p in picks[:5]] == ["fav00", "fav01", "other0", "other1", "other2"]
-    assert len({p.track_id for p in picks}) == 20
+    picked = {p.track_id for p in picks}
+    assert len(picked) == 20
+    assert picked == {f"fav{i:02d}" for i in range(17)} | {"other0", "other1", "other2"}
 
 
 @pytest.mark.parametrize("count", [pytest.param(20, id="20"), pytest.param(60, id="60")])
@@ -244,16 +249,75 @@ def test_at_least_twenty_picks_from_twenty_candidates(count: int) -> None:
 
 def test_cap_counts_every_artist_on_a_track() -> None:
     candidates = [
-        Candidate("duet1", ("fav", "guest"), ("Fav", "Guest"), "artist", "Fav"),
-        Candidate("duet2", ("fav", "guest"), ("Fav", "Guest"), "artist", "Fav"),
-        Candidate("guest-solo", ("guest",), ("Guest",), "artist", "Guest"),
+        Candidate("duet1", ("fav", "guest"), ("Fav", "Guest"), "artists", "Fav"),
+        Candidate("duet2", ("fav", "guest"), ("Fav", "Guest"), "artists", "Fav"),
+        Candidate("guest-solo", ("guest",), ("Guest",), "artists", "Guest"),
         artist("other", "o"),
     ]
 
     picks = rank(candidates, affinity={"fav": 1.0, "guest": 0.9}, limit=3, per_artist_cap=2)
 
-    assert [p.track_id for p in picks] == ["duet1", "duet2", "other"]
+    assert {p.track_id for p in picks} == {"duet1", "duet2", "other"}
 
 
 def test_no_candidates_no_picks() -> None:
     assert rank([], clustering=clustering_of(user_tracks()), user_features=user_tracks()) == []
+
+
+def known_and_new(count: int) -> tuple[list[Candidate], dict[str, float]]:
+    """`count` tracks by known artists (liked, so they score higher) and `count` by new ones."""
+    known = [artist(f"k{i:02d}", f"known{i}", features=CALM) for i in range(count)]
+    new = [artist(f"n{i:02d}", f"new{i}", features=CALM) for i in range(count)]
+    return known + new, {f"known{i}": 1.0 for i in range(count)}
+
+
+@pytest.mark.parametrize(
+    ("discovery", "new_picks"),
+    [
+        pytest.param(0.0, 0, id="none"),
+        pytest.param(0.4, 8, id="default"),
+        pytest.param(1.0, 20, id="all"),
+    ],
+)
+def test_discovery_sets_the_share_of_new_artists(discovery: float, new_picks: int) -> None:
+    tracks = user_tracks()
+    candidates, affinity = known_and_new(30)
+
+    picks = rank(
+        candidates,
+        clustering=clustering_of(tracks),
+        user_features=tracks,
+        affinity=affinity,
+        limit=20,
+        discovery=discovery,
+    )
+
+    assert len(picks) == 20
+    assert sum(p.new_artist for p in picks) == new_picks
+    assert all(p.new_artist == p.track_id.startswith("n") for p in picks)
+
+
+def test_new_picks_are_spread_through_the_list_not_appended() -> None:
+    candidates, affinity = known_and_new(30)
+
+    picks = rank(candidates, affinity=affinity, limit=10, discovery=0.5)
+
+    assert [p.new_artist for p in picks[:4]].count(True) == 2
+
+
+def test_too_few_new_candidates_leave_their_places_to_known_ones() -> None:
+    candidates, affinity = known_and_new(30)
+    candidates = [c for c in candidates if c.track_id != "n01" and not c.track_id >= "n02"]
+
+    picks = rank(candidates, affinity=affinity, limit=10, discovery=0.5)
+
+    assert len(picks) == 10
+    assert [p.track_id for p in picks if p.new_artist] == ["n00"]
+
+
+def test_an_artist_known_by_name_only_is_not_new() -> None:
+    candidate = Candidate("t", (), ("Nina Simone",), "csv", "jazz")
+
+    (pick,) = rank([candidate], known_names=frozenset({"nina simone"}))
+
+    assert not pick.new_artist

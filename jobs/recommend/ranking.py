@@ -1,0 +1,190 @@
+"""One ranking over every source's candidates: fit, affinity and support, with a share of
+discoveries (picks by artists new to the user) and no artist filling the list."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from jobs.recommend.protocol import SOURCE_NAMES, Candidate
+from jobs.recommend.reasons import pick_reason
+from jobs.recommend.taste import TasteSpace, feature_rows
+
+FIT_WEIGHT, AFFINITY_WEIGHT, SUPPORT_WEIGHT = 0.5, 0.3, 0.2
+# Found by another source too: independent evidence the track belongs here.
+AGREEMENT_BONUS = 0.1
+DEFAULT_DISCOVERY = 0.4
+
+
+@dataclass(frozen=True)
+class Pick:
+    track_id: str
+    reason: str
+    score: float
+    source: str
+    new_artist: bool
+
+
+@dataclass
+class _Merged:
+    track_id: str
+    artist_ids: tuple[str, ...]
+    artist_names: tuple[str, ...]
+    origins: dict[str, str] = field(default_factory=dict)
+    support: float = 0.0
+    features: Mapping[str, float] | None = None
+
+    def artist_keys(self) -> tuple[str, ...]:
+        # Some sources name artists without ids; the name then stands for the artist.
+        names = tuple(f"name:{n.casefold()}" for n in self.artist_names)
+        return self.artist_ids or names or (self.track_id,)
+
+
+@dataclass(frozen=True)
+class RankingOptions:
+    limit: int = 50
+    discovery: float = DEFAULT_DISCOVERY
+    per_artist_cap: int = 2
+    source_order: Sequence[str] = SOURCE_NAMES
+
+
+DEFAULT_OPTIONS = RankingOptions()
+
+
+def rank_candidates(
+    candidates: Iterable[Candidate],
+    *,
+    exclude: Set[str],
+    space: TasteSpace,
+    affinity: Mapping[str, float],
+    known_names: Set[str] = frozenset(),
+    options: RankingOptions = DEFAULT_OPTIONS,
+) -> list[Pick]:
+    """The best `limit` tracks, a `discovery` share of them by artists new to the user."""
+    merged = _merge(candidates, exclude, options.source_order)
+    if not merged:
+        return []
+    new = np.array([_is_new(m, affinity, known_names) for m in merged], dtype=bool)
+    closeness, fitted = space.fit(feature_rows([m.features for m in merged]))
+    scores = _scores(merged, closeness, affinity)
+    order = sorted(range(len(merged)), key=lambda i: (-scores[i], merged[i].track_id))
+    chosen = _select(merged, order, new, options)
+    return [
+        Pick(
+            track_id=merged[i].track_id,
+            reason=pick_reason(bool(new[i]), space.label(int(fitted[i])), merged[i].origins),
+            score=round(float(scores[i]), 4),
+            source=next(iter(merged[i].origins)),
+            new_artist=bool(new[i]),
+        )
+        for i in chosen
+    ]
+
+
+def _merge(
+    candidates: Iterable[Candidate], exclude: Set[str], source_order: Sequence[str]
+) -> list[_Merged]:
+    """One entry per track: support summed, the first features kept, origins in source order."""
+    merged: dict[str, _Merged] = {}
+    for c in candidates:
+        if c.track_id in exclude:
+            continue
+        entry = merged.setdefault(c.track_id, _Merged(c.track_id, c.artist_ids, c.artist_names))
+        entry.artist_ids = entry.artist_ids or c.artist_ids
+        entry.origins.setdefault(c.origin, c.seed_name)
+        entry.support += max(c.support, 0.0)
+        entry.features = entry.features if entry.features is not None else c.features
+    rank = {name: i for i, name in enumerate(source_order)}
+    for entry in merged.values():
+        ordered = sorted(entry.origins.items(), key=lambda item: rank.get(item[0], len(rank)))
+        entry.origins = dict(ordered)
+    return list(merged.values())
+
+
+def _is_new(entry: _Merged, affinity: Mapping[str, float], known_names: Set[str]) -> bool:
+    if any(a in affinity for a in entry.artist_ids):
+        return False
+    return not any(n.casefold() in known_names for n in entry.artist_names)
+
+
+def _scores(
+    merged: Sequence[_Merged], closeness: NDArray[np.float64], affinity: Mapping[str, float]
+) -> NDArray[np.float64]:
+    liked = np.array(
+        [max((affinity.get(a, 0.0) for a in m.artist_ids), default=0.0) for m in merged]
+    )
+    support = np.array([m.support for m in merged])
+    # Log scale: the tenth co-listener adds less than the second.
+    top = math.log1p(max(float(support.max()), 1e-9))
+    agreement = np.array([len(m.origins) - 1 for m in merged], dtype=np.float64)
+    return np.asarray(
+        FIT_WEIGHT * closeness
+        + AFFINITY_WEIGHT * liked
+        + SUPPORT_WEIGHT * np.log1p(support) / top
+        + AGREEMENT_BONUS * np.minimum(agreement, 2.0),
+        dtype=np.float64,
+    )
+
+
+def _select(
+    merged: Sequence[_Merged], order: Sequence[int], new: NDArray[np.bool_], options: RankingOptions
+) -> list[int]:
+    """Fill the discovery quota and the rest, each pool in score order, artists capped."""
+    limit = max(options.limit, 0)
+    quota = round(min(max(options.discovery, 0.0), 1.0) * limit)
+    per_artist: Counter[str] = Counter()
+    fresh = [i for i in order if new[i]]
+    known = [i for i in order if not new[i]]
+    took_new = _take(merged, fresh, quota, per_artist, options.per_artist_cap)
+    took_known = _take(merged, known, limit - len(took_new), per_artist, options.per_artist_cap)
+    # A pool that ran short leaves its places to the other, then the cap gives way.
+    room = limit - len(took_new) - len(took_known)
+    took_new += _take(merged, fresh, room, per_artist, options.per_artist_cap, took_new)
+    chosen = set(took_new) | set(took_known)
+    spare = [i for i in order if i not in chosen][: limit - len(chosen)]
+    took_new += [i for i in spare if new[i]]
+    took_known += [i for i in spare if not new[i]]
+    return _interleave(took_known, took_new)
+
+
+def _take(
+    merged: Sequence[_Merged],
+    pool: Sequence[int],
+    count: int,
+    per_artist: Counter[str],
+    cap: int,
+    skip: Sequence[int] = (),
+) -> list[int]:
+    taken: list[int] = []
+    skipped = set(skip)
+    for i in pool:
+        if len(taken) >= count:
+            break
+        keys = merged[i].artist_keys()
+        if i in skipped or any(per_artist[k] >= cap for k in keys):
+            continue
+        taken.append(i)
+        per_artist.update(keys)
+    return taken
+
+
+def _interleave(known: Sequence[int], fresh: Sequence[int]) -> list[int]:
+    """Both lists in their own order, mixed so every prefix holds about the same share of each."""
+    total = len(known) + len(fresh)
+    share = len(fresh) / total if total else 0.0
+    result: list[int] = []
+    k = f = 0
+    while k < len(known) or f < len(fresh):
+        want_fresh = f < (len(result) + 1) * share - 1e-9 or k >= len(known)
+        if want_fresh and f < len(fresh):
+            result.append(fresh[f])
+            f += 1
+        else:
+            result.append(known[k])
+            k += 1
+    return result

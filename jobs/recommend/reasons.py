@@ -1,0 +1,34 @@
+"""One readable reason per pick: is it new, which mix it sounds like, which source found it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from jobs.recommend.protocol import (
+    ARTISTS,
+    CO_LISTENERS,
+    COLLABORATORS,
+    CSV,
+    RECCOBEATS,
+    SEARCH,
+    SPOTIFY,
+)
+
+_PHRASES = {
+    SPOTIFY: "Spotify recommends it from {seed}",
+    RECCOBEATS: "ReccoBeats suggests it from {seed}",
+    CSV: "a {seed} track from the wider catalogue",
+    ARTISTS: "because you listen to {seed}",
+    CO_LISTENERS: "listeners of '{seed}' also play it",
+    COLLABORATORS: "{seed}",
+    SEARCH: "found searching {seed}",
+}
+MAX_PHRASES = 2
+
+
+def pick_reason(new_artist: bool, mix: str | None, origins: Mapping[str, str]) -> str:
+    """E.g. "new to you: sounds like your 'mellow' mix; listeners of 'X' also play it"."""
+    parts = [f"sounds like your '{mix}' mix"] if mix else []
+    parts += [_PHRASES[o].format(seed=s) for o, s in list(origins.items())[:MAX_PHRASES] if s]
+    text = "; ".join(parts) or "picked for you"
+    return f"new to you: {text}" if new_artist else text

@@ -1,0 +1,103 @@
+"""The user's taste in numbers: artist affinity, and closeness to their cluster centroids."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from jobs.clustering import (
+    CLUSTER_FEATURES,
+    Clustering,
+    ClusterSummary,
+    feature_matrix,
+    mean_and_spread,
+    usable_track_ids,
+)
+
+# Recent taste says most about what to play next.
+RANGE_WEIGHTS: dict[str, float] = {"short_term": 3.0, "medium_term": 2.0, "long_term": 1.0}
+FREQUENCY_WEIGHT = 2.0  # an artist on every one of the user's tracks counts like a #1 this month
+# An unknown sound is scored like an average match: neither rewarded nor buried.
+NEUTRAL_FIT = 0.5
+# Within one standard deviation (RMS over features) of a centroid: close enough to say "fits".
+FITS_DISTANCE = 1.0
+NO_CLUSTER = -1
+
+
+def artist_affinity(
+    top_artist_ids_by_range: Mapping[str, Sequence[str]],
+    track_artist_ids: Sequence[Sequence[str]],
+) -> dict[str, float]:
+    """Artist id -> affinity in [0, 1] from top-artist ranks and presence in the user's tracks."""
+    weights: dict[str, float] = defaultdict(float)
+    for time_range, artist_ids in top_artist_ids_by_range.items():
+        range_weight = RANGE_WEIGHTS.get(time_range, 1.0)
+        for rank, artist_id in enumerate(artist_ids):
+            weights[artist_id] += range_weight * (len(artist_ids) - rank) / len(artist_ids)
+    counts = Counter(a for artists in track_artist_ids for a in dict.fromkeys(artists))
+    most = max(counts.values(), default=0)
+    for artist_id, count in counts.items():
+        weights[artist_id] += FREQUENCY_WEIGHT * count / most
+    top = max(weights.values(), default=0.0)
+    return {artist_id: round(w / top, 6) for artist_id, w in sorted(weights.items()) if top > 0}
+
+
+def feature_rows(
+    features: Sequence[Mapping[str, float] | None],
+) -> NDArray[np.float64]:
+    """One row of CLUSTER_FEATURES per entry; NaN rows where features are unknown."""
+    nan = [float("nan")] * len(CLUSTER_FEATURES)
+    rows = [
+        [float(f[name]) for name in CLUSTER_FEATURES] if f is not None and _complete(f) else nan
+        for f in features
+    ]
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(CLUSTER_FEATURES))
+
+
+def _complete(features: Mapping[str, float]) -> bool:
+    return all(name in features for name in CLUSTER_FEATURES)
+
+
+class TasteSpace:
+    """The user's standardised feature space and the clusters in it."""
+
+    def __init__(
+        self, clustering: Clustering | None, user_features: Mapping[str, Mapping[str, float]]
+    ) -> None:
+        self.clusters: tuple[ClusterSummary, ...] = clustering.clusters if clustering else ()
+        ids = usable_track_ids(user_features)
+        self.active = bool(self.clusters) and len(ids) >= 2
+        raw = feature_matrix(user_features, ids) if self.active else np.zeros((1, 1))
+        self.mean, std = mean_and_spread(raw)
+        self.std = np.where(std > 0, std, 1.0)
+        centroids = feature_rows([c.centroid for c in self.clusters])
+        self.centres = self.scale(centroids) if self.active else centroids
+        largest = max((c.size for c in self.clusters), default=1)
+        self.weights = np.array([0.5 + 0.5 * c.size / largest for c in self.clusters])
+
+    def scale(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Rows in units of the user's own spread, centred on the user's mean."""
+        return np.asarray((rows - self.mean) / self.std, dtype=np.float64)
+
+    def fit(self, rows: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int_]]:
+        """Closeness to the nearest centroid (weighted by its size) and the cluster it fits."""
+        count = len(rows)
+        closeness = np.full(count, NEUTRAL_FIT)
+        fitted = np.full(count, NO_CLUSTER, dtype=np.int_)
+        if not self.active or count == 0:
+            return closeness, fitted
+        known = ~np.isnan(rows).any(axis=1)
+        points = self.scale(rows[known])
+        rms = np.sqrt(((points[:, None, :] - self.centres[None, :, :]) ** 2).mean(axis=2))
+        nearest = rms.argmin(axis=1)
+        best = rms[np.arange(len(points)), nearest]
+        closeness[known] = self.weights[nearest] / (1.0 + best)
+        fitted[known] = np.where(best <= FITS_DISTANCE, nearest, NO_CLUSTER)
+        return closeness, fitted
+
+    def label(self, cluster: int) -> str | None:
+        """The label of a cluster index, None for NO_CLUSTER."""
+        return self.clusters[cluster].label if cluster != NO_CLUSTER else None
