@@ -11,16 +11,18 @@ import logging
 import socket
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 from starlette.datastructures import Secret
+from tqdm import tqdm
 
 from db.capabilities import DatabaseCapabilityStore
 from db.database import Database, DatabaseURLError
+from db.evaluation_data import stored_tracks, user_events
 from db.migrations import SchemaOutOfDate, check_schema, migrate
 from db.token_cipher import TokenCipher, TokenCipherError, generate_key
 from db.users import (
@@ -33,9 +35,18 @@ from db.users import (
     save_user_token,
     validate_username,
 )
-from jobs.features import CsvFeatureSource, FeatureSource, build_feature_sources
+from jobs.clustering import CLUSTER_FEATURES
+from jobs.features import (
+    CsvFeatureSource,
+    FeatureSource,
+    FeatureSourceError,
+    build_feature_sources,
+)
 from jobs.pipeline import SnapshotPipeline
-from jobs.recommend.csv_pool import CsvCandidateSource
+from jobs.recommend.corpus import database_corpus
+from jobs.recommend.csv_pool import CsvCandidateSource, read_csv_catalogue
+from jobs.recommend.evaluation import OURS, UserCase, baselines, evaluate, format_table, ours
+from jobs.recommend.offline import Corpus
 from jobs.recommend.protocol import CandidateSource
 from jobs.recommend.registry import SourceContext, build_recommendation_sources
 from jobs.scheduler import ScheduleError, create_scheduler, validate_schedule
@@ -376,6 +387,42 @@ def _cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if summary.succeeded else 1
 
 
+def _evaluation_corpus(settings: Settings, users: Sequence[str]) -> Corpus:
+    database = _checked_database(settings)
+    try:
+        events = database.run_sync(user_events, users)
+        stored = database.run_sync(stored_tracks, CLUSTER_FEATURES)
+    finally:
+        database.close()
+    unknown = sorted(set(users) - set(events))
+    if unknown:
+        raise CommandError(f"no such user: {', '.join(unknown)}")
+    path = settings.audio_features_csv
+    try:
+        csv = read_csv_catalogue(path) if path else None
+    except FeatureSourceError as exc:
+        raise CommandError(str(exc)) from None
+    return database_corpus(stored, events, csv)
+
+
+def _cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    corpus = _evaluation_corpus(settings, args.users or ())
+    methods = {OURS: ours(corpus, args.k, settings.discovery), **baselines(corpus, args.k)}
+    cut = dt.datetime.combine(args.cut, dt.time.min) if args.cut else None
+    count = len(args.users or corpus.histories)
+    interactive = sys.stderr.isatty()
+
+    def progress(cases: Iterable[UserCase]) -> Iterable[UserCase]:
+        return tqdm(cases, total=count, unit="user", disable=not interactive)
+
+    rows = evaluate(corpus, methods, cut=cut, k=args.k, users=args.users, progress=progress)
+    if not rows or rows[0].users == 0:
+        when = f"after {args.cut.isoformat()}" if args.cut else "to hide"
+        raise CommandError(f"no user has plays or saves {when} among tracks with features")
+    print(format_table(rows, args.k))
+    return 0
+
+
 DEMO_ONBOARDING_USERS = 1  # the emulator's last user is left to sign up through /auth/login
 
 
@@ -553,6 +600,34 @@ def _snapshot_parser(commands: Any) -> None:
     )
 
 
+def _positive_int(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a positive whole number")
+    return int(raw)
+
+
+def _evaluate_parser(commands: Any) -> None:
+    evaluate = _add_command(
+        commands,
+        "evaluate",
+        _cmd_evaluate,
+        "measure the recommender offline: hide plays and saves after a cut, score the picks",
+    )
+    evaluate.add_argument(
+        "--user",
+        action="append",
+        dest="users",
+        metavar="USERNAME",
+        help="only this user (repeatable)",
+    )
+    evaluate.add_argument(
+        "--cut",
+        type=_iso_date,
+        help="hide plays and saves from this date, YYYY-MM-DD (default: each user's latest fifth)",
+    )
+    evaluate.add_argument("--k", type=_positive_int, default=50, help="picks per user (default 50)")
+
+
 def _add_listen_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
@@ -595,6 +670,7 @@ def build_parser() -> argparse.ArgumentParser:
     _snapshot_parser(commands)
     _serve_parser(commands)
     _demo_parser(commands)
+    _evaluate_parser(commands)
     _add_command(commands, "generate-key", _cmd_generate_key, "print a new TOKEN_ENCRYPTION_KEY")
     return parser
 

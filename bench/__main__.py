@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from bench import conditional, db_access, features_csv, read_queries
+from bench import conditional, db_access, features_csv, read_queries, recommend
 from bench.measure import Report
 
 BENCHMARKS: dict[str, Callable[[], Report]] = {
@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, Callable[[], Report]] = {
     conditional.NAME: conditional.run,
     read_queries.NAME: read_queries.run,
     features_csv.NAME: features_csv.run,
+    recommend.NAME: recommend.run,
 }
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from jobs.clustering import CLUSTER_FEATURES
-from jobs.features import FeatureSourceError, _number
+from jobs.features import FeatureSourceError
 from jobs.recommend.protocol import CSV, Candidate, Taste
 from jobs.recommend.taste import TasteSpace
 
@@ -69,26 +70,51 @@ def read_csv_catalogue(path: Path) -> CsvCatalogue:
     return index
 
 
+Row = tuple[str, tuple[str, ...], str, int, Sequence[float]]
+
+
+def _number(raw: str | None) -> float | None:
+    try:
+        value = float(raw) if raw is not None else math.nan
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _csv_rows(rows: Iterator[dict[str, str]]) -> Iterator[Row]:
+    for row in rows:
+        track_id = (row.get("track_id") or "").strip()
+        values = [_number(row.get(name)) for name in CLUSTER_FEATURES]
+        if not track_id or any(v is None for v in values):
+            continue
+        artists = tuple(a.strip() for a in (row.get("artists") or "").split(";") if a.strip())
+        genre = (row.get("track_genre") or "").strip()
+        popularity = int(_number(row.get("popularity")) or 0)
+        yield track_id, artists, genre, popularity, [float(v) for v in values if v is not None]
+
+
 def _index(rows: Iterator[dict[str, str]]) -> CsvCatalogue:
+    return build_csv_catalogue(_csv_rows(rows))
+
+
+def build_csv_catalogue(rows: Iterable[Row]) -> CsvCatalogue:
+    """The catalogue from (track id, artist names, genre, popularity, features) rows."""
     ids: list[str] = []
     artists: list[tuple[str, ...]] = []
     genre_codes: list[int] = []
     popularity: list[int] = []
-    features: list[list[float]] = []
+    features: list[Sequence[float]] = []
     genre_index: dict[str, int] = {}
     row_of: dict[str, int] = {}
-    for row in rows:
-        track_id = (row.get("track_id") or "").strip()
-        values = [_number(row.get(name)) for name in CLUSTER_FEATURES]
-        if not track_id or track_id in row_of or any(v is None for v in values):
+    for track_id, names, genre, plays, values in rows:
+        if track_id in row_of:
             continue
         row_of[track_id] = len(ids)
         ids.append(track_id)
-        artists.append(tuple(a.strip() for a in (row.get("artists") or "").split(";") if a.strip()))
-        genre = (row.get("track_genre") or "").strip()
+        artists.append(names)
         genre_codes.append(genre_index.setdefault(genre, len(genre_index)))
-        popularity.append(int(_number(row.get("popularity")) or 0))
-        features.append([float(v) for v in values if v is not None])
+        popularity.append(plays)
+        features.append(values)
     return CsvCatalogue(
         track_ids=ids,
         artists=artists,
@@ -202,7 +228,3 @@ def main_genres(index: CsvCatalogue | None, track_ids: Sequence[str], count: int
         return []
     genres = Counter(g for t in track_ids if (g := index.genre_of(t)))
     return [genre for genre, _ in genres.most_common(count)]
-
-
-def genre_counts(index: CsvCatalogue, track_ids: Sequence[str]) -> Mapping[str, int]:
-    return Counter(g for t in track_ids if (g := index.genre_of(t)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 
@@ -45,20 +46,23 @@ def artist_affinity(
     return {artist_id: round(w / top, 6) for artist_id, w in sorted(weights.items()) if top > 0}
 
 
+_FEATURES_OF = operator.itemgetter(*CLUSTER_FEATURES)
+_UNKNOWN = (float("nan"),) * len(CLUSTER_FEATURES)
+
+
 def feature_rows(
     features: Sequence[Mapping[str, float] | None],
 ) -> NDArray[np.float64]:
     """One row of CLUSTER_FEATURES per entry; NaN rows where features are unknown."""
-    nan = [float("nan")] * len(CLUSTER_FEATURES)
-    rows = [
-        [float(f[name]) for name in CLUSTER_FEATURES] if f is not None and _complete(f) else nan
-        for f in features
-    ]
+    rows = [_UNKNOWN if f is None else _row(f) for f in features]
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(CLUSTER_FEATURES))
 
 
-def _complete(features: Mapping[str, float]) -> bool:
-    return all(name in features for name in CLUSTER_FEATURES)
+def _row(features: Mapping[str, float]) -> tuple[float, ...]:
+    try:
+        return tuple(_FEATURES_OF(features))
+    except KeyError:
+        return _UNKNOWN
 
 
 class TasteSpace:

@@ -1,0 +1,270 @@
+"""Offline evaluation: hide each user's plays and saves after a cut, recommend from what came
+before, and score the picks against what was hidden, beside simple baselines.
+
+An artist is new to a user when it appears nowhere in their data before the cut.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from jobs.recommend.offline import (
+    Corpus,
+    History,
+    Profile,
+    artist_candidates,
+    co_listened_tracks,
+    co_listener_candidates,
+    profile,
+    recommend_offline,
+)
+from jobs.recommend.ranking import DEFAULT_DISCOVERY, RankingOptions, rank_candidates
+from jobs.recommend.taste import TasteSpace
+
+OURS = "ours"
+POPULAR = "popular-in-styles"
+KNOWN_ARTISTS = "known-artists"
+RANDOM = "random"
+HIDDEN_SHARE = 0.2  # without --cut, each user's latest fifth of events is hidden
+MIN_STYLE_TRACKS = 2  # a style counts as the user's once two of their tracks have it
+
+Method = Callable[["UserCase"], list[str]]
+Progress = Callable[[Iterable["UserCase"]], Iterable["UserCase"]]
+
+
+@dataclass(frozen=True)
+class UserCase:
+    """One user's split: what the recommender may see, and what it should find."""
+
+    history: History
+    before: Sequence[str]
+    hidden: frozenset[str]
+    profile: Profile
+    co_listened: Mapping[str, tuple[int, str]]
+    styles: frozenset[str]
+
+
+@dataclass
+class MethodScores:
+    hits: list[float] = field(default_factory=list)
+    recall: list[float] = field(default_factory=list)
+    novelty: list[float] = field(default_factory=list)
+    in_style: list[float] = field(default_factory=list)
+    diversity: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    picked: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    users: int
+    hit_rate: float
+    recall: float
+    novelty: float
+    in_style: float
+    diversity: float
+    coverage: float
+    ms_per_user: float
+
+
+def split_history(history: History, cut: dt.datetime | None) -> tuple[list[str], set[str]]:
+    """(tracks before the cut in time order, tracks after it the user had not met before)."""
+    events = sorted(history.events, key=lambda e: e[1])
+    if cut is None:
+        cut_at = max(1, len(events) - round(len(events) * HIDDEN_SHARE))
+        before, after = events[:cut_at], events[cut_at:]
+    else:
+        before = [e for e in events if e[1] < cut]
+        after = [e for e in events if e[1] >= cut]
+    seen = [t for t, _ in before]
+    return seen, {t for t, _ in after} - set(seen)
+
+
+def user_cases(
+    corpus: Corpus, cut: dt.datetime | None, users: Sequence[str] | None = None
+) -> Iterator[UserCase]:
+    """Each chosen user with hidden tracks the corpus knows, in corpus order."""
+    splits = {h.user: split_history(h, cut) for h in corpus.histories}
+    befores = {u: frozenset(before) for u, (before, _) in splits.items()}
+    for history in corpus.histories:
+        before, hidden = splits[history.user]
+        hidden &= set(corpus.index.row_of)
+        if (users and history.user not in users) or not before or not hidden:
+            continue
+        others = [tracks for u, tracks in befores.items() if u != history.user]
+        yield UserCase(
+            history=history,
+            before=before,
+            hidden=frozenset(hidden),
+            profile=profile(corpus, before),
+            co_listened=co_listened_tracks(befores[history.user], others),
+            styles=history.true_styles or _observed_styles(corpus, before),
+        )
+
+
+def _observed_styles(corpus: Corpus, tracks: Sequence[str]) -> frozenset[str]:
+    styles = Counter(corpus.index.genre_of(t) for t in dict.fromkeys(tracks))
+    return frozenset(s for s, n in styles.items() if s and n >= MIN_STYLE_TRACKS)
+
+
+def baselines(corpus: Corpus, k: int, seed: int = 0) -> dict[str, Method]:
+    """Most popular in the user's styles, more by known artists (today's), random."""
+    by_style = _popular_by_style(corpus)
+    everything = corpus.index.track_ids
+
+    def popular(case: UserCase) -> list[str]:
+        ranked = [t for s in sorted(case.styles) for t in by_style.get(s, [])[: k * 4]]
+        ranked.sort(key=lambda t: -int(corpus.index.popularity[corpus.index.row_of[t]]))
+        return _fresh(ranked, case, k)
+
+    def known_artists(case: UserCase) -> list[str]:
+        taste = case.profile.taste
+        candidates = artist_candidates(corpus, taste)
+        candidates += co_listener_candidates(corpus, taste, case.co_listened)
+        picks = rank_candidates(
+            candidates,
+            exclude=taste.own_track_ids,
+            space=TasteSpace(taste.clustering, taste.user_features),
+            affinity=taste.affinity,
+            options=RankingOptions(limit=k, discovery=0.0),
+        )
+        return [p.track_id for p in picks]
+
+    def random_picks(case: UserCase) -> list[str]:
+        rng = random.Random(f"{seed}:{case.history.user}")
+        return _fresh(rng.sample(everything, min(len(everything), k * 2)), case, k)
+
+    return {POPULAR: popular, KNOWN_ARTISTS: known_artists, RANDOM: random_picks}
+
+
+def _popular_by_style(corpus: Corpus) -> dict[str, list[str]]:
+    rows: dict[str, list[int]] = defaultdict(list)
+    for row, code in enumerate(corpus.index.genre_codes.tolist()):
+        rows[corpus.index.genres[code]].append(row)
+    return {
+        style: [
+            corpus.index.track_ids[r]
+            for r in sorted(ids, key=lambda r: -int(corpus.index.popularity[r]))
+        ]
+        for style, ids in rows.items()
+    }
+
+
+def _fresh(ranked: Iterable[str], case: UserCase, k: int) -> list[str]:
+    own = case.profile.taste.own_track_ids
+    return [t for t in dict.fromkeys(ranked) if t not in own][:k]
+
+
+def ours(corpus: Corpus, k: int, discovery: float = DEFAULT_DISCOVERY) -> Method:
+    """The local recommender over the offline sources."""
+    options = RankingOptions(limit=k, discovery=discovery)
+
+    def picks(case: UserCase) -> list[str]:
+        chosen = recommend_offline(corpus, case.profile, case.co_listened, options)
+        return [p.track_id for p in chosen]
+
+    return picks
+
+
+def evaluate(
+    corpus: Corpus,
+    methods: Mapping[str, Method],
+    *,
+    cut: dt.datetime | None = None,
+    k: int = 50,
+    users: Sequence[str] | None = None,
+    progress: Progress = lambda cases: cases,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[Row]:
+    """One row per method: hit rate and recall at k, novelty, style fit, diversity, coverage."""
+    scores = {name: MethodScores() for name in methods}
+    scale = _feature_scale(corpus)
+    for case in progress(user_cases(corpus, cut, users)):
+        for name, method in methods.items():
+            started = clock()
+            picks = method(case)[:k]
+            scores[name].seconds.append(clock() - started)
+            _score(corpus, case, picks, scale, scores[name])
+    return [_row(name, s, len(corpus.index.track_ids)) for name, s in scores.items()]
+
+
+def _feature_scale(corpus: Corpus) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    matrix = corpus.index.features.astype(np.float64)
+    std = matrix.std(axis=0) if len(matrix) else np.ones(matrix.shape[1])
+    mean = matrix.mean(axis=0) if len(matrix) else np.zeros(matrix.shape[1])
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def _score(
+    corpus: Corpus,
+    case: UserCase,
+    picks: Sequence[str],
+    scale: tuple[NDArray[np.float64], NDArray[np.float64]],
+    into: MethodScores,
+) -> None:
+    known = set(case.profile.taste.affinity)
+    found = case.hidden.intersection(picks)
+    into.hits.append(1.0 if found else 0.0)
+    into.recall.append(len(found) / len(case.hidden))
+    into.novelty.append(_share(picks, lambda t: not known & set(corpus.artists_of(t))))
+    into.in_style.append(_share(picks, lambda t: corpus.index.genre_of(t) in case.styles))
+    into.diversity.append(_diversity(corpus, picks, scale))
+    into.picked.update(picks)
+
+
+def _share(picks: Sequence[str], test: Callable[[str], bool]) -> float:
+    return sum(1 for t in picks if test(t)) / len(picks) if picks else 0.0
+
+
+def _diversity(
+    corpus: Corpus, picks: Sequence[str], scale: tuple[NDArray[np.float64], NDArray[np.float64]]
+) -> float:
+    """Mean distance between two picks, in standard deviations of the whole catalogue (RMS)."""
+    rows = [corpus.index.row_of[t] for t in picks if t in corpus.index.row_of]
+    if len(rows) < 2:
+        return 0.0
+    points = (corpus.index.features[rows].astype(np.float64) - scale[0]) / scale[1]
+    distance = np.sqrt(((points[:, None, :] - points[None, :, :]) ** 2).mean(axis=2))
+    upper = np.triu_indices(len(rows), k=1)
+    return float(distance[upper].mean())
+
+
+def _row(name: str, s: MethodScores, catalogue_size: int) -> Row:
+    def mean(values: list[float]) -> float:
+        return float(np.mean(values)) if values else 0.0
+
+    return Row(
+        method=name,
+        users=len(s.hits),
+        hit_rate=mean(s.hits),
+        recall=mean(s.recall),
+        novelty=mean(s.novelty),
+        in_style=mean(s.in_style),
+        diversity=mean(s.diversity),
+        coverage=len(s.picked) / catalogue_size if catalogue_size else 0.0,
+        ms_per_user=1000 * mean(s.seconds),
+    )
+
+
+def format_table(rows: Sequence[Row], k: int) -> str:
+    """The rows as an aligned text table."""
+    header = (
+        f"{'method':<20} {'users':>5} {f'hit@{k}':>7} {f'recall@{k}':>9} {'novelty':>7} "
+        f"{'in style':>8} {'diversity':>9} {'coverage':>8} {'ms/user':>8}"
+    )
+    lines = [header]
+    for r in rows:
+        lines.append(
+            f"{r.method:<20} {r.users:>5} {r.hit_rate:>7.3f} {r.recall:>9.3f} {r.novelty:>7.2f} "
+            f"{r.in_style:>8.2f} {r.diversity:>9.2f} {r.coverage:>8.3f} {r.ms_per_user:>8.1f}"
+        )
+    return "\n".join(lines)

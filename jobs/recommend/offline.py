@@ -1,0 +1,183 @@
+"""The local recommender over an in-memory corpus, for the offline evaluation.
+
+Artists are named, not numbered, here: a corpus joins the CSV (names only) with stored
+tracks, so a casefolded artist name is the artist's identity throughout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from jobs.clustering import cluster_tracks
+from jobs.recommend.csv_pool import CsvCatalogue, nearest_new_rows
+from jobs.recommend.protocol import ARTISTS, CO_LISTENERS, COLLABORATORS, CSV, Candidate, Taste
+from jobs.recommend.ranking import Pick, RankingOptions, rank_candidates
+from jobs.recommend.taste import TasteSpace, artist_affinity
+
+ARTIST_TRACKS = 150  # candidates from known artists' catalogues
+GUESTS = 12
+
+
+@dataclass(frozen=True)
+class History:
+    """One user's dated plays and saves: (track id, when)."""
+
+    user: str
+    events: Sequence[tuple[str, dt.datetime]]
+    true_styles: frozenset[str] | None = None
+
+
+@dataclass
+class Corpus:
+    """Every track the evaluation knows (features, artists, style, popularity) and the users."""
+
+    index: CsvCatalogue
+    histories: list[History]
+
+    @cached_property
+    def rows_by_artist(self) -> dict[str, list[int]]:
+        rows: dict[str, list[int]] = defaultdict(list)
+        for row, names in enumerate(self.index.artists):
+            for name in names:
+                rows[name.casefold()].append(row)
+        return dict(rows)
+
+    def artists_of(self, track_id: str) -> tuple[str, ...]:
+        row = self.index.row_of.get(track_id)
+        return () if row is None else tuple(n.casefold() for n in self.index.artists[row])
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the recommender may know of a user: their tracks before the cut."""
+
+    tracks: Sequence[str]
+    taste: Taste
+
+
+def profile(corpus: Corpus, tracks: Sequence[str]) -> Profile:
+    """The user's taste from their (dated, before the cut) tracks; each event counts once."""
+    known = [t for t in tracks if t in corpus.index.row_of]
+    artists = [corpus.artists_of(t) for t in known]
+    features = {t: corpus.index.feature_dict(corpus.index.row_of[t]) for t in dict.fromkeys(known)}
+    affinity = artist_affinity({}, artists)
+    taste = Taste(
+        user_id=0,
+        own_track_ids=frozenset(tracks),
+        affinity=affinity,
+        artist_names={a: a for a in affinity},
+        clustering=cluster_tracks(features),
+        user_features=features,
+    )
+    return Profile(known, taste)
+
+
+def offline_candidates(
+    corpus: Corpus, taste: Taste, co_listened: Mapping[str, tuple[int, str]]
+) -> list[Candidate]:
+    """What the CSV, artists, co-listeners and collaborators sources would offer."""
+    space = TasteSpace(taste.clustering, taste.user_features)
+    rows = nearest_new_rows(
+        corpus.index, space, frozenset(taste.affinity), taste.own_track_ids, taste.wanted
+    )
+    found = [
+        row_candidate(corpus, row, CSV, corpus.index.genres[corpus.index.genre_codes[row]])
+        for row in rows
+    ]
+    found += artist_candidates(corpus, taste)
+    found += collaborator_candidates(corpus, taste)
+    return found + co_listener_candidates(corpus, taste, co_listened)
+
+
+def co_listener_candidates(
+    corpus: Corpus, taste: Taste, co_listened: Mapping[str, tuple[int, str]]
+) -> list[Candidate]:
+    return [
+        row_candidate(corpus, corpus.index.row_of[t], CO_LISTENERS, seed, float(users))
+        for t, (users, seed) in co_listened.items()
+        if t in corpus.index.row_of and t not in taste.own_track_ids
+    ]
+
+
+def row_candidate(
+    corpus: Corpus, row: int, origin: str, seed: str, support: float = 1.0
+) -> Candidate:
+    names = corpus.index.artists[row]
+    return Candidate(
+        track_id=corpus.index.track_ids[row],
+        artist_ids=tuple(n.casefold() for n in names),
+        artist_names=names,
+        origin=origin,
+        seed_name=seed,
+        support=support,
+        features=corpus.index.feature_dict(row),
+    )
+
+
+def artist_candidates(corpus: Corpus, taste: Taste) -> list[Candidate]:
+    found: list[Candidate] = []
+    for artist in taste.ranked_artists:
+        rows = corpus.rows_by_artist.get(artist, [])
+        found += [
+            row_candidate(corpus, row, ARTISTS, artist)
+            for row in rows
+            if corpus.index.track_ids[row] not in taste.own_track_ids
+        ]
+        if len(found) >= ARTIST_TRACKS:
+            break
+    return found
+
+
+def collaborator_candidates(corpus: Corpus, taste: Taste) -> list[Candidate]:
+    guests: dict[str, str] = {}
+    for artist in taste.ranked_artists:
+        for row in corpus.rows_by_artist.get(artist, []):
+            for name in corpus.index.artists[row]:
+                if name.casefold() not in taste.affinity:
+                    guests.setdefault(name.casefold(), artist)
+    chosen = list(guests)[:GUESTS]
+    return [
+        row_candidate(
+            corpus, row, COLLABORATORS, f"{guest} is credited on {guests[guest]}'s records"
+        )
+        for guest in chosen
+        for row in corpus.rows_by_artist.get(guest, [])
+        if corpus.index.track_ids[row] not in taste.own_track_ids
+    ]
+
+
+def recommend_offline(
+    corpus: Corpus,
+    user: Profile,
+    co_listened: Mapping[str, tuple[int, str]],
+    options: RankingOptions,
+) -> list[Pick]:
+    """The local recommender's picks from offline sources only."""
+    candidates = offline_candidates(corpus, user.taste, co_listened)
+    return rank_candidates(
+        candidates,
+        exclude=user.taste.own_track_ids,
+        space=TasteSpace(user.taste.clustering, user.taste.user_features),
+        affinity=user.taste.affinity,
+        options=options,
+    )
+
+
+def co_listened_tracks(
+    own: frozenset[str], others: Sequence[frozenset[str]]
+) -> dict[str, tuple[int, str]]:
+    """Track -> (other users who share a track with this one and play it, a shared track)."""
+    support: dict[str, tuple[int, str]] = {}
+    for tracks in others:
+        shared = own & tracks
+        if not shared:
+            continue
+        seed = min(shared)
+        for track in tracks - own:
+            count, first = support.get(track, (0, seed))
+            support[track] = (count + 1, first)
+    return support

@@ -1,0 +1,94 @@
+"""The offline evaluation: splits at the cut, scores picks against what was hidden, baselines."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from jobs.clustering import CLUSTER_FEATURES
+from jobs.recommend.csv_pool import build_csv_catalogue
+from jobs.recommend.evaluation import (
+    KNOWN_ARTISTS,
+    POPULAR,
+    RANDOM,
+    UserCase,
+    baselines,
+    evaluate,
+    format_table,
+    split_history,
+)
+from jobs.recommend.offline import Corpus, History
+from tests.jobs.recommend.test_ranking import CALM, LOUD
+
+START = dt.datetime(2026, 1, 1)
+CUT = dt.datetime(2026, 6, 1)
+
+
+def day(n: int) -> dt.datetime:
+    return START + dt.timedelta(days=n)
+
+
+def corpus() -> Corpus:
+    """Calm tracks by the known artist and by two strangers, loud ones by a third."""
+    rows = []
+    for i in range(12):
+        calm = [CALM[n] + (i % 4) * 0.5 * (n == "tempo") for n in CLUSTER_FEATURES]
+        rows.append((f"known{i}", ("Known",), "folk", 10 + i, calm))
+        rows.append((f"new{i}", ("Stranger",), "folk", 50 + i, calm))
+        rows.append((f"other{i}", ("Other",), "folk", 20 + i, calm))
+        rows.append((f"loud{i}", ("Shouter",), "edm", 90, [LOUD[n] for n in CLUSTER_FEATURES]))
+    before = [(f"known{i}", day(i)) for i in range(10)]
+    after = [("known0", day(200)), ("new3", day(201))]
+    return Corpus(build_csv_catalogue(rows), [History("ann", before + after)])
+
+
+def test_the_cut_hides_later_events_the_user_had_not_met_before() -> None:
+    history = History("ann", [("a", day(1)), ("b", day(200)), ("a", day(201))])
+
+    before, hidden = split_history(history, CUT)
+
+    assert (before, hidden) == (["a"], {"b"})
+
+
+def test_without_a_cut_the_latest_fifth_is_hidden() -> None:
+    history = History("ann", [(f"t{i}", day(i)) for i in range(10)])
+
+    before, hidden = split_history(history, None)
+
+    assert (len(before), hidden) == (8, {"t8", "t9"})
+
+
+def test_scores_a_method_against_the_hidden_tracks() -> None:
+    data = corpus()
+
+    def finds_it(case: UserCase) -> list[str]:
+        return ["new3", "known11"]
+
+    (row,) = evaluate(data, {"finds": finds_it}, cut=CUT, k=50)
+
+    assert (row.users, row.hit_rate, row.recall) == (1, 1.0, 1.0)
+    assert row.novelty == 0.5  # Stranger is new, Known is not
+    assert row.in_style == 1.0
+    assert row.coverage == 2 / 48
+    assert row.diversity >= 0.0
+
+
+def test_baselines_popular_known_artists_and_random() -> None:
+    data = corpus()
+    methods = baselines(data, k=5)
+
+    rows = {r.method: r for r in evaluate(data, methods, cut=CUT, k=5)}
+
+    assert set(rows) == {POPULAR, KNOWN_ARTISTS, RANDOM}
+    # The user's only style is folk: its most popular tracks are the stranger's.
+    assert rows[POPULAR].novelty == 1.0
+    assert rows[POPULAR].in_style == 1.0
+    assert rows[KNOWN_ARTISTS].novelty == 0.0
+    assert "hit@5" in format_table(list(rows.values()), 5)
+
+
+def test_users_without_hidden_tracks_are_left_out() -> None:
+    data = corpus()
+
+    (row,) = evaluate(data, {"none": lambda case: []}, cut=day(500), k=10)
+
+    assert row.users == 0

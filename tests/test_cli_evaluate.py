@@ -1,0 +1,81 @@
+"""`application.py evaluate`: the offline evaluation over this instance's own data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from application import main
+from db.database import Database
+from db.models import AudioFeatures, Play
+from tests.factories import make_track, make_user
+from tests.jobs.recommend.test_ranking import CALM
+
+START = dt.datetime(2026, 10, 1)
+
+
+@pytest.fixture
+def env(
+    database: Database, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Database:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.delenv("AUDIO_FEATURES_CSV", raising=False)
+    return database
+
+
+def _seed(database: Database) -> None:
+    def write() -> None:
+        user = make_user("ann")
+        make_user("bo")
+        for i in range(14):
+            artist = "known" if i < 12 else "stranger"
+            make_track(f"t{i:02d}", [artist], f"al-{artist}")
+            values = CALM | {"tempo": 80.0 + i, "valence": 0.2 + i / 50}
+            AudioFeatures.create(
+                track=f"t{i:02d}", key=0, mode=1, time_signature=4, source="csv", **values
+            )
+        for i in range(12):
+            Play.create(user=user, track=f"t{i:02d}", played_at=START + dt.timedelta(days=i))
+        Play.create(user=user, track="t13", played_at=START + dt.timedelta(days=40))
+
+    database.run_sync(write)
+
+
+def test_prints_a_table_of_ours_and_the_baselines(
+    env: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _seed(env)
+
+    assert main(["evaluate", "--cut", "2026-11-01", "--k", "5"]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["method", "users", "hit@5", "recall@5"]
+    methods = [line.split()[0] for line in lines[1:]]
+    assert methods == ["ours", "popular-in-styles", "known-artists", "random"]
+    ours = lines[1].split()
+    assert ours[1] == "1"  # ann; bo has no plays
+    assert float(ours[2]) == 1.0  # the only other track is the one she played later
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(["--user", "zed"], "no such user: zed", id="unknown-user"),
+        pytest.param(
+            ["--cut", "2027-01-01"], "no user has plays or saves after 2027-01-01", id="late-cut"
+        ),
+    ],
+)
+def test_nothing_to_evaluate_is_one_clear_line(
+    env: Database, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    _seed(env)
+
+    assert main(["evaluate", *argv]) == 2
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert message in err
