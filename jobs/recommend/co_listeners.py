@@ -10,8 +10,9 @@ from db.snapshots import co_listened_tracks
 from jobs.recommend.protocol import CO_LISTENERS, Candidate, Taste
 
 
-def _co_listener_candidates(user_id: int, own: Sequence[str]) -> list[Candidate]:
-    co_listened = co_listened_tracks(user_id, own)
+def _co_listener_candidates(user_id: int, own: Sequence[str], wanted: int) -> list[Candidate]:
+    # On a big instance thousands of tracks share a listener; the best supported are enough.
+    co_listened = sorted(co_listened_tracks(user_id, own), key=lambda r: (-r[1], r[0]))[:wanted]
     names = {t["id"]: t["name"] for t in catalogue.track_summaries(sorted(set(own)))}
     summaries = {t["id"]: t for t in catalogue.track_summaries([row[0] for row in co_listened])}
     return [
@@ -41,4 +42,5 @@ class CoListenersSource:
 
     async def candidates(self, taste: Taste) -> list[Candidate]:
         own = sorted(taste.own_track_ids)
-        return await self._database.run(_co_listener_candidates, taste.user_id, own)
+        wanted = taste.wanted * 2
+        return await self._database.run(_co_listener_candidates, taste.user_id, own, wanted)

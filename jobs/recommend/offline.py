@@ -96,11 +96,15 @@ def offline_candidates(
 def co_listener_candidates(
     corpus: Corpus, taste: Taste, co_listened: Mapping[str, tuple[int, str]]
 ) -> list[Candidate]:
-    return [
-        row_candidate(corpus, corpus.index.row_of[t], CO_LISTENERS, seed, float(users))
-        for t, (users, seed) in co_listened.items()
-        if t in corpus.index.row_of and t not in taste.own_track_ids
-    ]
+    """The tracks most other users play alongside the user's, best supported first."""
+    usable = [t for t in co_listened if t in corpus.index.row_of and t not in taste.own_track_ids]
+    usable.sort(key=lambda t: (-co_listened[t][0], t))
+    found = []
+    for track_id in usable[: taste.wanted * 2]:
+        users, seed = co_listened[track_id]
+        row = corpus.index.row_of[track_id]
+        found.append(row_candidate(corpus, row, CO_LISTENERS, seed, float(users)))
+    return found
 
 
 def row_candidate(

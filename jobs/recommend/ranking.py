@@ -72,7 +72,8 @@ def rank_candidates(
     new = np.array([_is_new(m, affinity, known_names) for m in merged], dtype=bool)
     closeness, fitted = space.fit(feature_rows([m.features for m in merged]))
     scores = _scores(merged, closeness, affinity)
-    order = sorted(range(len(merged)), key=lambda i: (-scores[i], merged[i].track_id))
+    ids = np.array([m.track_id for m in merged])
+    order = np.lexsort((ids, -scores)).tolist()
     chosen = _select(merged, order, new, options)
     return [
         Pick(
@@ -134,22 +135,20 @@ def _scores(
 def _select(
     merged: Sequence[_Merged], order: Sequence[int], new: NDArray[np.bool_], options: RankingOptions
 ) -> list[int]:
-    """Fill the discovery quota and the rest, each pool in score order, artists capped."""
+    """The discovery quota from new artists first, then the best of both, artists capped."""
     limit = max(options.limit, 0)
-    quota = round(min(max(options.discovery, 0.0), 1.0) * limit)
+    quota = math.ceil(min(max(options.discovery, 0.0), 1.0) * limit - 1e-9)
     per_artist: Counter[str] = Counter()
     fresh = [i for i in order if new[i]]
-    known = [i for i in order if not new[i]]
-    took_new = _take(merged, fresh, quota, per_artist, options.per_artist_cap)
-    took_known = _take(merged, known, limit - len(took_new), per_artist, options.per_artist_cap)
-    # A pool that ran short leaves its places to the other, then the cap gives way.
-    room = limit - len(took_new) - len(took_known)
-    took_new += _take(merged, fresh, room, per_artist, options.per_artist_cap, took_new)
-    chosen = set(took_new) | set(took_known)
-    spare = [i for i in order if i not in chosen][: limit - len(chosen)]
-    took_new += [i for i in spare if new[i]]
-    took_known += [i for i in spare if not new[i]]
-    return _interleave(took_known, took_new)
+    chosen = _take(merged, fresh, quota, per_artist, options.per_artist_cap)
+    # The rest go on merit; a pool that ran short leaves its places to the other.
+    chosen += _take(merged, order, limit - len(chosen), per_artist, options.per_artist_cap, chosen)
+    # Then the cap gives way rather than leave places empty.
+    taken = set(chosen)
+    chosen += [i for i in order if i not in taken][: limit - len(chosen)]
+    taken = set(chosen)
+    in_order = [i for i in order if i in taken]
+    return _interleave([i for i in in_order if not new[i]], [i for i in in_order if new[i]])
 
 
 def _take(
