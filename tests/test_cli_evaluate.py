@@ -52,12 +52,13 @@ def test_prints_a_table_of_ours_and_the_baselines(
     assert main(["evaluate", "--cut", "2026-11-01", "--k", "5"]) == 0
 
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:4] == ["method", "users", "hit@5", "recall@5"]
+    assert lines[0].split()[:6] == ["method", "users", "hit@5", "new", "hit@5", "recall@5"]
     methods = [line.split()[0] for line in lines[1:]]
     assert methods == ["ours", "popular-in-styles", "known-artists", "random"]
     ours = lines[1].split()
     assert ours[1] == "1"  # ann; bo has no plays
-    assert float(ours[2]) == 1.0  # the only other track is the one she played later
+    # The only other track, by a new artist, is the one she played later.
+    assert (float(ours[2]), float(ours[3])) == (1.0, 1.0)
 
 
 @pytest.mark.parametrize(

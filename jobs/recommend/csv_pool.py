@@ -28,6 +28,8 @@ from jobs.recommend.taste import TasteSpace
 logger = logging.getLogger(__name__)
 
 PER_ARTIST = 2  # rows per artist in one answer, so one prolific artist cannot crowd it out
+# Offered per wanted pick: the ranking, not distance alone, chooses among them (popularity).
+OFFER_FACTOR = 3
 SEARCH_FACTOR = 8  # rows examined per row wanted, before known artists are filtered out
 
 
@@ -208,7 +210,8 @@ class CsvCandidateSource:
 def csv_candidates(index: CsvCatalogue, taste: Taste) -> list[Candidate]:
     """The CSV's tracks nearest the user's centroids, by artists the user never played."""
     space = TasteSpace(taste.clustering, taste.user_features)
-    rows = nearest_new_rows(index, space, taste.known_names, taste.own_track_ids, taste.wanted)
+    wanted = taste.wanted * OFFER_FACTOR
+    rows = nearest_new_rows(index, space, taste.known_names, taste.own_track_ids, wanted)
     return [
         Candidate(
             track_id=index.track_ids[row],
@@ -217,6 +220,7 @@ def csv_candidates(index: CsvCatalogue, taste: Taste) -> list[Candidate]:
             origin=CSV,
             seed_name=index.genres[int(index.genre_codes[row])] or "similar",
             features=index.feature_dict(row),
+            popularity=float(index.popularity[row]),
         )
         for row in rows
     ]

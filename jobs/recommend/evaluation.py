@@ -55,6 +55,7 @@ class UserCase:
 @dataclass
 class MethodScores:
     hits: list[float] = field(default_factory=list)
+    new_hits: list[float] = field(default_factory=list)
     recall: list[float] = field(default_factory=list)
     novelty: list[float] = field(default_factory=list)
     in_style: list[float] = field(default_factory=list)
@@ -68,6 +69,7 @@ class Row:
     method: str
     users: int
     hit_rate: float
+    new_hit_rate: float  # hits among hidden tracks by artists new to the user
     recall: float
     novelty: float
     in_style: float
@@ -214,6 +216,7 @@ def _score(
     known = set(case.profile.taste.affinity)
     found = case.hidden.intersection(picks)
     into.hits.append(1.0 if found else 0.0)
+    into.new_hits.append(1.0 if any(not known & set(corpus.artists_of(t)) for t in found) else 0.0)
     into.recall.append(len(found) / len(case.hidden))
     into.novelty.append(_share(picks, lambda t: not known & set(corpus.artists_of(t))))
     into.in_style.append(_share(picks, lambda t: corpus.index.genre_of(t) in case.styles))
@@ -246,6 +249,7 @@ def _row(name: str, s: MethodScores, catalogue_size: int) -> Row:
         method=name,
         users=len(s.hits),
         hit_rate=mean(s.hits),
+        new_hit_rate=mean(s.new_hits),
         recall=mean(s.recall),
         novelty=mean(s.novelty),
         in_style=mean(s.in_style),
@@ -258,13 +262,15 @@ def _row(name: str, s: MethodScores, catalogue_size: int) -> Row:
 def format_table(rows: Sequence[Row], k: int) -> str:
     """The rows as an aligned text table."""
     header = (
-        f"{'method':<20} {'users':>5} {f'hit@{k}':>7} {f'recall@{k}':>9} {'novelty':>7} "
+        f"{'method':<20} {'users':>5} {f'hit@{k}':>7} {f'new hit@{k}':>10} {f'recall@{k}':>9} "
+        f"{'novelty':>7} "
         f"{'in style':>8} {'diversity':>9} {'coverage':>8} {'ms/user':>8}"
     )
     lines = [header]
     for r in rows:
         lines.append(
-            f"{r.method:<20} {r.users:>5} {r.hit_rate:>7.3f} {r.recall:>9.3f} {r.novelty:>7.2f} "
+            f"{r.method:<20} {r.users:>5} {r.hit_rate:>7.3f} {r.new_hit_rate:>10.3f} "
+            f"{r.recall:>9.3f} {r.novelty:>7.2f} "
             f"{r.in_style:>8.2f} {r.diversity:>9.2f} {r.coverage:>8.3f} {r.ms_per_user:>8.1f}"
         )
     return "\n".join(lines)

@@ -82,7 +82,7 @@ def offline_candidates(
     """What the CSV, artists, co-listeners and collaborators sources would offer."""
     space = TasteSpace(taste.clustering, taste.user_features)
     rows = nearest_new_rows(
-        corpus.index, space, frozenset(taste.affinity), taste.own_track_ids, taste.wanted
+        corpus.index, space, frozenset(taste.affinity), taste.own_track_ids, taste.wanted * 3
     )
     found = [
         row_candidate(corpus, row, CSV, corpus.index.genres[corpus.index.genre_codes[row]])
@@ -119,6 +119,7 @@ def row_candidate(
         seed_name=seed,
         support=support,
         features=corpus.index.feature_dict(row),
+        popularity=float(corpus.index.popularity[row]),
     )
 
 

@@ -31,6 +31,7 @@ class Candidate:
     seed_name: str
     support: float = 1.0
     features: Mapping[str, float] | None = None
+    popularity: float | None = None  # 0..100 where a source knows it (the CSV does)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ from jobs.recommend.protocol import SOURCE_NAMES, Candidate
 from jobs.recommend.reasons import pick_reason
 from jobs.recommend.taste import TasteSpace, feature_rows
 
-FIT_WEIGHT, AFFINITY_WEIGHT, SUPPORT_WEIGHT = 0.5, 0.3, 0.2
+FIT_WEIGHT, AFFINITY_WEIGHT, SUPPORT_WEIGHT, POPULARITY_WEIGHT = 0.5, 0.3, 0.2, 0.2
+# Unknown popularity (Spotify no longer sends it to development-mode apps) counts as middling.
+NEUTRAL_POPULARITY = 50.0
 # Found by another source too: independent evidence the track belongs here.
 AGREEMENT_BONUS = 0.1
 DEFAULT_DISCOVERY = 0.4
@@ -38,6 +40,7 @@ class _Merged:
     origins: dict[str, str] = field(default_factory=dict)
     support: float = 0.0
     features: Mapping[str, float] | None = None
+    popularity: float | None = None
 
     def artist_keys(self) -> tuple[str, ...]:
         # Some sources name artists without ids; the name then stands for the artist.
@@ -100,6 +103,7 @@ def _merge(
         entry.origins.setdefault(c.origin, c.seed_name)
         entry.support += max(c.support, 0.0)
         entry.features = entry.features if entry.features is not None else c.features
+        entry.popularity = entry.popularity if entry.popularity is not None else c.popularity
     rank = {name: i for i, name in enumerate(source_order)}
     for entry in merged.values():
         ordered = sorted(entry.origins.items(), key=lambda item: rank.get(item[0], len(rank)))
@@ -123,11 +127,15 @@ def _scores(
     # Log scale: the tenth co-listener adds less than the second.
     top = math.log1p(max(float(support.max()), 1e-9))
     agreement = np.array([len(m.origins) - 1 for m in merged], dtype=np.float64)
+    popular = np.array(
+        [NEUTRAL_POPULARITY if m.popularity is None else m.popularity for m in merged]
+    )
     return np.asarray(
         FIT_WEIGHT * closeness
         + AFFINITY_WEIGHT * liked
         + SUPPORT_WEIGHT * np.log1p(support) / top
-        + AGREEMENT_BONUS * np.minimum(agreement, 2.0),
+        + AGREEMENT_BONUS * np.minimum(agreement, 2.0)
+        + POPULARITY_WEIGHT * np.clip(popular, 0.0, 100.0) / 100.0,
         dtype=np.float64,
     )
 

@@ -65,7 +65,7 @@ def test_scores_a_method_against_the_hidden_tracks() -> None:
 
     (row,) = evaluate(data, {"finds": finds_it}, cut=CUT, k=50)
 
-    assert (row.users, row.hit_rate, row.recall) == (1, 1.0, 1.0)
+    assert (row.users, row.hit_rate, row.new_hit_rate, row.recall) == (1, 1.0, 1.0, 1.0)
     assert row.novelty == 0.5  # Stranger is new, Known is not
     assert row.in_style == 1.0
     assert row.coverage == 2 / 48

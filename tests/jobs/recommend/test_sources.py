@@ -180,7 +180,7 @@ async def test_csv_offers_the_nearest_tracks_by_artists_the_user_never_played(
     source = CsvCandidateSource(path)
 
     found = await source.candidates(
-        taste(clustering=clustering_of(tracks), user_features=tracks, wanted=4)
+        taste(clustering=clustering_of(tracks), user_features=tracks, wanted=1)
     )
 
     offered = {c.track_id: c for c in found}
