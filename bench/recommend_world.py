@@ -1,5 +1,5 @@
-"""The emulator's world as an evaluation corpus: every track, each user's dated events and
-true styles (the archetypes the world drew their taste from)."""
+"""The emulator's world as an evaluation corpus: every track styled by its artist's
+archetype, each user's extended streaming history as dated plays, and their true styles."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from jobs.clustering import CLUSTER_FEATURES
 from jobs.recommend.csv_pool import build_csv_catalogue
 from jobs.recommend.evaluation import Method, UserCase
 from jobs.recommend.offline import Corpus, History
-from spotify_emulator import EmulatedUser, World
+from spotify_emulator import EmulatedUser, World, generate_history
+
+SKIP_MS = 30_000  # shorter plays are skips, not a sign of taste
 
 
-def world_corpus(world: World) -> Corpus:
-    """Tracks styled by their main artist's archetype; plays, saves and playlist adds dated."""
+def world_corpus(world: World, entries: int) -> Corpus:
+    """The corpus of `world`; each user's history holds `entries` rows over a year."""
     rows = (
         (
             track.id,
@@ -24,16 +26,22 @@ def world_corpus(world: World) -> Corpus:
         )
         for track in world.tracks.values()
     )
-    return Corpus(build_csv_catalogue(rows), [_history(world, user) for user in world.users])
+    histories = [_history(world, user, entries) for user in world.users]
+    return Corpus(build_csv_catalogue(rows), histories)
 
 
-def _history(world: World, user: EmulatedUser) -> History:
-    events: list[tuple[str, dt.datetime]] = list(user.recent)
-    events += [(t, user.saved_at[t]) for t in user.saved]
-    playlist = world.playlists.get(user.playlist_id)
-    if playlist is not None:
-        events += [(t, playlist.added_at[t]) for t in playlist.track_ids]
+def _history(world: World, user: EmulatedUser, entries: int) -> History:
+    export = generate_history(world, user.id, years=1.0, entries=entries)
+    events = [
+        (row["spotify_track_uri"].rsplit(":", 1)[1], _when(row["ts"]))
+        for row in export.audio
+        if row.get("spotify_track_uri") and (row.get("ms_played") or 0) >= SKIP_MS
+    ]
     return History(user.id, events, frozenset(user.archetypes))
+
+
+def _when(ts: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
 
 
 def spotify_method(world: World, k: int) -> Method:
