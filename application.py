@@ -54,6 +54,7 @@ from jobs.service import (
     ClaimedJob,
     Handler,
     JobOutcome,
+    RunCannotStart,
     RunSummary,
     SnapshotService,
     UnknownUsers,
@@ -154,7 +155,7 @@ def create_snapshot_service(
 
     def make_handler() -> Handler:
         if cipher is None:
-            raise SettingsError("TOKEN_ENCRYPTION_KEY is not set: stored tokens cannot be read")
+            raise RunCannotStart("TOKEN_ENCRYPTION_KEY is not set: stored tokens cannot be read")
         return SnapshotPipeline(
             database,
             spotify,

@@ -170,3 +170,21 @@ def close_run_if_complete(run_id: str) -> bool:
     """Set the run's finished_at if none of its jobs is pending; True if this call did."""
     with write_transaction():
         return close_open_run(run_id, utcnow())
+
+
+def fail_run(run_id: str, reason: str, worker_prefix: str) -> int:
+    """Close the run's queued jobs, and the running ones `worker_prefix` held, as failed.
+
+    Jobs other workers are running stay theirs: the run finishes when they do. Returns how
+    many jobs were closed.
+    """
+    now = utcnow()
+    running_here = (SnapshotJob.status == JobStatus.RUNNING) & SnapshotJob.worker.startswith(
+        worker_prefix
+    )
+    abandoned = in_run(run_id) & ((SnapshotJob.status == JobStatus.QUEUED) | running_here)
+    failed = {"status": JobStatus.FAILED, "error": reason, "lease_until": None, "updated_at": now}
+    with write_transaction():
+        closed = SnapshotJob.update(failed).where(abandoned).execute()
+        close_open_run(run_id, now)
+    return int(closed)

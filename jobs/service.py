@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from db.claims import ClaimedJob, JobOutcome
-from db.database import Database
+from db.database import DATABASE_UNAVAILABLE, Database
 from db.run_reports import RunSummary, run_progress, summarize_run
-from db.runs import UnknownRun, UnknownUsers, create_run
-from jobs.drain import drain
+from db.runs import UnknownRun, UnknownUsers, create_run, fail_run
+from jobs.drain import describe_exception, drain
 
 # The web layer and the CLI reach the queue only through this module.
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "Handler",
     "JobOutcome",
     "Progress",
+    "RunCannotStart",
     "RunSummary",
     "SnapshotService",
     "UnknownUsers",
@@ -35,13 +36,21 @@ Handler = Callable[[ClaimedJob], Awaitable[JobOutcome]]
 Progress = Callable[[ClaimedJob, JobOutcome], None]
 
 
+class RunCannotStart(RuntimeError):
+    """Snapshots cannot run as the service is configured; the message names what is missing."""
+
+
 def worker_name() -> str:
     """Host and process: which worker holds a lease, for operators reading the queue."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class SnapshotService:
-    """Enqueues runs in the database and drains them with the snapshot pipeline."""
+    """Enqueues runs in the database and drains them with the snapshot pipeline.
+
+    `make_handler` builds a run's handler before anything is queued, and raises
+    `RunCannotStart` when no run could succeed (a missing setting): such a run is refused.
+    """
 
     def __init__(
         self,
@@ -75,8 +84,15 @@ class SnapshotService:
         on_progress: Progress | None = None,
     ) -> RunSummary:
         """Enqueue a run, work until its queue is empty, and summarise it."""
+        handler = self.make_handler()
         run_id = await self._enqueue(date, usernames, force, trigger)
-        await self._drain(run_id, on_progress)
+        try:
+            await self._drain(run_id, handler, on_progress)
+        except self.stop_on:
+            raise
+        except Exception as exc:
+            await self._fail(run_id, exc)
+            raise
         return await self.database.run(summarize_run, run_id)
 
     async def start_run(
@@ -87,8 +103,10 @@ class SnapshotService:
         trigger: str = "admin",
     ) -> str:
         """Enqueue a run and work on it in the background; returns its id at once."""
+        handler = self.make_handler()
         run_id = await self._enqueue(date, usernames, force, trigger)
-        task = asyncio.create_task(self._drain_logged(run_id), name=f"snapshot-run-{run_id}")
+        work = self._drain_in_background(run_id, handler)
+        task = asyncio.create_task(work, name=f"snapshot-run-{run_id}")
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return run_id
@@ -103,6 +121,9 @@ class SnapshotService:
         """The scheduled run: every active user, today's date."""
         try:
             summary = await self.run(trigger="nightly")
+        except RunCannotStart as exc:
+            logger.error("nightly snapshot run cannot start: %s", exc)  # noqa: TRY400
+            return
         except self.stop_on as exc:
             logger.error("nightly snapshot run stopped: %s", exc)  # noqa: TRY400
             return
@@ -127,16 +148,18 @@ class SnapshotService:
             create_run, date or self.today(), trigger=trigger, force=force, usernames=usernames
         )
 
-    async def _drain_logged(self, run_id: str) -> None:
+    async def _drain_in_background(self, run_id: str, handler: Handler) -> None:
         try:
-            await self._drain(run_id, None)
+            await self._drain(run_id, handler, None)
         except self.stop_on as exc:
             logger.error("snapshot run %s stopped: %s", run_id, exc)  # noqa: TRY400
+        except Exception as exc:  # noqa: BLE001 - nobody awaits this task: the run records it
+            await self._fail(run_id, exc)
 
-    async def _drain(self, run_id: str, on_progress: Progress | None) -> None:
+    async def _drain(self, run_id: str, handler: Handler, on_progress: Progress | None) -> None:
         await drain(
             self.database,
-            self.make_handler(),
+            handler,
             worker_id=worker_name(),
             run_id=run_id,
             concurrency=self.concurrency,
@@ -144,3 +167,20 @@ class SnapshotService:
             on_progress=on_progress,
             stop_on=self.stop_on,
         )
+
+    async def _fail(self, run_id: str, exc: Exception) -> None:
+        """Log a run's failure and close what it left waiting, so the run reads as failed."""
+        reason = describe_exception(exc)
+        # No traceback: chained exceptions may quote requests, and requests carry tokens.
+        logger.error("snapshot run %s failed: %s", run_id, reason)
+        try:
+            # drain names its loops "<worker>/<n>": the jobs they held are nobody's now.
+            await self.database.run(
+                fail_run, run_id, f"the snapshot run failed: {reason}", f"{worker_name()}/"
+            )
+        except DATABASE_UNAVAILABLE as unavailable:
+            logger.error(  # noqa: TRY400
+                "could not mark snapshot run %s failed: %s",
+                run_id,
+                describe_exception(unavailable),
+            )

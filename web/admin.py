@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from jobs.service import UnknownUsers
+from jobs.service import RunCannotStart, UnknownUsers
 from web.params import Endpoint, Param, operation, parse_date, parse_username
 from web.problems import Problem, bad_parameter, not_found
 from web.security import require_admin
@@ -31,7 +31,9 @@ class SnapshotRuns(Protocol):
         usernames: Sequence[str] | None,
         force: bool,
         trigger: str = "admin",
-    ) -> str: ...
+    ) -> str:
+        """Queue a run and work it in the background; raises UnknownUsers or RunCannotStart."""
+        ...
 
     async def progress(self, run_id: str) -> dict[str, Any] | None: ...
 
@@ -143,6 +145,7 @@ def _unknown_users(exc: UnknownUsers) -> Problem:
         400: "The JSON body or one of its fields is malformed.",
         401: "The admin token was missing or wrong.",
         404: "Some named users do not exist (listed in unknown_users).",
+        503: "Snapshots cannot run as configured (the detail names the missing setting).",
     },
 )
 async def start_snapshots(request: Request) -> Response:
@@ -152,6 +155,9 @@ async def start_snapshots(request: Request) -> Response:
         run_id = await _service(request).start_run(date, users, force, trigger="admin")
     except UnknownUsers as exc:
         raise _unknown_users(exc) from None
+    except RunCannotStart as exc:
+        # Refused before anything is queued: a 202 here would promise a run that cannot happen.
+        raise Problem(503, "Service unavailable", str(exc), slug="run-cannot-start") from None
     status_url = str(request.url_for("snapshot_run", run_id=run_id))
     return JSONResponse(
         {"run_id": run_id, "status_url": status_url},

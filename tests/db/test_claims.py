@@ -6,7 +6,6 @@ import datetime as dt
 import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
 
 import pytest
 
@@ -27,10 +26,6 @@ from tests.queue_helpers import (
     jobs_by_user,
     lease_until,
 )
-
-P = ParamSpec("P")
-T = TypeVar("T")
-WAIT = 10.0  # upper bound for awaited events; never reached when things work
 
 
 def test_jobs_are_claimed_oldest_first_and_once(database: Database) -> None:

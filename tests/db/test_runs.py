@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import ParamSpec, TypeVar
 
 import pytest
 
@@ -12,7 +11,7 @@ from db.database import Database
 from db.job_status import JobStatus
 from db.models import SnapshotJob, SnapshotRun, User
 from db.run_reports import run_progress, summarize_run
-from db.runs import UnknownUsers, create_run
+from db.runs import UnknownUsers, create_run, fail_run
 from tests.queue_helpers import (
     DAY,
     LEASE,
@@ -24,10 +23,6 @@ from tests.queue_helpers import (
     jobs_by_user,
     set_job_status,
 )
-
-P = ParamSpec("P")
-T = TypeVar("T")
-WAIT = 10.0  # upper bound for awaited events; never reached when things work
 
 
 def test_run_queues_one_job_per_active_user(database: Database) -> None:
@@ -150,3 +145,28 @@ def test_run_with_nothing_to_do_is_finished_at_once(database: Database) -> None:
     assert database.run_sync(finished_at, run_id) is not None
     assert database.run_sync(run_progress, run_id)["status"] == "finished"
     assert database.run_sync(summarize_run, run_id).succeeded
+
+
+def test_failing_a_run_closes_its_waiting_jobs_and_those_this_worker_held(
+    database: Database,
+) -> None:
+    def scenario() -> tuple[str, int, dt.datetime | None]:
+        add_users("ann", "bob", "cid")
+        run_id = create_run(DAY, trigger="admin")
+        assert claim_next_job("here:1/0", lease=LEASE) is not None  # ann
+        assert claim_next_job("elsewhere:2/0", lease=LEASE) is not None  # bob
+        closed = fail_run(run_id, "the snapshot run failed: boom", "here:1/")
+        return run_id, closed, finished_at(run_id)
+
+    run_id, closed, finished = database.run_sync(scenario)
+    assert closed == 2
+    assert finished is None  # bob is still being snapshotted elsewhere
+    progress = database.run_sync(run_progress, run_id)
+    assert [(job["username"], job["status"], job["error"]) for job in progress["jobs"]] == [
+        ("ann", "failed", "the snapshot run failed: boom"),
+        ("bob", "running", None),
+        ("cid", "failed", "the snapshot run failed: boom"),
+    ]
+    bob = database.run_sync(job_ids)["bob"]
+    assert database.run_sync(finish_job, bob, "elsewhere:2/0", JobOutcome("done"))
+    assert database.run_sync(finished_at, run_id) is not None

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -13,7 +13,9 @@ from starlette.types import Receive, Scope, Send
 
 from application import Settings, build_app
 from db.database import Database
+from db.models import SnapshotJob, SnapshotRun
 from jobs.service import UnknownUsers
+from tests.factories import make_user
 from web.openapi import operations
 from web.routes import admin_routes, build_routes
 
@@ -212,3 +214,17 @@ def test_every_route_is_protected_admin_or_deliberately_open(settings: Settings)
         open_ok = spec.tag in ("service", "auth", "pages")
         assert spec.protected or spec.tag == "admin" or open_ok, (method, path)
         assert not (spec.protected and spec.tag == "admin"), (method, path)
+
+
+async def test_a_run_that_cannot_start_is_refused_before_anything_is_queued(
+    app_client: Callable[..., Awaitable[httpx.AsyncClient]], database: Database
+) -> None:
+    """The real service without TOKEN_ENCRYPTION_KEY: a 503 naming it, not a 202 that dies."""
+    await database.run(make_user, "ann")
+    client = await app_client(admin_token=Secret(ADMIN))
+    response = await client.post("/admin/snapshots", json={}, headers=AUTH)
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"].startswith("TOKEN_ENCRYPTION_KEY is not set")
+    assert await database.run(SnapshotRun.select().count) == 0
+    assert await database.run(SnapshotJob.select().count) == 0
