@@ -8,7 +8,21 @@ import peewee as pw
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as run_migrations
 
-from db.models import ALL_MODELS, Recommendation, SchemaVersion, SnapshotJob, SnapshotRunUser
+from db.models import (
+    ALL_MODELS,
+    AlbumName,
+    ArtistName,
+    Episode,
+    EpisodePlay,
+    HistoryGap,
+    Play,
+    Recommendation,
+    SchemaVersion,
+    Show,
+    SnapshotJob,
+    SnapshotRunUser,
+    TrackCredit,
+)
 
 
 def _create_initial_schema(database: pw.Database) -> None:
@@ -42,11 +56,40 @@ def _add_recommendation_sources(database: pw.Database) -> None:
     run_migrations(*steps)
 
 
+def _play_columns(database: pw.Database) -> list[str]:
+    false = "false" if isinstance(database, pw.PostgresqlDatabase) else "0"
+    boolean = "BOOLEAN" if isinstance(database, pw.PostgresqlDatabase) else "INTEGER"
+    # Plain DDL: a NOT NULL column with a default needs no table rebuild on SQLite.
+    return [
+        "ALTER TABLE play ADD COLUMN ms_played INTEGER",
+        f"ALTER TABLE play ADD COLUMN short {boolean} NOT NULL DEFAULT {false}",
+        f"ALTER TABLE play ADD COLUMN origin VARCHAR(8) NOT NULL DEFAULT '{Play.POLLED}'",
+    ]
+
+
+def _add_history_import(database: pw.Database) -> None:
+    """Plays gain length, a short-play flag and an origin; podcasts, names and gaps get tables.
+
+    Every play stored so far was polled. The one unique (user, played_at) index becomes one
+    per origin, so an export may hold two plays ending in the same second.
+    """
+    existing = {column.name for column in database.get_columns("play")}
+    for statement in _play_columns(database):
+        if statement.split()[5] not in existing:
+            database.execute_sql(statement)
+    database.execute_sql("DROP INDEX IF EXISTS play_user_id_played_at")
+    Play._schema.create_indexes(safe=True)  # type: ignore[attr-defined]
+    database.create_tables(
+        [ArtistName, AlbumName, TrackCredit, Show, Episode, EpisodePlay, HistoryGap], safe=True
+    )
+
+
 # Append-only: each entry upgrades the schema from the version before it.
 MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (
     _create_initial_schema,
     _add_run_members,
     _add_recommendation_sources,
+    _add_history_import,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

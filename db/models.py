@@ -172,17 +172,127 @@ class SnapshotTrack(BaseModel):
 
 
 class Play(BaseModel):
-    """Listening history, accumulated across runs because Spotify keeps only the last 50."""
+    """Music history: polled (Spotify keeps only the last 50) or imported from the user's export."""
 
     id = pw.AutoField()
     user_id: int
     track_id: str
+    POLLED = "polled"
+    IMPORTED = "imported"
+    SHORT_MS = 30_000
+
     user = pw.ForeignKeyField(User, backref="plays", on_delete="CASCADE")
     track = pw.ForeignKeyField(Track, on_delete="CASCADE")
+    # When the play ended (Spotify's `played_at`, the export's `ts`).
     played_at = pw.DateTimeField()
+    # Null for polled plays: Spotify does not say how long those played.
+    ms_played = pw.IntegerField(null=True)
+    # Played under SHORT_MS: kept so the history is whole, left out of statistics by default.
+    short = pw.BooleanField(default=False)
+    origin = pw.CharField(max_length=8, default=POLLED)
+
+
+# A poll sees each play with its exact time; an export row is identified by time and track
+# (two rows of one export may end in the same second), so both kinds of writes are idempotent.
+Play.add_index(
+    Play.index(
+        Play.user, Play.played_at, unique=True, where=Play.origin == Play.POLLED, name="play_polled"
+    )
+)
+Play.add_index(
+    Play.index(
+        Play.user,
+        Play.played_at,
+        Play.track,
+        unique=True,
+        where=Play.origin == Play.IMPORTED,
+        name="play_imported",
+    )
+)
+Play.add_index(Play.index(Play.user, Play.played_at, name="play_user_time"))
+
+
+class ArtistName(BaseModel):
+    """An artist known only by name (the export has no artist ids); linked once the catalogue
+    meets it, so statistics can count it as that artist."""
+
+    id = pw.AutoField()
+    artist_id: str | None
+    name = pw.CharField(max_length=512, unique=True)
+    artist = pw.ForeignKeyField(Artist, null=True, on_delete="SET NULL")
+
+
+class AlbumName(BaseModel):
+    """An album known only by its name and its artist's name, linked like ArtistName."""
+
+    id = pw.AutoField()
+    artist_name_id: int
+    album_id: str | None
+    artist_name = pw.ForeignKeyField(ArtistName, backref="albums", on_delete="CASCADE")
+    name = pw.CharField(max_length=512)
+    album = pw.ForeignKeyField(Album, null=True, on_delete="SET NULL")
 
     class Meta:
-        indexes = ((("user", "played_at"), True),)
+        indexes = ((("artist_name", "name"), True),)
+
+
+class TrackCredit(BaseModel):
+    """The artist and album names an export gave a track: all we know until a snapshot meets it."""
+
+    track_id: str
+    artist_name_id: int | None
+    album_name_id: int | None
+    track = pw.ForeignKeyField(Track, primary_key=True, on_delete="CASCADE")
+    artist_name = pw.ForeignKeyField(ArtistName, null=True, on_delete="SET NULL")
+    album_name = pw.ForeignKeyField(AlbumName, null=True, on_delete="SET NULL")
+
+
+class Show(BaseModel):
+    """A podcast. The export names shows without ids, so the name is the identity."""
+
+    id = pw.AutoField()
+    name = pw.CharField(max_length=512, unique=True)
+
+
+class Episode(BaseModel):
+    """A podcast episode: never a track, so music statistics stay music."""
+
+    show_id: int | None
+    id = pw.CharField(max_length=64, primary_key=True)
+    name = pw.CharField(max_length=512)
+    uri = pw.CharField(max_length=128)
+    show = pw.ForeignKeyField(Show, null=True, backref="episodes", on_delete="SET NULL")
+    duration_ms = pw.IntegerField(null=True)
+
+
+class EpisodePlay(BaseModel):
+    """Podcast history, kept apart from music plays."""
+
+    id = pw.AutoField()
+    user_id: int
+    episode_id: str
+    user = pw.ForeignKeyField(User, backref="episode_plays", on_delete="CASCADE")
+    episode = pw.ForeignKeyField(Episode, on_delete="CASCADE")
+    played_at = pw.DateTimeField()
+    ms_played = pw.IntegerField(null=True)
+    origin = pw.CharField(max_length=8, default=Play.IMPORTED)
+
+    class Meta:
+        indexes = ((("user", "played_at", "episode"), True),)
+
+
+class HistoryGap(BaseModel):
+    """A window in which plays may be missing: a poll found more new plays than Spotify returns."""
+
+    id = pw.AutoField()
+    user_id: int
+    user = pw.ForeignKeyField(User, backref="history_gaps", on_delete="CASCADE")
+    starts_at = pw.DateTimeField()
+    ends_at = pw.DateTimeField()
+    found_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("user", "starts_at"), False),)
 
 
 class Recommendation(BaseModel):
@@ -303,6 +413,13 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     TopItem,
     SnapshotTrack,
     Play,
+    ArtistName,
+    AlbumName,
+    TrackCredit,
+    Show,
+    Episode,
+    EpisodePlay,
+    HistoryGap,
     Recommendation,
     Cluster,
     ClusterMember,

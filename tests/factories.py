@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from db.models import (
     Album,
@@ -96,3 +98,61 @@ def make_snapshot(
         for track_id in track_ids:
             ClusterMember.create(cluster=cluster, track=track_id)
     return snapshot
+
+
+def track_entry(
+    track_id: str,
+    ts: str,
+    ms_played: int = 200_000,
+    *,
+    name: str | None = None,
+    artist: str = "Nina Simone",
+    album: str = "Pastel Blues",
+) -> dict[str, object]:
+    """One music row of an extended streaming history export, as Spotify writes it."""
+    return {
+        "ts": ts,
+        "platform": "android",
+        "ms_played": ms_played,
+        "conn_country": "DE",
+        "ip_addr": "192.0.2.1",
+        "master_metadata_track_name": name or f"Song {track_id}",
+        "master_metadata_album_artist_name": artist,
+        "master_metadata_album_album_name": album,
+        "spotify_track_uri": f"spotify:track:{track_id}",
+        "episode_name": None,
+        "episode_show_name": None,
+        "spotify_episode_uri": None,
+        "reason_start": "trackdone",
+        "reason_end": "trackdone",
+        "shuffle": False,
+        "skipped": False,
+        "offline": False,
+        "offline_timestamp": None,
+        "incognito_mode": False,
+    }
+
+
+def episode_entry(
+    episode_id: str, ts: str, ms_played: int = 1_200_000, *, show: str = "The Daily"
+) -> dict[str, object]:
+    """One podcast row of an extended streaming history export."""
+    entry = track_entry("x", ts, ms_played)
+    entry.update(
+        {
+            "master_metadata_track_name": None,
+            "master_metadata_album_artist_name": None,
+            "master_metadata_album_album_name": None,
+            "spotify_track_uri": None,
+            "episode_name": f"Episode {episode_id}",
+            "episode_show_name": show,
+            "spotify_episode_uri": f"spotify:episode:{episode_id}",
+        }
+    )
+    return entry
+
+
+def write_export(path: Path, entries: Sequence[Mapping[str, object]]) -> Path:
+    """A Streaming_History_Audio_*.json file holding `entries`."""
+    path.write_text(json.dumps(list(entries)), encoding="utf-8")
+    return path

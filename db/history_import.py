@@ -1,0 +1,219 @@
+"""Writes of an imported streaming history: plays, and the catalogue rows their names make.
+
+One call stores one file's plays in one transaction, so an interrupted import leaves whole
+files behind it and a rerun finds them already present.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar, cast
+
+import peewee as pw
+
+from db.models import (
+    AlbumName,
+    ArtistName,
+    Episode,
+    EpisodePlay,
+    Play,
+    Show,
+    Track,
+    TrackCredit,
+)
+from streaming_history import ExportedPlay
+
+BATCH = 500
+# An exported row and a polled play are one play when their end times are this close.
+SAME_PLAY = dt.timedelta(seconds=10)
+T = TypeVar("T")
+
+
+@dataclasses.dataclass
+class Stored:
+    """What one call did: plays added, and plays that were already in the history."""
+
+    imported: int = 0
+    already_present: int = 0
+
+
+def _batches(items: Sequence[T], size: int = BATCH) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _imported_keys(user_id: int, start: dt.datetime, end: dt.datetime) -> set[tuple[Any, ...]]:
+    window = (Play.played_at >= start) & (Play.played_at <= end)
+    tracks = Play.select(Play.track, Play.played_at).where(
+        (Play.user == user_id) & (Play.origin == Play.IMPORTED) & window
+    )
+    episodes = EpisodePlay.select(EpisodePlay.episode, EpisodePlay.played_at).where(
+        (EpisodePlay.user == user_id)
+        & (EpisodePlay.played_at >= start)
+        & (EpisodePlay.played_at <= end)
+    )
+    keys = {("track", item, at) for item, at in cast(Iterable[Any], tracks.tuples())}
+    keys |= {("episode", item, at) for item, at in cast(Iterable[Any], episodes.tuples())}
+    return keys
+
+
+def _polled_times(user_id: int, start: dt.datetime, end: dt.datetime) -> dict[str, list[Any]]:
+    query = Play.select(Play.track, Play.played_at).where(
+        (Play.user == user_id)
+        & (Play.origin == Play.POLLED)
+        & (Play.played_at >= start - SAME_PLAY)
+        & (Play.played_at <= end + SAME_PLAY)
+    )
+    times: dict[str, list[Any]] = defaultdict(list)
+    for track_id, played_at in cast(Iterable[tuple[str, dt.datetime]], query.tuples()):
+        times[track_id].append(played_at)
+    for moments in times.values():
+        moments.sort()
+    return times
+
+
+def _was_polled(play: ExportedPlay, polled: dict[str, list[dt.datetime]]) -> bool:
+    moments = polled.get(play.item_id) if play.kind == "track" else None
+    if not moments:
+        return False
+    index = bisect.bisect_left(moments, play.ended_at - SAME_PLAY)
+    return index < len(moments) and moments[index] <= play.ended_at + SAME_PLAY
+
+
+def _new_plays(user_id: int, plays: Sequence[ExportedPlay]) -> list[ExportedPlay]:
+    start = min(play.ended_at for play in plays)
+    end = max(play.ended_at for play in plays)
+    present = _imported_keys(user_id, start, end)
+    polled = _polled_times(user_id, start, end)
+    return [p for p in plays if p.key not in present and not _was_polled(p, polled)]
+
+
+def _ids_by_name(model: type[ArtistName | Show], names: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for batch in _batches(sorted(set(names))):
+        query = model.select(model.name, model.id).where(model.name.in_(list(batch))).tuples()
+        found.update(cast(Iterable[tuple[str, int]], query))
+    return found
+
+
+def _insert(model: type[pw.Model], rows: Sequence[dict[str, Any]]) -> None:
+    for batch in _batches(rows):
+        model.insert_many(batch).on_conflict_ignore().execute()
+
+
+def _named_artists(names: Iterable[str]) -> dict[str, int]:
+    unique = sorted(set(names))
+    _insert(ArtistName, [{"name": name} for name in unique])
+    return _ids_by_name(ArtistName, unique)
+
+
+def _named_albums(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    unique = sorted(set(pairs))
+    _insert(AlbumName, [{"artist_name": artist, "name": name} for artist, name in unique])
+    found: dict[tuple[int, str], int] = {}
+    for batch in _batches(sorted({artist for artist, _ in unique})):
+        query = AlbumName.select(AlbumName.artist_name, AlbumName.name, AlbumName.id).where(
+            AlbumName.artist_name.in_(list(batch))
+        )
+        for artist, name, album_id in cast(Iterable[tuple[int, str, int]], query.tuples()):
+            found[(artist, name)] = album_id
+    return found
+
+
+def _store_tracks(plays: Sequence[ExportedPlay]) -> None:
+    """Tracks by id and name; credits by name, since the export carries no artist ids."""
+    first = {play.item_id: play for play in reversed(plays)}
+    ordered = [first[key] for key in sorted(first)]
+    _insert(
+        Track,
+        [{"id": p.item_id, "name": p.name, "uri": f"spotify:track:{p.item_id}"} for p in ordered],
+    )
+    artists = _named_artists(p.artist_or_show for p in ordered if p.artist_or_show)
+    albums = _named_albums(
+        (artists[p.artist_or_show], p.album) for p in ordered if p.artist_or_show and p.album
+    )
+    credits = []
+    for play in ordered:
+        artist = artists.get(play.artist_or_show) if play.artist_or_show else None
+        album = albums.get((artist, play.album)) if artist and play.album else None
+        if artist is not None:
+            credits.append({"track": play.item_id, "artist_name": artist, "album_name": album})
+    _insert(TrackCredit, credits)
+
+
+def _store_episodes(plays: Sequence[ExportedPlay]) -> None:
+    first = {play.item_id: play for play in reversed(plays)}
+    ordered = [first[key] for key in sorted(first)]
+    shows = [p.artist_or_show for p in ordered if p.artist_or_show]
+    _insert(Show, [{"name": name} for name in sorted(set(shows))])
+    show_ids = _ids_by_name(Show, shows)
+    rows = [
+        {
+            "id": p.item_id,
+            "name": p.name,
+            "uri": f"spotify:episode:{p.item_id}",
+            "show": show_ids.get(p.artist_or_show) if p.artist_or_show else None,
+        }
+        for p in ordered
+    ]
+    _insert(Episode, rows)
+
+
+def _play_rows(user_id: int, plays: Sequence[ExportedPlay]) -> list[dict[str, Any]]:
+    return [
+        {
+            "user": user_id,
+            "track": play.item_id,
+            "played_at": play.ended_at,
+            "ms_played": play.ms_played,
+            "short": play.ms_played is not None and play.ms_played < Play.SHORT_MS,
+            "origin": Play.IMPORTED,
+        }
+        for play in plays
+    ]
+
+
+def _episode_rows(user_id: int, plays: Sequence[ExportedPlay]) -> list[dict[str, Any]]:
+    return [
+        {
+            "user": user_id,
+            "episode": play.item_id,
+            "played_at": play.ended_at,
+            "ms_played": play.ms_played,
+            "origin": Play.IMPORTED,
+        }
+        for play in plays
+    ]
+
+
+def store_exported_plays(
+    user_id: int,
+    plays: Sequence[ExportedPlay],
+    progress: Callable[[int], object] = lambda _: None,
+) -> Stored:
+    """Add the plays the history lacks, in one transaction; `plays` must be free of duplicates.
+
+    A play is already present when it was imported before (same item, same end time) or
+    when a polled play of the same track ended within SAME_PLAY of it.
+    """
+    if not plays:
+        return Stored()
+    with Play._meta.database.atomic():
+        new = _new_plays(user_id, plays)
+        progress(len(plays) - len(new))
+        tracks = [play for play in new if play.kind == "track"]
+        episodes = [play for play in new if play.kind == "episode"]
+        _store_tracks(tracks)
+        _store_episodes(episodes)
+        for model, rows in (
+            (Play, _play_rows(user_id, tracks)),
+            (EpisodePlay, _episode_rows(user_id, episodes)),
+        ):
+            for batch in _batches(rows):
+                model.insert_many(batch).on_conflict_ignore().execute()
+                progress(len(batch))
+    return Stored(imported=len(new), already_present=len(plays) - len(new))
