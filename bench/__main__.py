@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from bench import conditional, db_access, features_csv, read_queries, recommend
+from bench import conditional, db_access, features_csv, history_import, read_queries, recommend
 from bench.measure import Report
 
 BENCHMARKS: dict[str, Callable[[], Report]] = {
@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, Callable[[], Report]] = {
     read_queries.NAME: read_queries.run,
     features_csv.NAME: features_csv.run,
     recommend.NAME: recommend.run,
+    history_import.NAME: history_import.run,
 }
 
 

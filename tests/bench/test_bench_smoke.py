@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from bench import __main__ as cli
-from bench import conditional, db_access, features_csv, read_queries, recommend
+from bench import conditional, db_access, features_csv, history_import, read_queries, recommend
 from bench.load import run_load
 from bench.measure import Report, Target, format_table, percentile
 
@@ -44,6 +44,11 @@ def _well_formed(report: Report, name: str) -> None:
         ),
         pytest.param(features_csv.NAME, lambda: features_csv.run(features_csv.TINY), id="features"),
         pytest.param(recommend.NAME, lambda: recommend.run(recommend.TINY), id="recommend"),
+        pytest.param(
+            history_import.NAME,
+            lambda: history_import.run(history_import.TINY),
+            id="history-import",
+        ),
     ],
 )
 def test_benchmark_runs_tiny_and_reports(name: str, run: Callable[[], Report]) -> None:
