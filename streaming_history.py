@@ -195,3 +195,54 @@ def export_files(paths: Sequence[Path]) -> Iterator[ExportFile]:
             yield from _zip_members(path)
         else:
             yield ExportFile(str(path), _read(path))
+
+
+CSV_HEADER = (
+    "played_at",
+    "ms_played",
+    "track",
+    "artist",
+    "album",
+    "track_uri",
+    "episode",
+    "show",
+    "episode_uri",
+)
+
+
+def iso_ts(moment: dt.datetime) -> str:
+    """A naive UTC time as the export writes `ts` (with milliseconds only when it has them)."""
+    text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
+    return text + "Z"
+
+
+def export_entry(play: ExportedPlay) -> dict[str, Any]:
+    """`play` as an entry of the extended streaming history, so it can be imported again."""
+    track = play.kind == "track"
+    return {
+        "ts": iso_ts(play.ended_at),
+        "ms_played": play.ms_played,
+        "master_metadata_track_name": play.name if track else None,
+        "master_metadata_album_artist_name": play.artist_or_show if track else None,
+        "master_metadata_album_album_name": play.album if track else None,
+        "spotify_track_uri": f"spotify:track:{play.item_id}" if track else None,
+        "episode_name": None if track else play.name,
+        "episode_show_name": None if track else play.artist_or_show,
+        "spotify_episode_uri": None if track else f"spotify:episode:{play.item_id}",
+    }
+
+
+def csv_row(play: ExportedPlay) -> tuple[str | int | None, ...]:
+    """`play` as one row under CSV_HEADER."""
+    entry = export_entry(play)
+    return (
+        entry["ts"],
+        play.ms_played,
+        entry["master_metadata_track_name"],
+        entry["master_metadata_album_artist_name"],
+        entry["master_metadata_album_album_name"],
+        entry["spotify_track_uri"],
+        entry["episode_name"],
+        entry["episode_show_name"],
+        entry["spotify_episode_uri"],
+    )
