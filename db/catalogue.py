@@ -9,6 +9,7 @@ from typing import Any, cast
 import peewee as pw
 
 from db.models import Album, Artist, AudioFeatures, Track, TrackArtist, utcnow
+from db.names import link_names
 from spotify_models import AUDIO_FEATURE_NAMES, ArtistRef
 from spotify_models import Album as SpotifyAlbum
 from spotify_models import Artist as SpotifyArtist
@@ -123,6 +124,7 @@ def upsert_tracks(tracks: Iterable[SpotifyTrack]) -> None:
         ["name", "uri", "duration_ms", "album", "popularity", "isrc", "explicit", "updated_at"],
     )
     _replace_track_artists(unique)
+    link_names(track.id for track in unique)
 
 
 def stored_features(track_ids: Iterable[str]) -> dict[str, tuple[dict[str, float], str]]:

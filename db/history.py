@@ -17,6 +17,7 @@ from db.models import (
     TopItem,
     TrackArtist,
 )
+from db.polled import gaps_overlapping
 from db.queries import SnapshotRef, iso_utc, user_id_of, with_track_columns, with_tracks
 from spotify_models import AUDIO_FEATURE_NAMES
 
@@ -38,14 +39,30 @@ def list_plays(
     """The user's plays between two dates (inclusive), newest first."""
     user_id = user_id_of(username)
     query = with_track_columns(
-        Play.select(Play.played_at)
+        Play.select(Play.played_at, Play.ms_played, Play.short, Play.origin)
         .where((Play.user == user_id) & _day_bounds(start, end))
         .order_by(Play.played_at.desc())
         .limit(limit)
     )
     return [
-        {"played_at": iso_utc(played_at), "track": track}
-        for (played_at,), track in with_tracks(list(query))
+        {
+            "played_at": iso_utc(played_at),
+            "ms_played": ms_played,
+            "short": bool(short),
+            "origin": origin,
+            "track": track,
+        }
+        for (played_at, ms_played, short, origin), track in with_tracks(list(query))
+    ]
+
+
+def list_gaps(username: str, start: dt.date | None, end: dt.date | None) -> list[dict[str, Any]]:
+    """Windows in which the user's plays may be missing, overlapping the days start..end."""
+    first = dt.datetime.combine(start, dt.time.min) if start else None
+    after = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min) if end else None
+    return [
+        {"from": iso_utc(starts_at), "to": iso_utc(ends_at), "found_at": iso_utc(found_at)}
+        for starts_at, ends_at, found_at in gaps_overlapping(user_id_of(username), first, after)
     ]
 
 

@@ -13,16 +13,15 @@ import peewee as pw
 from db.models import (
     Cluster,
     ClusterMember,
-    Play,
     Recommendation,
     Snapshot,
     SnapshotJob,
     SnapshotTrack,
     TopItem,
     User,
-    naive_utc,
     utcnow,
 )
+from db.polled import record_polled_plays
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,16 +71,8 @@ def replace_refresh_token(user_id: int, encrypted: str) -> None:
 
 
 def record_plays(user_id: int, plays: Iterable[tuple[str, dt.datetime]]) -> int:
-    """Add plays to the user's history; Spotify keeps only the last 50, so we keep them all."""
-    rows = [
-        {"user": user_id, "track": track_id, "played_at": naive_utc(played_at)}
-        for track_id, played_at in plays
-    ]
-    if not rows:
-        return 0
-    before = Play.select().where(Play.user == user_id).count()
-    Play.insert_many(rows).on_conflict_ignore().execute()
-    return int(Play.select().where(Play.user == user_id).count()) - before
+    """Add polled plays to the history; Spotify keeps only the last 50, so we keep them all."""
+    return record_polled_plays(user_id, plays)
 
 
 def write_snapshot(content: SnapshotContent) -> int:

@@ -21,7 +21,8 @@ from web.snapshots import SNAPSHOT_RESPONSES, database_of, serve_snapshot
     UNTIL,
     HISTORY_LIMIT,
     responses={
-        200: "The plays, newest first.",
+        200: "The plays, newest first, and the gaps (windows in which plays may be missing) "
+        "that overlap the range.",
         400: SNAPSHOT_RESPONSES[400],
         401: SNAPSHOT_RESPONSES[401],
         404: "Unknown user.",
@@ -32,8 +33,10 @@ async def plays(
 ) -> Response:
     if since and until and since > until:
         raise bad_parameter("since", f"{since} is after until ({until})")
+    database = database_of(request)
     try:
-        listed = await database_of(request).run(history.list_plays, username, since, until, limit)
+        listed = await database.run(history.list_plays, username, since, until, limit)
+        gaps = await database.run(history.list_gaps, username, since, until)
     except UnknownUser as exc:
         raise not_found(str(exc)) from None
     return JSONResponse(
@@ -42,6 +45,7 @@ async def plays(
             "since": since.isoformat() if since else None,
             "until": until.isoformat() if until else None,
             "plays": listed,
+            "gaps": gaps,
         }
     )
 

@@ -1,0 +1,92 @@
+"""Polled plays: each stored once, and the windows a poll could not see recorded as gaps.
+
+Spotify returns only the last RECENT_LIMIT plays. When a poll's page is full and even its
+oldest play is newer than the newest play stored, plays in between may be lost: that window
+is stored as a gap, so history and statistics can say so instead of hiding it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+import peewee as pw
+
+from db.history_import import SAME_PLAY
+from db.models import HistoryGap, Play, naive_utc
+
+RECENT_LIMIT = 50
+
+
+def _as_datetime(value: dt.datetime | str | None) -> dt.datetime | None:
+    # SQLite answers aggregates of timestamps as text.
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _newest_play(user_id: int) -> dt.datetime | None:
+    newest = Play.select(pw.fn.MAX(Play.played_at)).where(Play.user == user_id).scalar()
+    return _as_datetime(newest)
+
+
+def _record_gap(user_id: int, returned: Sequence[dt.datetime], page_size: int) -> None:
+    newest = _newest_play(user_id)
+    oldest = min(returned)
+    if len(returned) >= page_size and newest is not None and oldest > newest:
+        HistoryGap.create(user=user_id, starts_at=newest, ends_at=oldest)
+
+
+def _imported_nearby(user_id: int, moments: Sequence[dt.datetime]) -> set[tuple[str, Any]]:
+    query = Play.select(Play.track, Play.played_at).where(
+        (Play.user == user_id)
+        & (Play.origin == Play.IMPORTED)
+        & (Play.played_at >= min(moments) - SAME_PLAY)
+        & (Play.played_at <= max(moments) + SAME_PLAY)
+    )
+    return set(cast(Iterable[tuple[str, Any]], query.tuples()))
+
+
+def _already_imported(track_id: str, at: dt.datetime, imported: set[tuple[str, Any]]) -> bool:
+    return any(t == track_id and abs(when - at) <= SAME_PLAY for t, when in imported)
+
+
+def record_polled_plays(
+    user_id: int, plays: Iterable[tuple[str, dt.datetime]], page_size: int = RECENT_LIMIT
+) -> int:
+    """Store a poll's plays once each (an imported play within SAME_PLAY is the same play),
+    record a gap when the poll could not reach back to the history; returns plays added."""
+    polled = [(track_id, naive_utc(at)) for track_id, at in plays]
+    if not polled:
+        return 0
+    moments = [at for _, at in polled]
+    with Play._meta.database.atomic():
+        _record_gap(user_id, moments, page_size)
+        imported = _imported_nearby(user_id, moments)
+        rows = [
+            {"user": user_id, "track": track_id, "played_at": at}
+            for track_id, at in polled
+            if not _already_imported(track_id, at, imported)
+        ]
+        if not rows:
+            return 0
+        before = Play.select().where(Play.user == user_id).count()
+        Play.insert_many(rows).on_conflict_ignore().execute()
+        return int(Play.select().where(Play.user == user_id).count()) - before
+
+
+def gaps_overlapping(
+    user_id: int, start: dt.datetime | None, end: dt.datetime | None
+) -> list[tuple[dt.datetime, dt.datetime, dt.datetime]]:
+    """The user's gaps that overlap [start, end), oldest first: (starts_at, ends_at, found_at)."""
+    condition = HistoryGap.user == user_id
+    if start is not None:
+        condition &= HistoryGap.ends_at > start
+    if end is not None:
+        condition &= HistoryGap.starts_at < end
+    query = (
+        HistoryGap.select(HistoryGap.starts_at, HistoryGap.ends_at, HistoryGap.found_at)
+        .where(condition)
+        .order_by(HistoryGap.starts_at)
+        .tuples()
+    )
+    return list(cast(Iterable[tuple[dt.datetime, dt.datetime, dt.datetime]], query))
