@@ -59,19 +59,20 @@ def record_polled_plays(
     if not polled:
         return 0
     moments = [at for _, at in polled]
-    with Play._meta.database.atomic():
-        _record_gap(user_id, moments, page_size)
-        imported = _imported_nearby(user_id, moments)
-        rows = [
-            {"user": user_id, "track": track_id, "played_at": at}
-            for track_id, at in polled
-            if not _already_imported(track_id, at, imported)
-        ]
-        if not rows:
-            return 0
-        before = Play.select().where(Play.user == user_id).count()
-        Play.insert_many(rows).on_conflict_ignore().execute()
-        return int(Play.select().where(Play.user == user_id).count()) - before
+    # No enclosing transaction: on SQLite a read that later writes can fail as "database is
+    # locked" while snapshot workers write; each statement below is atomic on its own.
+    _record_gap(user_id, moments, page_size)
+    imported = _imported_nearby(user_id, moments)
+    rows = [
+        {"user": user_id, "track": track_id, "played_at": at}
+        for track_id, at in polled
+        if not _already_imported(track_id, at, imported)
+    ]
+    if not rows:
+        return 0
+    before = Play.select().where(Play.user == user_id).count()
+    Play.insert_many(rows).on_conflict_ignore().execute()
+    return int(Play.select().where(Play.user == user_id).count()) - before
 
 
 def gaps_overlapping(
