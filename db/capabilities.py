@@ -9,13 +9,9 @@ from collections.abc import Callable
 import peewee as pw
 
 from db.database import Database
-from db.models import Capability, naive_utc
+from db.models import Capability, naive_utc, utcnow
 
 logger = logging.getLogger(__name__)
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _load(now: dt.datetime) -> dict[str, bool]:
@@ -37,7 +33,7 @@ def _save(name: str, available: bool, expires_at: dt.datetime) -> None:
 class DatabaseCapabilityStore:
     """The spotify_client CapabilityStore backed by the database."""
 
-    def __init__(self, database: Database, now: Callable[[], dt.datetime] = _utcnow) -> None:
+    def __init__(self, database: Database, now: Callable[[], dt.datetime] = utcnow) -> None:
         self._database = database
         self._now = now
 

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import anyio.to_thread
 import httpx
 
-from spotify_client import EndpointUnavailable
+from spotify_client import EndpointUnavailable, chunks, retry_after_seconds
 from spotify_models import AUDIO_FEATURE_NAMES, feature_violation
 
 logger = logging.getLogger(__name__)
@@ -27,6 +27,8 @@ SOURCE_NAMES = ("spotify", "reccobeats", "csv")
 REQUIRED_FEATURES = tuple(name for name in AUDIO_FEATURE_NAMES if name != "time_signature")
 # 4/4 is by far the most common meter; the column is NOT NULL and nothing ranks on it.
 DEFAULT_TIME_SIGNATURE = 4.0
+# A 429 from ReccoBeats without a readable Retry-After waits this long before the one retry.
+RECCOBEATS_RETRY_AFTER = 1.0
 _SPOTIFY_ID = re.compile(r"[0-9A-Za-z]{22}")
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -136,7 +138,7 @@ class ReccoBeatsFeatureSource:
         # Ids that are not Spotify ids (local files) would make the whole batch a 400.
         ids = [track_id for track_id in track_ids if _SPOTIFY_ID.fullmatch(track_id)]
         result: dict[str, dict[str, float]] = {}
-        for batch in _chunks(ids, self._batch_size):
+        for batch in chunks(ids, self._batch_size):
             items = None if self._gave_up else await self._fetch_batch(batch)
             if items is None:
                 break
@@ -146,7 +148,7 @@ class ReccoBeatsFeatureSource:
     async def _fetch_batch(self, batch: Sequence[str]) -> list[Any] | None:
         response = await self._get(batch)
         if response is not None and response.status_code == 429:
-            delay = _retry_after(response)
+            delay = retry_after_seconds(response.headers, RECCOBEATS_RETRY_AFTER)
             if delay > self._max_retry_after:
                 self._give_up(f"rate limited for {delay:.0f} s")
                 return None
@@ -182,16 +184,6 @@ class ReccoBeatsFeatureSource:
         if not self._gave_up:
             logger.warning("ReccoBeats audio features unavailable for this run: %s", why)
         self._gave_up = True
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _retry_after(response: httpx.Response) -> float:
-    value = _number(response.headers.get("Retry-After"))
-    return 1.0 if value is None or value < 0 else value
 
 
 def _map_items(items: list[Any], requested: set[str]) -> dict[str, dict[str, float]]:

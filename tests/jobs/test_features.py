@@ -298,6 +298,31 @@ class TestReccoBeats:
         assert sleep.delays == delays
         assert not source.available()
 
+    @pytest.mark.parametrize(
+        ("retry_after", "delays", "served"),
+        [
+            pytest.param("Wed, 21 Oct 2015 07:28:00 GMT", [0.0], True, id="date-passed"),
+            pytest.param("Fri, 01 Jan 2100 00:00:00 GMT", [], False, id="date-too-far"),
+        ],
+    )
+    @respx.mock
+    async def test_retry_after_may_be_an_http_date(
+        self, http: httpx.AsyncClient, retry_after: str, delays: list[float], served: bool
+    ) -> None:
+        respx.get(f"{RECCOBEATS}/audio-features").mock(
+            side_effect=[
+                httpx.Response(429, headers={"Retry-After": retry_after}),
+                httpx.Response(200, json={"content": [reccobeats_item(sid(1))]}),
+            ]
+        )
+        sleep = RecordedSleep()
+        source = ReccoBeatsFeatureSource(http, RECCOBEATS, sleep=sleep, max_retry_after=60)
+
+        found = await source.fetch([sid(1)])
+
+        assert sleep.delays == delays
+        assert (sid(1) in found) is served
+
     def test_batch_size_within_what_reccobeats_accepts(self, http: httpx.AsyncClient) -> None:
         with pytest.raises(ValueError, match="between 1 and 40"):
             ReccoBeatsFeatureSource(http, RECCOBEATS, batch_size=100)

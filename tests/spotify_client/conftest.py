@@ -133,6 +133,28 @@ def page(items: list[Any], *, more: bool = False) -> dict[str, Any]:
     return {"items": items, "next": "https://api.test/next" if more else None}
 
 
+def params_of(route: respx.Route) -> list[dict[str, str]]:
+    """The query parameters of each request a route received."""
+    return [dict(call.request.url.params) for call in route.calls]
+
+
+def ids_of(request: httpx.Request) -> list[str]:
+    """The ids a batch request asked for."""
+    return request.url.params["ids"].split(",")
+
+
+def paged(make_item: Any, total: int) -> Any:
+    """A side effect serving `total` items through limit/offset pages."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        limit = int(request.url.params["limit"])
+        offset = int(request.url.params.get("offset", "0"))
+        items = [make_item(f"x{n}") for n in range(offset, min(offset + limit, total))]
+        return httpx.Response(200, json=page(items, more=offset + limit < total))
+
+    return answer
+
+
 @pytest.fixture
 async def vtime() -> AsyncIterator[VirtualTime]:
     time = VirtualTime()

@@ -1,8 +1,10 @@
-"""Rate limits, quota, retries with backoff, malformed answers, and the concurrency cap."""
+"""The requester: rate limits, Retry-After, quota, retries, malformed answers, concurrency cap."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+from email.utils import format_datetime
 from typing import Any
 
 import httpx
@@ -17,8 +19,9 @@ from spotify_client import (
     SpotifyClient,
     SpotifyUnavailable,
     create_http_client,
+    retry_after_seconds,
 )
-from tests.spotify_client.conftest import API, REFRESH_TOKEN, VirtualTime, track_json
+from tests.spotify_client.conftest import API, EPOCH, REFRESH_TOKEN, VirtualTime, track_json
 
 TRACK_ROUTE = rf"{API}/tracks/\w+"
 
@@ -272,3 +275,41 @@ async def test_shared_http_client_has_bounded_timeouts_and_pool() -> None:
     async with create_http_client(12.5) as http:
         assert http.timeout == httpx.Timeout(12.5, connect=5.0)
         assert not http.follow_redirects
+
+
+async def test_retry_after_as_an_http_date_holds_the_window_until_that_instant(
+    make_client: Any, spotify: respx.MockRouter, vtime: VirtualTime
+) -> None:
+    client: SpotifyClient = make_client()
+    sent: list[float] = []
+    until = format_datetime(EPOCH + dt.timedelta(seconds=12), usegmt=True)
+    limited = httpx.Response(429, headers={"Retry-After": until})
+    spotify.get(url__regex=TRACK_ROUTE).mock(side_effect=_stamping(vtime, [limited], sent))
+    assert (await client.track("t1")).id == "t1"
+    assert sent == [0, 12.0]
+
+
+def _now() -> dt.datetime:
+    return EPOCH
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        pytest.param({"Retry-After": "7"}, 7.0, id="seconds"),
+        pytest.param({"Retry-After": " 2.5 "}, 2.5, id="fraction-and-spaces"),
+        pytest.param({"retry-after": "3"}, 3.0, id="any-case"),
+        pytest.param({"Retry-After": "0"}, 0.0, id="zero"),
+        pytest.param({}, 9.0, id="missing"),
+        pytest.param({"Retry-After": ""}, 9.0, id="empty"),
+        pytest.param({"Retry-After": "soon"}, 9.0, id="garbage"),
+        pytest.param({"Retry-After": "-5"}, 9.0, id="negative"),
+        pytest.param({"Retry-After": "inf"}, 9.0, id="endless"),
+        pytest.param({"Retry-After": "nan"}, 9.0, id="not-a-number"),
+        pytest.param({"Retry-After": "Fri, 01 May 2026 12:00:30 GMT"}, 30.0, id="date"),
+        pytest.param({"Retry-After": "Fri, 01 May 2026 12:00:30 -0000"}, 30.0, id="date-naive"),
+        pytest.param({"Retry-After": "Fri, 01 May 2026 11:00:00 GMT"}, 0.0, id="date-passed"),
+    ],
+)
+def test_retry_after_seconds(headers: dict[str, str], seconds: float) -> None:
+    assert retry_after_seconds(httpx.Headers(headers), 9.0, now=_now) == seconds

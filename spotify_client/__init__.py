@@ -1,0 +1,80 @@
+"""Everything that speaks to Spotify: auth, limits, retries, capabilities and typed answers.
+
+One `SpotifyClient` per process wraps the shared `httpx.AsyncClient`; `for_user` gives each
+user a `UserSession`. The implementation lives in private modules, one concept each; import
+from here only:
+
+- `_errors`: the typed errors and the translation of Spotify's answers into them
+- `_requester`: concurrency cap, the shared Retry-After gate, retries, the quota pause
+- `_auth`: the token endpoint, the token cache and the bearer `httpx.Auth`
+- `_capabilities`: which optional endpoints this app has lost, and where that is kept
+- `_paging`: offset pages, cursor pages and id chunks
+- `_api`: one GET to the Web API, with the capability gate and parsing
+- `_client`, `_session`: the app's calls and one user's calls
+"""
+
+from __future__ import annotations
+
+from spotify_client._capabilities import CAPABILITIES, CapabilityStore, MemoryCapabilityStore
+from spotify_client._client import SpotifyClient
+from spotify_client._errors import (
+    BadRequest,
+    EndpointUnavailable,
+    Forbidden,
+    InvalidGrant,
+    MalformedResponse,
+    NotFound,
+    QuotaExceeded,
+    RateLimited,
+    SpotifyAuthError,
+    SpotifyError,
+    SpotifyUnavailable,
+)
+from spotify_client._paging import chunks
+from spotify_client._requester import RetryPolicy, create_http_client, retry_after_seconds
+from spotify_client._session import UserSession
+from spotify_models import (
+    Album,
+    Artist,
+    ArtistRef,
+    AudioFeatures,
+    Play,
+    Playlist,
+    Profile,
+    SavedTrack,
+    TokenGrant,
+    Track,
+)
+
+__all__ = [
+    "CAPABILITIES",
+    "Album",
+    "Artist",
+    "ArtistRef",
+    "AudioFeatures",
+    "BadRequest",
+    "CapabilityStore",
+    "EndpointUnavailable",
+    "Forbidden",
+    "InvalidGrant",
+    "MalformedResponse",
+    "MemoryCapabilityStore",
+    "NotFound",
+    "Play",
+    "Playlist",
+    "Profile",
+    "QuotaExceeded",
+    "RateLimited",
+    "RetryPolicy",
+    "SavedTrack",
+    "SpotifyAuthError",
+    "SpotifyClient",
+    "SpotifyError",
+    "SpotifyUnavailable",
+    "TokenGrant",
+    "Track",
+    "UserSession",
+    "chunks",
+    "create_http_client",
+    "retry_after_seconds",
+]

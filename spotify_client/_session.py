@@ -1,0 +1,141 @@
+"""One user's `/me` calls, with access tokens from the user's stored refresh token."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from spotify_client._api import Api, parse_items, segment
+from spotify_client._auth import Accounts
+from spotify_client._errors import InvalidGrant
+from spotify_client._paging import PAGE, Fetch, cursor_page, cursor_pages, offset_pages
+from spotify_models import (
+    TIME_RANGES,
+    Artist,
+    Play,
+    Playlist,
+    Profile,
+    SavedTrack,
+    TokenGrant,
+    Track,
+    parse_artist,
+    parse_play,
+    parse_playlist,
+    parse_playlist_item,
+    parse_profile,
+    parse_saved_track,
+    parse_track,
+)
+
+RECENTLY_PLAYED = "/me/player/recently-played"
+
+
+class UserSession:
+    """One user's `/me` calls, with an access token refreshed from the stored refresh token."""
+
+    def __init__(
+        self,
+        api: Api,
+        accounts: Accounts,
+        refresh_token: str,
+        on_refresh_token: Callable[[str], Awaitable[None]] | None,
+    ) -> None:
+        self._api = api
+        self._accounts = accounts
+        self._refresh_token = refresh_token
+        self._on_refresh_token = on_refresh_token
+        self._refused = False
+        self._auth = accounts.bearer(self._refresh)
+
+    def __repr__(self) -> str:
+        return "UserSession(refresh_token=***)"
+
+    async def me(self) -> Profile:
+        """The user's profile (`account_id` is the stable id to link accounts by)."""
+        return await self._api.get("/me", None, self._auth, parse_profile)
+
+    async def top_artists(self, time_range: str, limit: int = 50) -> list[Artist]:
+        """The user's top artists over `time_range` (short_term, medium_term, long_term)."""
+        raw = await self._top("artists", time_range, limit)
+        return parse_items(raw, "/me/top/artists", parse_artist)
+
+    async def top_tracks(self, time_range: str, limit: int = 50) -> list[Track]:
+        """The user's top tracks over `time_range` (short_term, medium_term, long_term)."""
+        raw = await self._top("tracks", time_range, limit)
+        return parse_items(raw, "/me/top/tracks", parse_track)
+
+    async def recently_played(
+        self, limit: int = 50, after: dt.datetime | None = None
+    ) -> list[Play]:
+        """Recent plays, newest first, only those after `after` when given (Spotify keeps 50)."""
+        raw = await self._recent(limit, after)
+        parsed = parse_items(raw, RECENTLY_PLAYED, parse_play)
+        plays = [play for play in parsed if isinstance(play, Play)]
+        if after is not None:
+            cutoff = after if after.tzinfo else after.replace(tzinfo=dt.UTC)
+            plays = [play for play in plays if play.played_at > cutoff]
+        return plays[:limit]
+
+    async def saved_tracks(self, limit: int = 200) -> list[SavedTrack]:
+        """The user's saved tracks (Liked Songs), newest first."""
+        raw = await offset_pages(self._fetcher("/me/tracks"), limit, PAGE)
+        return parse_items([r for r in raw if r is not None], "/me/tracks", parse_saved_track)
+
+    async def playlists(self, limit: int = 50) -> list[Playlist]:
+        """The user's playlists, owned and followed."""
+        raw = await offset_pages(self._fetcher("/me/playlists"), limit, PAGE)
+        return parse_items([r for r in raw if r is not None], "/me/playlists", parse_playlist)
+
+    async def playlist_items(self, playlist_id: str, limit: int = 100) -> list[Track]:
+        """The tracks of a playlist the user owns or collaborates on (episodes left out)."""
+        path = f"/playlists/{segment(playlist_id)}/items"
+        raw = await offset_pages(self._fetcher(path), limit, PAGE)
+        tracks = parse_items(raw, path, parse_playlist_item)
+        return [track for track in tracks if track is not None]
+
+    async def _refresh(self) -> TokenGrant:
+        if self._refused:
+            raise InvalidGrant(
+                "Spotify refused this user's refresh token: the user must log in again"
+            )
+        form = {"grant_type": "refresh_token", "refresh_token": self._refresh_token}
+        try:
+            grant = await self._accounts.grant(form, "refresh token")
+        except InvalidGrant:
+            self._refused = True
+            raise
+        rotated = grant.refresh_token
+        if rotated and rotated != self._refresh_token:
+            self._refresh_token = rotated
+            if self._on_refresh_token is not None:
+                await self._on_refresh_token(rotated)
+        return grant
+
+    def _fetcher(self, path: str, params: Mapping[str, Any] | None = None) -> Fetch:
+        return self._api.page_fetcher(path, params or {}, self._auth)
+
+    async def _top(self, kind: str, time_range: str, limit: int) -> list[Any]:
+        if time_range not in TIME_RANGES:
+            raise ValueError(
+                f"time_range must be one of {', '.join(TIME_RANGES)}, not {time_range!r}"
+            )
+        fetch = self._fetcher(f"/me/top/{kind}", {"time_range": time_range})
+        return await offset_pages(fetch, limit, PAGE)
+
+    async def _recent(self, limit: int, after: dt.datetime | None) -> list[Any]:
+        # Page towards older plays with `before`, or towards newer ones with `after`.
+        direction = "before" if after is None else "after"
+        params: dict[str, Any] = {} if after is None else {"after": _unix_ms(after)}
+
+        async def fetch(page_params: dict[str, Any]) -> tuple[list[Any], str | None]:
+            return await self._api.get(
+                RECENTLY_PLAYED, page_params, self._auth, lambda b: cursor_page(b, direction)
+            )
+
+        return await cursor_pages(fetch, limit, direction, params)
+
+
+def _unix_ms(when: dt.datetime) -> int:
+    aware = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return int(aware.timestamp() * 1000)
