@@ -11,10 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.cluster import KMeans
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import silhouette_score
-from sklearn.preprocessing import StandardScaler
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +74,9 @@ def cluster_tracks(
     distinct = len(np.unique(raw, axis=0))
     if distinct < 2:
         return Clustering((), f"all {len(track_ids)} tracks sound the same; nothing to cluster")
+    # scikit-learn takes a second to import: only a snapshot that clusters pays for it.
+    from sklearn.preprocessing import StandardScaler
+
     scaled = StandardScaler().fit_transform(raw)
     labels = _best_labels(scaled, min(max_k, distinct, len(track_ids) - 1), seed)
     if labels is None:
@@ -131,6 +130,9 @@ def _best_labels(scaled: NDArray[np.float64], max_k: int, seed: int) -> NDArray[
 
 
 def _kmeans_labels(scaled: NDArray[np.float64], k: int, seed: int) -> NDArray[np.int_]:
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
     model = KMeans(n_clusters=k, n_init=_N_INIT, random_state=seed)
     # k never exceeds the distinct points, so a convergence warning is only a near-tie.
     with warnings.catch_warnings():
@@ -139,6 +141,8 @@ def _kmeans_labels(scaled: NDArray[np.float64], k: int, seed: int) -> NDArray[np
 
 
 def _silhouette(scaled: NDArray[np.float64], labels: NDArray[np.int_], seed: int) -> float:
+    from sklearn.metrics import silhouette_score
+
     sample = _SILHOUETTE_SAMPLE if len(scaled) > _SILHOUETTE_SAMPLE else None
     return float(silhouette_score(scaled, labels, sample_size=sample, random_state=seed))
 

@@ -32,7 +32,7 @@ from spotify_client._errors import (
 )
 from spotify_client._paging import chunks
 from spotify_client._requester import RetryPolicy, create_http_client, retry_after_seconds
-from spotify_client._session import UserSession
+from spotify_client._session import CheckedLogin, UserSession
 from spotify_models import (
     Album,
     Artist,
@@ -54,6 +54,7 @@ __all__ = [
     "AudioFeatures",
     "BadRequest",
     "CapabilityStore",
+    "CheckedLogin",
     "EndpointUnavailable",
     "Forbidden",
     "InvalidGrant",

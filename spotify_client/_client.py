@@ -27,7 +27,7 @@ from spotify_client._paging import (
     offset_pages,
 )
 from spotify_client._requester import DEFAULT_RETRY, Requester, RetryPolicy
-from spotify_client._session import UserSession
+from spotify_client._session import CheckedLogin, UserSession
 from spotify_models import (
     Album,
     Artist,
@@ -123,6 +123,21 @@ class SpotifyClient:
     ) -> UserSession:
         """A session for one user's `/me` calls; a rotated refresh token goes to the callback."""
         return UserSession(self._api, self._accounts, refresh_token, on_refresh_token)
+
+    async def check_login(self, refresh_token: str) -> CheckedLogin:
+        """The profile `refresh_token` opens, and the refresh token to store from now on.
+
+        Spotify may rotate the refresh token while the access token is fetched; the old one
+        may then stop working, so the stored token is the newest one Spotify sent.
+        InvalidGrant (or another SpotifyError) when the token does not open the profile.
+        """
+        tokens = [refresh_token]
+
+        async def keep(rotated: str) -> None:
+            tokens.append(rotated)
+
+        profile = await self.for_user(refresh_token, keep).me()
+        return CheckedLogin(profile, tokens[-1])
 
     async def search_tracks(self, query: str, limit: int = 10) -> list[Track]:
         """Tracks matching `query`, in pages of at most 10."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -29,6 +30,17 @@ from spotify_models import (
 )
 
 RECENTLY_PLAYED = "/me/player/recently-played"
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckedLogin:
+    """A refresh token Spotify accepted: whose it is, and the token to store."""
+
+    profile: Profile
+    refresh_token: str
+
+    def __repr__(self) -> str:
+        return f"CheckedLogin(profile={self.profile!r}, refresh_token=***)"
 
 
 class UserSession:

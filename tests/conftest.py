@@ -106,7 +106,7 @@ async def app_client(
         async def client(**overrides: Any) -> httpx.AsyncClient:
             app = build_app(dataclasses.replace(settings, **overrides))
             state = await stack.enter_async_context(app.router.lifespan_context(app))
-            transport = httpx.ASGITransport(app=_with_lifespan_state(app, state))
+            transport = httpx.ASGITransport(app=with_lifespan_state(app, state))
             return await stack.enter_async_context(
                 httpx.AsyncClient(transport=transport, base_url="http://insight.test")
             )
@@ -114,7 +114,7 @@ async def app_client(
         yield client
 
 
-def _with_lifespan_state(app: ASGIApp, state: Mapping[str, Any] | None) -> ASGIApp:
+def with_lifespan_state(app: ASGIApp, state: Mapping[str, Any] | None) -> ASGIApp:
     """What an ASGI server does: hand the lifespan's state to every request."""
 
     async def asgi(scope: Scope, receive: Receive, send: Send) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from application import main
+from cli import main
 from db.database import Database
 from db.models import AudioFeatures, Play
 from tests.factories import make_track, make_user

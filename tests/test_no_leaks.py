@@ -22,14 +22,16 @@ import pytest
 import uvicorn
 from starlette.types import ASGIApp
 
-from application import Settings, build_app, main
+from application import build_app
+from cli import main
 from db.database import Database
 from db.migrations import migrate
 from db.models import User
 from db.token_cipher import TokenCipher, generate_key
+from logs import install_log_redaction
+from settings import Settings
 from spotify_emulator import EmulatorServer, World
 from tests.conftest import SETTING_NAMES
-from web.auth import install_log_redaction
 
 pytestmark = pytest.mark.slow
 

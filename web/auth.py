@@ -13,11 +13,9 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
-import re
 import secrets
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
@@ -296,16 +294,12 @@ async def _connect(
         raise _spotify_refusal(exc, "authorization code") from None
     if not grant.refresh_token:
         raise _Refused(502, "Spotify did not answer", "Spotify returned no refresh token.")
-    tokens = [grant.refresh_token]
-
-    async def keep(rotated: str) -> None:
-        tokens.append(rotated)
-
     try:
-        profile = await onboarding.spotify.for_user(tokens[0], keep).me()
+        login = await onboarding.spotify.check_login(grant.refresh_token)
     except SpotifyError as exc:
         raise _spotify_refusal(exc, "profile request") from None
-    encrypted = onboarding.cipher.encrypt(tokens[-1])
+    profile = login.profile
+    encrypted = onboarding.cipher.encrypt(login.refresh_token)
     account_id = profile.account_id or profile.id
     try:
         return await request.state.database.run(
@@ -376,41 +370,3 @@ async def _handle_callback(
         "user %s %s through OAuth", final_name, "registered" if created else "re-authorised"
     )
     return _outcome_page(final_name, created)
-
-
-_SECRET_QUERY = re.compile(r"([?&](?:code|state)=)[^&#\s\"]*")
-
-
-def redact_oauth_query(value: str) -> str:
-    """`value` with the values of `code` and `state` query parameters replaced."""
-    return _SECRET_QUERY.sub(r"\1[redacted]", value)
-
-
-class RedactOAuthQuery(logging.Filter):
-    """Hides OAuth codes and states in log lines, e.g. uvicorn's access log of the callback."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact_oauth_query(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(_redact_arg(arg) for arg in record.args)
-        return True
-
-
-def _redact_arg(arg: Any) -> Any:
-    if isinstance(arg, int | float | bool) or arg is None:
-        return arg
-    # URLs arrive as objects too (httpx logs an httpx.URL): compare their text form.
-    text_form = arg if isinstance(arg, str) else str(arg)
-    redacted = redact_oauth_query(text_form)
-    return redacted if redacted != text_form else arg
-
-
-def install_log_redaction(
-    logger_names: Iterable[str] = ("uvicorn.access", "uvicorn.error", "httpx"),
-) -> None:
-    """Attach RedactOAuthQuery to the loggers that print request URLs (idempotent)."""
-    for name in logger_names:
-        target = logging.getLogger(name)
-        if not any(isinstance(f, RedactOAuthQuery) for f in target.filters):
-            target.addFilter(RedactOAuthQuery())

@@ -22,11 +22,12 @@ import pytest
 from starlette.datastructures import Secret
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from application import Settings, build_app, open_resources
+from application import build_app, open_resources
 from db.database import Database
 from db.token_cipher import TokenCipher, generate_key
 from db.users import save_user_token
 from jobs.service import RunSummary
+from settings import Settings
 from spotify_emulator import EmulatorServer, Faults, World, write_features_csv
 from spotify_emulator.server import BackgroundServer
 from spotify_emulator.state import EmulatorState

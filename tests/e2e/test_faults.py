@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from application import Settings
 from db import queries
 from db.database import Database
 from db.models import User
+from settings import Settings
 from spotify_emulator import EmulatedUser, Faults, World
 from spotify_models import TIME_RANGES
 from tests.e2e.conftest import DAY, TOP, Emulator, Seen, configure, take_snapshots

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from application import Settings
 from jobs.clustering import CLUSTER_FEATURES
+from settings import Settings
 from spotify_emulator import EmulatedUser, World
 from spotify_models import TIME_RANGES
 from tests.e2e.conftest import DAY, TOP, ApiServer, Emulator, configure, take_snapshots

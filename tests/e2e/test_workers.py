@@ -13,11 +13,11 @@ from urllib.parse import parse_qs
 import peewee as pw
 import pytest
 
-from application import Settings
 from db import queries
 from db.database import Database
 from db.job_status import JobStatus
 from db.models import Snapshot, SnapshotJob, User, utcnow
+from settings import Settings
 from spotify_emulator import Faults, World
 from spotify_models import TIME_RANGES
 from tests.e2e.conftest import DAY, TOP, Emulator, Worker, configure, take_snapshots, worker_env

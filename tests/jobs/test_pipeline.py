@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.datastructures import Secret
 
-from application import Settings, create_snapshot_service, create_spotify_client
+from application import create_snapshot_service, create_spotify_client
 from db import queries
 from db.database import Database
 from db.job_status import JobStatus
@@ -21,6 +21,7 @@ from db.token_cipher import TokenCipher, generate_key
 from db.users import save_user_token
 from jobs.clustering import CLUSTER_FEATURES
 from jobs.service import SnapshotService
+from settings import Settings
 from spotify_client import QuotaExceeded
 from spotify_emulator import EmulatedUser, Faults, World, create_app, write_features_csv
 from spotify_models import AUDIO_FEATURE_NAMES

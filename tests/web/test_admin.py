@@ -11,10 +11,11 @@ from starlette.datastructures import Secret
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from application import Settings, build_app
+from application import build_app
 from db.database import Database
 from db.models import SnapshotJob, SnapshotRun
 from jobs.service import UnknownUsers
+from settings import Settings
 from tests.factories import make_user
 from web.openapi import operations
 from web.routes import admin_routes, build_routes

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections.abc import Callable
@@ -379,40 +378,3 @@ async def test_onboarding_says_when_it_is_not_configured(
     ):
         assert response.status_code == 503
         assert "not configured" in response.text
-
-
-def test_the_access_log_redacts_codes_and_states(caplog: pytest.LogCaptureFixture) -> None:
-    auth.install_log_redaction()
-    auth.install_log_redaction()
-    access = logging.getLogger("uvicorn.access")
-    assert sum(isinstance(f, auth.RedactOAuthQuery) for f in access.filters) == 1
-    with caplog.at_level(logging.INFO, logger="uvicorn.access"):
-        access.info(
-            '%s - "%s %s HTTP/%s" %d',
-            "127.0.0.1:5000",
-            "GET",
-            "/auth/callback?code=SECRETCODE&state=SECRETSTATE&x=1",
-            "1.1",
-            200,
-        )
-    assert "SECRETCODE" not in caplog.text
-    assert "SECRETSTATE" not in caplog.text
-    assert "/auth/callback?code=[redacted]&state=[redacted]&x=1" in caplog.text
-
-
-def test_redaction_survives_uvicorn_configuring_its_loggers(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import uvicorn.config
-
-    # uvicorn reconfigures these loggers process-wide; put them back for later tests.
-    for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):
-        target = logging.getLogger(name)
-        monkeypatch.setattr(target, "handlers", list(target.handlers))
-        monkeypatch.setattr(target, "filters", list(target.filters))
-        monkeypatch.setattr(target, "propagate", target.propagate)
-        monkeypatch.setattr(target, "level", target.level)
-    auth.install_log_redaction()
-    uvicorn.config.Config(app="application:build_app", log_level="info").configure_logging()
-    access = logging.getLogger("uvicorn.access")
-    assert any(isinstance(f, auth.RedactOAuthQuery) for f in access.filters)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from application import main
+from cli import main
 from db.database import Database
 from db.models import Snapshot, User
 from db.token_cipher import TokenCipher, generate_key

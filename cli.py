@@ -1,0 +1,424 @@
+"""The command line: one function per command, the argument parser, and `main`.
+
+Every user error ends as one readable line on stderr (`error: ...`) and exit status 2.
+Commands build what they need through the composition root (`application.py`); the demo's
+wiring is in `demo.py`, imported only when `demo` runs, since it loads the Spotify emulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from application import build_app, open_database, open_resources, token_cipher
+from db.database import Database, DatabaseURLError
+from db.evaluation_data import stored_tracks, user_events
+from db.migrations import SchemaOutOfDate, check_schema, migrate
+from db.token_cipher import TokenCipher, TokenCipherError, generate_key
+from db.users import (
+    AccountConflict,
+    InvalidUsername,
+    UnknownUser,
+    list_users,
+    remove_user,
+    rotate_tokens,
+    save_user_token,
+    validate_username,
+)
+from jobs.clustering import CLUSTER_FEATURES
+from jobs.features import FeatureSourceError
+from jobs.recommend.corpus import database_corpus
+from jobs.recommend.csv_pool import read_csv_catalogue
+from jobs.recommend.evaluation import OURS, UserCase, baselines, evaluate, format_table, ours
+from jobs.recommend.offline import Corpus
+from jobs.scheduler import ScheduleError, validate_schedule
+from jobs.service import ClaimedJob, JobOutcome, RunSummary, UnknownUsers
+from logs import configure_logging, install_log_redaction
+from settings import Settings, SettingsError
+from spotify_client import InvalidGrant, QuotaExceeded, SpotifyError
+from web.params import parse_date
+
+
+class CommandError(Exception):
+    """A command cannot go on; the message is the one line the user sees."""
+
+
+def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    database = open_database(settings)
+    try:
+        start, end = database.run_sync(migrate, database.peewee)
+    finally:
+        database.close()
+    if start == end:
+        print(f"schema is up to date (version {end}) in {database.describe()}")
+    else:
+        print(f"schema migrated from version {start} to {end} in {database.describe()}")
+    return 0
+
+
+@contextlib.contextmanager
+def _checked_database(settings: Settings) -> Iterator[Database]:
+    """The database, open, once its schema is known to be current; closed after."""
+    database = open_database(settings)
+    try:
+        database.run_sync(check_schema, database.peewee)
+        yield database
+    finally:
+        database.close()
+
+
+STDIN_MARK = "-"
+
+
+def _cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
+    validate_username(args.username)
+    cipher = token_cipher(settings)
+    settings.require_spotify_app("check the token")
+    # "-" reads the token from stdin, keeping it out of shell history and `ps`.
+    from_stdin = args.refresh_token == STDIN_MARK
+    token = sys.stdin.readline().strip() if from_stdin else args.refresh_token
+    if not token:
+        raise CommandError("the refresh token is empty")
+    created, name = asyncio.run(_add_checked_user(settings, cipher, args.username, token))
+    who = f" ({name})" if name else ""
+    print(f"{'added' if created else 'updated'} user {args.username}{who}")
+    return 0
+
+
+async def _add_checked_user(
+    settings: Settings, cipher: TokenCipher, username: str, refresh_token: str
+) -> tuple[bool, str | None]:
+    """Check the token against Spotify's /me, then store it (or the one Spotify rotated to)."""
+    async with open_resources(settings) as resources:
+        try:
+            login = await resources.spotify.check_login(refresh_token)
+        except InvalidGrant:
+            raise CommandError(
+                "Spotify refused this refresh token (invalid_grant); nothing was stored"
+            ) from None
+        except SpotifyError as exc:
+            raise CommandError(f"could not check the token with Spotify: {exc}") from None
+        profile = login.profile
+        try:
+            created = await resources.database.run(
+                save_user_token,
+                username,
+                cipher.encrypt(login.refresh_token),
+                account_id=profile.account_id or profile.id,
+                display_name=profile.display_name,
+            )
+        except AccountConflict as exc:
+            raise CommandError(str(exc)) from None
+    return created, profile.display_name
+
+
+def _cmd_users_list(settings: Settings, args: argparse.Namespace) -> int:
+    with _checked_database(settings) as database:
+        users = database.run_sync(list_users)
+    print(f"{'USERNAME':<24} {'STATUS':<16} LAST SNAPSHOT")
+    for user in users:
+        last = user["last_snapshot"].isoformat() if user["last_snapshot"] else "never"
+        print(f"{user['username']:<24} {user['status']:<16} {last}")
+    return 0
+
+
+def _cmd_users_remove(settings: Settings, args: argparse.Namespace) -> int:
+    with _checked_database(settings) as database:
+        database.run_sync(remove_user, args.username)
+    print(f"removed user {args.username} and all of their data")
+    return 0
+
+
+def _cmd_users_rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
+    cipher = token_cipher(settings)
+    with _checked_database(settings) as database:
+        count = database.run_sync(rotate_tokens, cipher.rotate)
+    print(
+        f"re-encrypted {count} refresh token{'' if count == 1 else 's'} with the first "
+        "TOKEN_ENCRYPTION_KEY; the other keys may now be removed"
+    )
+    return 0
+
+
+def _cmd_generate_key(settings: Settings, args: argparse.Namespace) -> int:
+    print(generate_key())
+    return 0
+
+
+def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    with _checked_database(settings):
+        pass  # only the schema check
+    if not args.no_scheduler:
+        validate_schedule(settings.snapshot_cron, settings.snapshot_timezone)
+    app = build_app(settings, scheduler=not args.no_scheduler)
+    install_log_redaction()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _print_progress(job: ClaimedJob, outcome: JobOutcome) -> None:
+    detail = f": {outcome.error}" if outcome.error else ""
+    print(f"  {job.username:<24} {outcome.status}{detail}", flush=True)
+
+
+def _print_summary(summary: RunSummary) -> None:
+    print(
+        f"snapshot run {summary.run_id}: {len(summary.ok)} ok, {len(summary.failed)} failed, "
+        f"{len(summary.reauth_required)} need re-authorisation, {len(summary.skipped)} skipped"
+    )
+    for username, error in sorted(summary.failed.items()):
+        print(f"  failed: {username}: {error}")
+    for username in summary.reauth_required:
+        print(f"  needs login again: {username} (python application.py users add or /auth/login)")
+
+
+async def _snapshot(settings: Settings, args: argparse.Namespace) -> RunSummary:
+    async with open_resources(settings) as resources:
+        progress = _print_progress if sys.stdout.isatty() else None
+        return await resources.snapshots.run(
+            args.date, args.users, force=args.force, trigger="cli", on_progress=progress
+        )
+
+
+def _cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
+    settings.require_spotify_app("talk to Spotify")
+    token_cipher(settings)
+    with _checked_database(settings):
+        pass  # only the schema check
+    try:
+        summary = asyncio.run(_snapshot(settings, args))
+    except UnknownUsers as exc:
+        raise CommandError(str(exc)) from None
+    _print_summary(summary)
+    return 0 if summary.succeeded else 1
+
+
+def _evaluation_corpus(settings: Settings, users: Sequence[str]) -> Corpus:
+    with _checked_database(settings) as database:
+        events = database.run_sync(user_events, users)
+        stored = database.run_sync(stored_tracks, CLUSTER_FEATURES)
+    unknown = sorted(set(users) - set(events))
+    if unknown:
+        raise CommandError(f"no such user: {', '.join(unknown)}")
+    path = settings.audio_features_csv
+    try:
+        csv = read_csv_catalogue(path) if path else None
+    except FeatureSourceError as exc:
+        raise CommandError(str(exc)) from None
+    return database_corpus(stored, events, csv)
+
+
+def _cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    corpus = _evaluation_corpus(settings, args.users or ())
+    methods = {OURS: ours(corpus, args.k, settings.discovery), **baselines(corpus, args.k)}
+    cut = dt.datetime.combine(args.cut, dt.time.min) if args.cut else None
+    count = len(args.users or corpus.histories)
+    interactive = sys.stderr.isatty()
+
+    def progress(cases: Iterable[UserCase]) -> Iterable[UserCase]:
+        return tqdm(cases, total=count, unit="user", disable=not interactive)
+
+    rows = evaluate(corpus, methods, cut=cut, k=args.k, users=args.users, progress=progress)
+    if not rows or rows[0].users == 0:
+        when = f"after {args.cut.isoformat()}" if args.cut else "to hide"
+        raise CommandError(f"no user has plays or saves {when} among tracks with features")
+    print(format_table(rows, args.k))
+    return 0
+
+
+def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    import demo  # loads the Spotify emulator, which no other command needs
+
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    options = demo.DemoOptions(args.host, args.port, args.mode, data_dir)
+    try:
+        demo.run(settings, options, _print_progress, _print_summary)
+    except demo.PortInUse as exc:
+        raise CommandError(str(exc)) from None
+    return 0
+
+
+def _iso_date(raw: str) -> dt.date:
+    try:
+        return parse_date(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _port(raw: str) -> int:
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a TCP port (1-65535)")
+    return int(raw)
+
+
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+def _add_command(
+    subparsers: Any, name: str, handler: Command, help_text: str
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=help_text, description=help_text
+    )
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _users_parser(subparsers: Any) -> None:
+    users = subparsers.add_parser(
+        "users", help="manage registered users", description="Manage registered users."
+    )
+    commands = users.add_subparsers(dest="users_command", required=True, metavar="COMMAND")
+    add = _add_command(
+        commands,
+        "add",
+        _cmd_users_add,
+        "register a user, or replace their refresh token (checked with Spotify first)",
+    )
+    add.add_argument("username", metavar="USERNAME")
+    add.add_argument(
+        "--refresh-token",
+        required=True,
+        metavar="TOKEN",
+        help="the user's Spotify refresh token, or - to read it from stdin",
+    )
+    _add_command(commands, "list", _cmd_users_list, "list users with status and last snapshot")
+    remove = _add_command(
+        commands, "remove", _cmd_users_remove, "remove a user and all of their data"
+    )
+    remove.add_argument("username", metavar="USERNAME")
+    _add_command(
+        commands,
+        "rotate-keys",
+        _cmd_users_rotate_keys,
+        "re-encrypt every stored token with the first TOKEN_ENCRYPTION_KEY",
+    )
+
+
+def _snapshot_parser(commands: Any) -> None:
+    snapshot = _add_command(
+        commands, "snapshot", _cmd_snapshot, "take snapshots now (or backfill a date)"
+    )
+    snapshot.add_argument(
+        "--date", type=_iso_date, help="snapshot date, YYYY-MM-DD (default: today)"
+    )
+    _add_user_filter(snapshot)
+    snapshot.add_argument(
+        "--force", action="store_true", help="redo snapshots that are already complete"
+    )
+
+
+def _positive_int(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a positive whole number")
+    return int(raw)
+
+
+def _evaluate_parser(commands: Any) -> None:
+    evaluate = _add_command(
+        commands,
+        "evaluate",
+        _cmd_evaluate,
+        "measure the recommender offline: hide plays and saves after a cut, score the picks",
+    )
+    _add_user_filter(evaluate)
+    evaluate.add_argument(
+        "--cut",
+        type=_iso_date,
+        help="hide plays and saves from this date, YYYY-MM-DD (default: each user's latest fifth)",
+    )
+    evaluate.add_argument("--k", type=_positive_int, default=50, help="picks per user (default 50)")
+
+
+def _add_user_filter(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--user",
+        action="append",
+        dest="users",
+        metavar="USERNAME",
+        help="only this user (repeatable)",
+    )
+
+
+def _add_listen_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
+
+
+def _serve_parser(commands: Any) -> None:
+    serve = _add_command(
+        commands, "serve", _cmd_serve, "serve the API (and run the nightly scheduler)"
+    )
+    _add_listen_arguments(serve)
+    serve.add_argument(
+        "--no-scheduler", action="store_true", help="serve only; no nightly snapshots"
+    )
+
+
+def _demo_parser(commands: Any) -> None:
+    demo = _add_command(
+        commands, "demo", _cmd_demo, "run the whole service offline against a local Spotify"
+    )
+    _add_listen_arguments(demo)
+    demo.add_argument(
+        "--mode",
+        choices=("development", "extended"),
+        default="development",
+        help="which kind of Spotify app to emulate (default: a 2026 development-mode app)",
+    )
+    demo.add_argument(
+        "--data-dir", help="keep the demo's database and CSV here (default: a temp dir)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="application.py",
+        description="Spotify Insight: dated snapshots of Spotify listening, served as JSON.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_command(commands, "migrate", _cmd_migrate, "create or upgrade the database schema")
+    _users_parser(commands)
+    _snapshot_parser(commands)
+    _serve_parser(commands)
+    _demo_parser(commands)
+    _evaluate_parser(commands)
+    _add_command(commands, "generate-key", _cmd_generate_key, "print a new TOKEN_ENCRYPTION_KEY")
+    return parser
+
+
+USER_ERRORS = (
+    SettingsError,
+    ScheduleError,
+    QuotaExceeded,
+    CommandError,
+    DatabaseURLError,
+    SchemaOutOfDate,
+    TokenCipherError,
+    InvalidUsername,
+    UnknownUser,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the command line: one readable line on any user error."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_environment()
+        configure_logging(settings.log_level)
+        return int(args.handler(settings, args))
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,153 @@
+"""`python application.py demo`: the whole service offline, against the local Spotify emulator.
+
+This is the only product module that imports `spotify_emulator`; the CLI imports it only when
+the `demo` command runs, so `serve` never loads the fake Spotify.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from starlette.datastructures import Secret
+
+from application import build_app, open_database, open_resources, token_cipher
+from db.migrations import migrate
+from db.token_cipher import generate_key
+from db.users import save_user_token
+from jobs.service import ClaimedJob, JobOutcome, RunSummary
+from logs import install_log_redaction
+from settings import Settings
+from spotify_emulator import EmulatorServer, World, write_features_csv
+
+DEMO_ONBOARDING_USERS = 1  # the emulator's last user is left to sign up through /auth/login
+WORLD_SEED = 7
+
+Progress = Callable[[ClaimedJob, JobOutcome], None]
+
+
+class PortInUse(Exception):
+    """The demo cannot listen where it was asked to."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoOptions:
+    """Where the demo listens, which kind of Spotify app it emulates, where it keeps data."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    mode: str = "development"
+    data_dir: Path | None = None
+
+
+def _demo_settings(
+    settings: Settings, server: EmulatorServer, data_dir: Path, port: int
+) -> Settings:
+    """The user's settings, pointed at the emulator and an embedded database of the demo's own."""
+    world = server.world
+    return dataclasses.replace(
+        settings,
+        database_url=f"sqlite:///{data_dir / 'demo.db'}",
+        spotify_client_id=world.client_id,
+        spotify_client_secret=Secret(world.client_secret),
+        spotify_api_url=server.api_url,
+        spotify_accounts_url=server.accounts_url,
+        spotify_redirect_uri=f"http://127.0.0.1:{port}/auth/callback",
+        reccobeats_url=server.reccobeats_url,
+        token_encryption_keys=(Secret(generate_key()),),
+        audio_features_sources=("spotify", "reccobeats", "csv"),
+        audio_features_csv=data_dir / "tracks.csv",
+        api_keys=(),
+    )
+
+
+def _register_demo_users(settings: Settings, world: World) -> list[str]:
+    database = open_database(settings)
+    cipher = token_cipher(settings)
+    registered = []
+    try:
+        database.run_sync(migrate, database.peewee)
+        for user in world.users[:-DEMO_ONBOARDING_USERS]:
+            username = user.display_name.lower()
+            database.run_sync(
+                save_user_token,
+                username,
+                cipher.encrypt(user.refresh_token),
+                account_id=user.account_id,
+                display_name=user.display_name,
+            )
+            registered.append(username)
+    finally:
+        database.close()
+    return registered
+
+
+def _demo_banner(base: str, usernames: Sequence[str], mode: str) -> str:
+    first = usernames[0]
+    return "\n".join(
+        [
+            "",
+            f"Spotify Insight demo: offline, against a local Spotify in {mode} mode",
+            f"  API          {base}/",
+            f"  OpenAPI      {base}/openapi.json",
+            f"  users        {', '.join(usernames)}",
+            "  try:",
+            f"    curl -s {base}/user-recommendations/{first} | python3 -m json.tool",
+            f'    curl -s "{base}/users/{first}/top-items?type=artists&time_range=short_term"',
+            f"    curl -s {base}/users/{first}/clusters",
+            f"    curl -s {base}/users/{first}/snapshots",
+            f"  sign up one more user in a browser: {base}/auth/login",
+            "Press Ctrl-C to stop.",
+            "",
+        ]
+    )
+
+
+def _ensure_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise PortInUse(f"{host}:{port} is in use; choose another with --port") from None
+
+
+async def _demo_snapshots(settings: Settings, on_progress: Progress) -> RunSummary:
+    async with open_resources(settings) as resources:
+        return await resources.snapshots.run(trigger="demo", on_progress=on_progress)
+
+
+def _data_dir(options: DemoOptions) -> Path:
+    data_dir = options.data_dir or Path(tempfile.mkdtemp(prefix="spotify-insight-demo-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "demo.db").unlink(missing_ok=True)
+    return data_dir
+
+
+def run(
+    settings: Settings,
+    options: DemoOptions,
+    on_progress: Progress,
+    on_summary: Callable[[RunSummary], None],
+) -> None:
+    """Start the emulator, register its users, snapshot them, then serve until Ctrl-C."""
+    import uvicorn
+
+    _ensure_port_free(options.host, options.port)
+    data_dir = _data_dir(options)
+    world = World.generate(seed=WORLD_SEED)
+    write_features_csv(world, data_dir / "tracks.csv")
+    with EmulatorServer(world, mode=options.mode) as server:
+        server.consent_user = world.users[-1].id  # /auth/login signs up the one left out
+        demo = _demo_settings(settings, server, data_dir, options.port)
+        usernames = _register_demo_users(demo, world)
+        print(f"taking snapshots of {len(usernames)} users (data in {data_dir})")
+        on_summary(asyncio.run(_demo_snapshots(demo, on_progress)))
+        base = f"http://{options.host}:{options.port}"
+        print(_demo_banner(base, usernames, options.mode), flush=True)
+        install_log_redaction()
+        uvicorn.run(build_app(demo), host=options.host, port=options.port, log_level="warning")

@@ -1,0 +1,106 @@
+"""`python application.py demo`: the whole service offline against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+
+import demo
+from cli import main
+from jobs.service import RunSummary
+from settings import Settings
+from spotify_emulator import World
+from tests.conftest import with_lifespan_state
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: the demo ignores the configured database for an embedded one of its own."""
+    return f"sqlite:///{tmp_path / 'ignored.db'}"
+
+
+async def _ask(app: Starlette, paths: list[str]) -> list[httpx.Response]:
+    async with app.router.lifespan_context(app) as state:
+        transport = httpx.ASGITransport(app=with_lifespan_state(app, state))
+        async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
+            return [await client.get(path) for path in paths]
+
+
+def test_the_demo_snapshots_the_emulated_users_and_serves_them(
+    settings: Settings,
+    tmp_path: Path,
+    free_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    summaries: list[RunSummary] = []
+    answers: list[httpx.Response] = []
+
+    def serve(app: Starlette, **kwargs: Any) -> None:
+        # Instead of listening: ask the app what a user would ask, then "Ctrl-C".
+        assert kwargs["port"] == free_port
+        first = sorted(summaries[0].ok)[0]
+        paths = [f"/users/{first}/snapshots", f"/user-recommendations/{first}", "/auth/login"]
+        answers.extend(asyncio.run(_ask(app, paths)))
+
+    monkeypatch.setattr(uvicorn, "run", serve)
+    options = demo.DemoOptions("127.0.0.1", free_port, "development", tmp_path)
+    demo.run(settings, options, lambda job, outcome: None, summaries.append)
+
+    [summary] = summaries
+    assert summary.succeeded
+    assert not summary.failed
+    # All but the emulator's last user, who is left to sign up through /auth/login.
+    emulated = World.generate(seed=demo.WORLD_SEED).users
+    assert sorted(summary.ok) == sorted(user.display_name.lower() for user in emulated[:-1])
+    assert (tmp_path / "demo.db").exists()
+    assert (tmp_path / "tracks.csv").exists()
+    snapshots, recommendations, login = answers
+    assert snapshots.status_code == 200, snapshots.text
+    assert recommendations.status_code == 200
+    assert recommendations.json()["recommendations"]
+    assert login.status_code == 200  # onboarding is configured against the emulator
+    assert f"http://127.0.0.1:{free_port}/user-recommendations/" in capsys.readouterr().out
+
+
+def test_a_port_in_use_is_one_line_before_anything_starts(
+    settings: Settings, free_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", free_port))
+        taken.listen()
+        status = main(["demo", "--port", str(free_port)])
+    assert status == 2
+    assert capsys.readouterr().err == (
+        f"error: 127.0.0.1:{free_port} is in use; choose another with --port\n"
+    )
+
+
+@pytest.mark.parametrize("module", ["application", "cli"])
+def test_serving_never_loads_the_emulator_or_scikit_learn(module: str) -> None:
+    probe = (
+        f"import sys, {module}; "
+        "print(sorted(m for m in ('spotify_emulator', 'sklearn') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
