@@ -26,6 +26,7 @@ from db.models import (
     Track,
     TrackCredit,
 )
+from db.transactions import write_transaction
 from streaming_history import ExportedPlay
 
 BATCH = 500
@@ -235,7 +236,9 @@ def store_exported_plays(
     """
     if not plays:
         return Stored()
-    with Play._meta.database.atomic():
+    # Held for writing from the start: on SQLite, a deferred transaction that read before
+    # another connection committed fails as "database is locked" at its first write.
+    with write_transaction():
         new = _new_plays(user_id, plays)
         progress(len(plays) - len(new))
         tracks = [play for play in new if play.kind == "track"]
