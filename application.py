@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
 
 from db.capabilities import DatabaseCapabilityStore
@@ -21,6 +23,8 @@ from db.database import Database
 from db.migrations import check_schema
 from db.token_cipher import TokenCipher
 from jobs.features import CsvFeatureSource, FeatureSource, build_feature_sources
+from jobs.history_poll import HistoryPoller
+from jobs.history_schedule import add_history_polling
 from jobs.pipeline import SnapshotPipeline
 from jobs.recommend.csv_pool import CsvCandidateSource
 from jobs.recommend.protocol import CandidateSource
@@ -31,6 +35,8 @@ from settings import Settings
 from spotify_client import QuotaExceeded, SpotifyClient, create_http_client
 from web.problems import EXCEPTION_HANDLERS
 from web.routes import build_routes
+
+logger = logging.getLogger(__name__)
 
 
 def open_database(settings: Settings) -> Database:
@@ -155,6 +161,19 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         database.close()
 
 
+def schedule_history_polls(
+    scheduler: AsyncIOScheduler, settings: Settings, resources: Resources
+) -> None:
+    """Add HISTORY_INTERVAL polls of every active user to the nightly job's scheduler."""
+    if not settings.history_interval:
+        return
+    if resources.cipher is None:
+        logger.warning("history polling is off: TOKEN_ENCRYPTION_KEY is not set")
+        return
+    poller = HistoryPoller(resources.database, resources.spotify, resources.cipher)
+    add_history_polling(scheduler, poller, dt.timedelta(minutes=settings.history_interval))
+
+
 def build_app(settings: Settings, *, scheduler: bool = False) -> Starlette:
     """The ASGI application; its lifespan owns the database and every other resource."""
 
@@ -168,6 +187,7 @@ def build_app(settings: Settings, *, scheduler: bool = False) -> Starlette:
                     timezone=settings.snapshot_timezone,
                     job=resources.snapshots.nightly,
                 )
+                schedule_history_polls(nightly, settings, resources)
                 nightly.start()
             try:
                 yield {**resources.as_state(), "scheduler": nightly}

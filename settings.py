@@ -98,6 +98,16 @@ def _positive(cast: type[int] | type[float]) -> Parse:
     return parse
 
 
+def _minutes_or_off(variable: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0 or value != value or value == float("inf"):
+        raise SettingsError(f"{variable} must be a number of minutes (0 = off), not {raw!r}")
+    return value
+
+
 def _choice(*choices: str) -> Parse:
     def parse(variable: str, raw: str) -> str:
         value = raw.strip().lower()
@@ -252,6 +262,15 @@ class Settings:
             _positive(float),
             "600",
             "how long a claimed job is held before another worker may take it over",
+        )
+    )
+    history_interval: float = dataclasses.field(
+        metadata=_declare(
+            "HISTORY_INTERVAL",
+            _minutes_or_off,
+            "30",
+            "minutes between polls of each user's recently played (Spotify keeps the last 50); "
+            "each user's polls fall at their own point of the interval; `0` turns polling off",
         )
     )
     audio_features_sources: tuple[str, ...] = dataclasses.field(

@@ -14,7 +14,7 @@ from typing import Any, cast
 import peewee as pw
 
 from db.history_import import SAME_PLAY
-from db.models import HistoryGap, Play, naive_utc
+from db.models import HistoryGap, Play, User, naive_utc
 
 RECENT_LIMIT = 50
 
@@ -27,6 +27,19 @@ def _as_datetime(value: dt.datetime | str | None) -> dt.datetime | None:
 def _newest_play(user_id: int) -> dt.datetime | None:
     newest = Play.select(pw.fn.MAX(Play.played_at)).where(Play.user == user_id).scalar()
     return _as_datetime(newest)
+
+
+def poll_cursor(user_id: int) -> dt.datetime | None:
+    """Where the next poll starts (`after`): the end of the newest play stored, naive UTC."""
+    return _newest_play(user_id)
+
+
+def users_to_poll() -> list[int]:
+    """Active users with a stored token, by id; a user needing re-authorisation is left out."""
+    query = User.select(User.id).where(
+        (User.status == User.ACTIVE) & User.refresh_token_encrypted.is_null(False)
+    )
+    return [int(user_id) for user_id in cast(Iterable[Any], query.order_by(User.id).scalars())]
 
 
 def _record_gap(user_id: int, returned: Sequence[dt.datetime], page_size: int) -> None:

@@ -6,9 +6,12 @@ import asyncio
 import dataclasses
 
 import pytest
+from starlette.datastructures import Secret
 
 from application import build_app
 from db.database import Database
+from db.token_cipher import generate_key
+from jobs.history_schedule import USERS_JOB_ID
 from settings import Settings
 
 
@@ -37,3 +40,27 @@ async def test_serve_runs_the_nightly_schedule_unless_told_not_to(
         assert job.next_run_time.hour == 2
     await asyncio.sleep(0)  # AsyncIOScheduler.shutdown runs on the loop's next turn
     assert not nightly.running
+
+
+@pytest.mark.parametrize(
+    ("interval", "key", "polled"),
+    [
+        pytest.param(30.0, True, True, id="on"),
+        pytest.param(0.0, True, False, id="off"),
+        pytest.param(30.0, False, False, id="no-key"),
+    ],
+)
+async def test_serve_polls_history_in_the_same_scheduler(
+    database: Database, settings: Settings, interval: float, key: bool, polled: bool
+) -> None:
+    keys = (Secret(generate_key()),) if key else ()
+    configured = dataclasses.replace(
+        settings, history_interval=interval, token_encryption_keys=keys
+    )
+    app = build_app(configured, scheduler=True)
+    async with app.router.lifespan_context(app) as state:
+        assert state is not None
+        jobs = {job.id for job in state["scheduler"].get_jobs()}
+    await asyncio.sleep(0)
+    expected = {"nightly-snapshot"} | ({USERS_JOB_ID} if polled else set())
+    assert jobs == expected

@@ -44,6 +44,12 @@ TABLE_HEADER = "| variable | meaning | default |"
         pytest.param(
             "SNAPSHOT_LEASE_SECONDS", "-5", "SNAPSHOT_LEASE_SECONDS must be a positive", id="lease"
         ),
+        pytest.param(
+            "HISTORY_INTERVAL", "-1", "HISTORY_INTERVAL must be a number of minutes", id="interval"
+        ),
+        pytest.param(
+            "HISTORY_INTERVAL", "nan", "HISTORY_INTERVAL must be a number of minutes", id="nan"
+        ),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it(
@@ -101,6 +107,7 @@ def test_a_fresh_install_has_the_documented_defaults(settings: Settings) -> None
         snapshot_timezone="UTC",
         snapshot_workers=4,
         snapshot_lease=600.0,
+        history_interval=30.0,
         audio_features_sources=(),
         audio_features_csv=None,
         reccobeats_url="https://api.reccobeats.com/v1",
