@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 import peewee as pw
 from playhouse.migrate import SchemaMigrator
@@ -11,6 +13,7 @@ from playhouse.migrate import migrate as run_migrations
 from db.models import (
     ALL_MODELS,
     AlbumName,
+    Artist,
     ArtistName,
     Episode,
     EpisodePlay,
@@ -19,6 +22,7 @@ from db.models import (
     Recommendation,
     SchemaVersion,
     Show,
+    Snapshot,
     SnapshotJob,
     SnapshotRunUser,
     TrackCredit,
@@ -84,12 +88,44 @@ def _add_history_import(database: pw.Database) -> None:
     )
 
 
+def _add_snapshot_skipped(database: pw.Database) -> None:
+    """Each snapshot records what Spotify sent that was left out, and why."""
+    present = {column.name for column in database.get_columns(Snapshot._meta.table_name)}
+    if "skipped" not in present:
+        migrator = SchemaMigrator.from_database(database)
+        run_migrations(
+            migrator.add_column(Snapshot._meta.table_name, "skipped", pw.TextField(null=True))
+        )
+
+
+def _decoded_genres(value: Any) -> list[str] | None:
+    """A genre list that older versions stored encoded twice (or more), decoded; else None."""
+    decoded = value
+    while isinstance(decoded, str):
+        try:
+            decoded = json.loads(decoded)
+        except ValueError:
+            return None
+    return decoded if isinstance(decoded, list) and value != decoded else None
+
+
+def _repair_double_encoded_genres(database: pw.Database) -> None:
+    """Versions before issue 11 stored genres as a JSON string of the JSON list."""
+    query = Artist.select(Artist.id, Artist.genres).where(Artist.genres.is_null(False)).tuples()
+    for artist_id, genres in list(cast(Iterable[tuple[str, Any]], query)):
+        repaired = _decoded_genres(genres)
+        if repaired is not None:
+            Artist.update(genres=repaired).where(Artist.id == artist_id).execute()
+
+
 # Append-only: each entry upgrades the schema from the version before it.
 MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (
     _create_initial_schema,
     _add_run_members,
     _add_recommendation_sources,
     _add_history_import,
+    _add_snapshot_skipped,
+    _repair_double_encoded_genres,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

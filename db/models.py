@@ -133,6 +133,8 @@ class Snapshot(BaseModel):
     recommendation_source = pw.CharField(max_length=32, null=True)
     features_source = pw.CharField(max_length=32, null=True)
     clusters_note = pw.TextField(null=True)
+    # What Spotify sent that was left out, {endpoint: {reason: count}} (NULL before schema 6).
+    skipped = JSONField(null=True)
     generated_at = pw.DateTimeField(default=utcnow)
 
     class Meta:

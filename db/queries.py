@@ -103,7 +103,7 @@ def list_snapshots(username: str) -> list[dict[str, Any]]:
     """Every snapshot of the user, newest first."""
     user_id = user_id_of(username)
     query = (
-        Snapshot.select(Snapshot.date, Snapshot.status, Snapshot.generated_at)
+        Snapshot.select(Snapshot.date, Snapshot.status, Snapshot.generated_at, Snapshot.skipped)
         .where(Snapshot.user == user_id)
         .order_by(Snapshot.date.desc())
     )
@@ -112,6 +112,8 @@ def list_snapshots(username: str) -> list[dict[str, Any]]:
             "date": row.date.isoformat(),
             "status": row.status,
             "generated_at": iso_utc(row.generated_at),
+            # None for snapshots taken before schema 6 recorded it.
+            "skipped": row.skipped,
         }
         for row in query
     ]

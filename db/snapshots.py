@@ -55,6 +55,8 @@ class SnapshotContent:
     clusters_note: str | None
     features_source: str | None
     sources: Mapping[str, Any]
+    # What Spotify sent that was left out: {endpoint: {reason: count}}.
+    skipped: Mapping[str, Mapping[str, int]] = dataclasses.field(default_factory=dict)
 
 
 def stored_refresh_token(user_id: int) -> str | None:
@@ -90,6 +92,7 @@ def write_snapshot(content: SnapshotContent) -> int:
             recommendation_source=content.recommendation_source,
             features_source=content.features_source,
             clusters_note=content.clusters_note,
+            skipped={where: dict(reasons) for where, reasons in content.skipped.items()},
             generated_at=utcnow(),
         )
         _insert_top_items(snapshot.id, content)

@@ -7,7 +7,7 @@ import dataclasses
 
 from jobs.errors import first_error
 from spotify_client import UserSession
-from spotify_models import TIME_RANGES, Artist, Play, SavedTrack, Track
+from spotify_models import TIME_RANGES, Artist, EpisodePlay, Play, SavedTrack, Skipped, Track
 
 TOP_LIMIT = 50
 SAVED_LIMIT = 200
@@ -19,6 +19,10 @@ class Listening:
     top_artists: dict[str, list[Artist]]
     recent: list[Play]
     saved: list[SavedTrack]
+    # Podcast plays: stored as episodes, never among the tracks below.
+    episodes: list[EpisodePlay] = dataclasses.field(default_factory=list)
+    # What Spotify sent that broke the contract (or was a local file), by endpoint and reason.
+    skipped: Skipped = dataclasses.field(default_factory=Skipped)
 
     def tracks(self) -> list[Track]:
         """Every distinct track the user has, top tracks first."""
@@ -40,7 +44,7 @@ async def fetch_listening(session: UserSession) -> Listening:
         async with asyncio.TaskGroup() as group:
             tracks = {r: group.create_task(session.top_tracks(r, TOP_LIMIT)) for r in TIME_RANGES}
             artists = {r: group.create_task(session.top_artists(r, TOP_LIMIT)) for r in TIME_RANGES}
-            recent = group.create_task(session.recently_played(TOP_LIMIT))
+            recent = group.create_task(session.recent_plays(TOP_LIMIT))
             saved = group.create_task(session.saved_tracks(SAVED_LIMIT))
     except ExceptionGroup as group:
         # The calls share one token: when one fails for the user (revoked, quota), all do.
@@ -48,6 +52,8 @@ async def fetch_listening(session: UserSession) -> Listening:
     return Listening(
         top_tracks={r: task.result() for r, task in tracks.items()},
         top_artists={r: task.result() for r, task in artists.items()},
-        recent=recent.result(),
+        recent=recent.result().music,
         saved=saved.result(),
+        episodes=recent.result().episodes,
+        skipped=session.skipped,
     )

@@ -14,6 +14,7 @@ from db import catalogue
 from db.claims import ClaimedJob, JobOutcome
 from db.database import Database
 from db.job_status import JobStatus
+from db.polled_episodes import record_polled_episodes
 from db.snapshots import (
     ClusterRows,
     RecommendationRow,
@@ -120,6 +121,7 @@ class SnapshotPipeline:
         await self.database.run(catalogue.upsert_tracks, listening.tracks())
         plays = [(play.track.id, play.played_at) for play in listening.recent]
         await self.database.run(record_plays, user_id, plays)
+        await self.database.run(record_polled_episodes, user_id, listening.episodes)
 
     async def _features(self, track_ids: Sequence[str]) -> Features:
         """Stored features first; only the tracks still missing are asked of the sources."""
@@ -143,11 +145,16 @@ class SnapshotPipeline:
     ) -> Picks:
         if self.recommender != "local" and self.spotify.can("recommendations"):
             try:
-                return await self._spotify_picks(listening)
+                picks = await self._spotify_picks(listening)
             except EndpointUnavailable:
                 logger.info(
                     "Spotify has no recommendations for this app; using the local recommender"
                 )
+            else:
+                if picks.items or self.recommender == "spotify":
+                    return picks
+                # Every item broke the contract (each one counted): the local recommender can.
+                logger.info("Spotify's recommendations held no usable track; using local ones")
         if self.recommender == "spotify":
             raise RecommenderUnavailable(
                 "RECOMMENDER=spotify, but this Spotify app has no /recommendations; "
@@ -158,7 +165,10 @@ class SnapshotPipeline:
     async def _spotify_picks(self, listening: Listening) -> Picks:
         seed_tracks, seed_artists, names = _seeds(listening)
         tracks = await self.spotify.recommendations(
-            seed_tracks=seed_tracks, seed_artists=seed_artists, limit=RECOMMENDATIONS
+            seed_tracks=seed_tracks,
+            seed_artists=seed_artists,
+            limit=RECOMMENDATIONS,
+            skipped=listening.skipped,
         )
         await self.database.run(catalogue.upsert_tracks, tracks)
         reason = "Spotify's pick, seeded by " + _join(names)
@@ -263,4 +273,5 @@ def _content(
             "tracks_with_features": sum(by_source.values()),
             "tracks": len(own),
         },
+        skipped=listening.skipped.as_dict(),
     )

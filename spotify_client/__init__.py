@@ -32,16 +32,18 @@ from spotify_client._errors import (
 )
 from spotify_client._paging import chunks
 from spotify_client._requester import RetryPolicy, create_http_client, retry_after_seconds
-from spotify_client._session import CheckedLogin, UserSession
+from spotify_client._session import CheckedLogin, RecentPlays, UserSession
 from spotify_models import (
     Album,
     Artist,
     ArtistRef,
     AudioFeatures,
+    EpisodePlay,
     Play,
     Playlist,
     Profile,
     SavedTrack,
+    Skipped,
     TokenGrant,
     Track,
 )
@@ -56,6 +58,7 @@ __all__ = [
     "CapabilityStore",
     "CheckedLogin",
     "EndpointUnavailable",
+    "EpisodePlay",
     "Forbidden",
     "InvalidGrant",
     "MalformedResponse",
@@ -66,8 +69,10 @@ __all__ = [
     "Profile",
     "QuotaExceeded",
     "RateLimited",
+    "RecentPlays",
     "RetryPolicy",
     "SavedTrack",
+    "Skipped",
     "SpotifyAuthError",
     "SpotifyClient",
     "SpotifyError",

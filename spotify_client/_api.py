@@ -6,6 +6,7 @@ the `httpx.Auth` they pass (the app's token or the user's).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -15,13 +16,14 @@ import httpx
 from spotify_client._capabilities import Capabilities
 from spotify_client._errors import (
     EndpointUnavailable,
-    MalformedResponse,
     parse_answer,
     status_error,
 )
 from spotify_client._paging import Fetch, offset_page
 from spotify_client._requester import Requester
-from spotify_models import ParseError
+from spotify_models import Skipped, parse_each
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -70,12 +72,22 @@ class Api:
         return fetch
 
 
-def parse_items(raw: Sequence[Any], where: str, parse: Callable[[Any], T]) -> list[T]:
-    """`parse` every raw item of `GET where`; a bad one becomes MalformedResponse."""
-    try:
-        return [parse(item) for item in raw]
-    except ParseError as exc:
-        raise MalformedResponse(f"GET {where}: {exc}") from None
+def parse_items(
+    raw: Sequence[Any], where: str, parse: Callable[[Any], T], skipped: Skipped | None = None
+) -> list[T]:
+    """Every raw item of `GET where` that keeps the contract; each one that breaks it (or is a
+    local file or an episode where a track was expected) is left out and counted in `skipped`.
+
+    One odd item never costs the page: Spotify sends local files with null ids, and the spec
+    makes every field of a track optional.
+    """
+    tally = Skipped()
+    items = parse_each(raw, parse, where, tally)
+    if tally.total:
+        logger.info("GET %s: left out %s", where, tally.as_dict()[where])
+        if skipped is not None:
+            skipped.merge(tally)
+    return items
 
 
 def segment(value: str) -> str:

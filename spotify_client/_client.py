@@ -32,6 +32,7 @@ from spotify_models import (
     Album,
     Artist,
     AudioFeatures,
+    Skipped,
     TokenGrant,
     Track,
     parse_album,
@@ -203,9 +204,18 @@ class SpotifyClient:
         return found
 
     async def recommendations(
-        self, *, seed_tracks: Sequence[str] = (), seed_artists: Sequence[str] = (), limit: int = 50
+        self,
+        *,
+        seed_tracks: Sequence[str] = (),
+        seed_artists: Sequence[str] = (),
+        limit: int = 50,
+        skipped: Skipped | None = None,
     ) -> list[Track]:
-        """Spotify's recommendations (at most 100); EndpointUnavailable when closed."""
+        """Spotify's recommendations (at most 100); EndpointUnavailable when closed.
+
+        Items that break the contract, local files and episodes are left out and counted in
+        `skipped`: one bad item never costs the list, nor the fallback to the local recommender.
+        """
         seeds = len(seed_tracks) + len(seed_artists)
         if not 1 <= seeds <= MAX_SEEDS:
             raise ValueError(f"recommendations take 1 to {MAX_SEEDS} seeds in total, not {seeds}")
@@ -222,7 +232,7 @@ class SpotifyClient:
             capability="recommendations",
         )
         return parse_items(
-            [item for item in raw if item is not None], "/recommendations", parse_track
+            [item for item in raw if item is not None], "/recommendations", parse_track, skipped
         )
 
     async def _client_credentials(self) -> TokenGrant:
@@ -265,8 +275,8 @@ class SpotifyClient:
         )
         # Keyed by the id asked for: a relinked track comes back under another id.
         pairs = [(i, e) for i, e in zip(chunk, entries, strict=False) if e is not None]
-        parsed = parse_items([e for _, e in pairs], path, parse)
-        return {i: item for (i, _), item in zip(pairs, parsed, strict=True)}
+        parsed = parse_items(pairs, path, lambda pair: (pair[0], parse(pair[1])))
+        return dict(parsed)
 
 
 async def _singles(chunk: Sequence[str], single: Callable[[str], Awaitable[T]]) -> dict[str, T]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from spotify_models import as_list, as_object
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 # One page request: paging parameters in, the page's raw items and "more follow" out.
@@ -18,6 +22,8 @@ SEARCH_PAGE = 10
 SEARCH_MAX_OFFSET = 1000
 ARTIST_ALBUMS_PAGE = 10
 PAGE = 50
+# Spotify's play cursors are Unix milliseconds; anything else is no cursor at all.
+_MILLISECONDS = re.compile(r"[0-9]{1,16}")
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -51,12 +57,26 @@ async def offset_pages(
 
 
 def cursor_page(body: Any, direction: str) -> tuple[list[Any], str | None]:
-    """The items of a cursor page and the cursor to the next one, if any."""
+    """The items of a cursor page and the cursor to the next one, if any.
+
+    A cursor that is not milliseconds ends the paging: sent back, Spotify would refuse it
+    (400), and the plays already read would be lost with the user's whole snapshot.
+    """
     page = as_object(body)
     items = as_list(page.get("items"), "items")
     cursors = page.get("cursors")
     cursor = cursors.get(direction) if isinstance(cursors, Mapping) and page.get("next") else None
-    return items, str(cursor) if cursor else None
+    return items, _milliseconds(cursor, direction)
+
+
+def _milliseconds(cursor: Any, direction: str) -> str | None:
+    if cursor is None:
+        return None
+    text = str(cursor) if isinstance(cursor, int) and not isinstance(cursor, bool) else cursor
+    if isinstance(text, str) and _MILLISECONDS.fullmatch(text):
+        return text
+    logger.info("cursor %r is not milliseconds; paging ends here", direction)
+    return None
 
 
 async def cursor_pages(

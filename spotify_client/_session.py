@@ -14,10 +14,12 @@ from spotify_client._paging import PAGE, Fetch, cursor_page, cursor_pages, offse
 from spotify_models import (
     TIME_RANGES,
     Artist,
+    EpisodePlay,
     Play,
     Playlist,
     Profile,
     SavedTrack,
+    Skipped,
     TokenGrant,
     Track,
     parse_artist,
@@ -30,6 +32,15 @@ from spotify_models import (
 )
 
 RECENTLY_PLAYED = "/me/player/recently-played"
+PLAYLIST_ITEMS = "/playlists/{id}/items"
+
+
+@dataclasses.dataclass(frozen=True)
+class RecentPlays:
+    """A page of recent plays, music and podcast episodes apart, newest first."""
+
+    music: list[Play]
+    episodes: list[EpisodePlay]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +70,8 @@ class UserSession:
         self._on_refresh_token = on_refresh_token
         self._refused = False
         self._auth = accounts.bearer(self._refresh)
+        # What this session's pages left out, by endpoint and reason (a snapshot records it).
+        self.skipped = Skipped()
 
     def __repr__(self) -> str:
         return "UserSession(refresh_token=***)"
@@ -70,40 +83,52 @@ class UserSession:
     async def top_artists(self, time_range: str, limit: int = 50) -> list[Artist]:
         """The user's top artists over `time_range` (short_term, medium_term, long_term)."""
         raw = await self._top("artists", time_range, limit)
-        return parse_items(raw, "/me/top/artists", parse_artist)
+        return parse_items(raw, "/me/top/artists", parse_artist, self.skipped)
 
     async def top_tracks(self, time_range: str, limit: int = 50) -> list[Track]:
         """The user's top tracks over `time_range` (short_term, medium_term, long_term)."""
         raw = await self._top("tracks", time_range, limit)
-        return parse_items(raw, "/me/top/tracks", parse_track)
+        return parse_items(raw, "/me/top/tracks", parse_track, self.skipped)
 
     async def recently_played(
         self, limit: int = 50, after: dt.datetime | None = None
     ) -> list[Play]:
-        """Recent plays, newest first, only those after `after` when given (Spotify keeps 50)."""
+        """Recent plays of music, newest first, only those after `after` when given."""
+        return (await self.recent_plays(limit, after)).music
+
+    async def recent_plays(self, limit: int = 50, after: dt.datetime | None = None) -> RecentPlays:
+        """Recent plays (Spotify keeps 50), music and episodes apart, newest first, only those
+        after `after` when given; plays of local files are left out and counted."""
         raw = await self._recent(limit, after)
-        parsed = parse_items(raw, RECENTLY_PLAYED, parse_play)
-        plays = [play for play in parsed if isinstance(play, Play)]
+        parsed = parse_items(raw, RECENTLY_PLAYED, parse_play, self.skipped)
         if after is not None:
             cutoff = after if after.tzinfo else after.replace(tzinfo=dt.UTC)
-            plays = [play for play in plays if play.played_at > cutoff]
-        return plays[:limit]
+            parsed = [play for play in parsed if play.played_at > cutoff]
+        parsed = parsed[:limit]
+        return RecentPlays(
+            music=[play for play in parsed if isinstance(play, Play)],
+            episodes=[play for play in parsed if isinstance(play, EpisodePlay)],
+        )
 
     async def saved_tracks(self, limit: int = 200) -> list[SavedTrack]:
         """The user's saved tracks (Liked Songs), newest first."""
         raw = await offset_pages(self._fetcher("/me/tracks"), limit, PAGE)
-        return parse_items([r for r in raw if r is not None], "/me/tracks", parse_saved_track)
+        return parse_items(
+            [r for r in raw if r is not None], "/me/tracks", parse_saved_track, self.skipped
+        )
 
     async def playlists(self, limit: int = 50) -> list[Playlist]:
         """The user's playlists, owned and followed."""
         raw = await offset_pages(self._fetcher("/me/playlists"), limit, PAGE)
-        return parse_items([r for r in raw if r is not None], "/me/playlists", parse_playlist)
+        return parse_items(
+            [r for r in raw if r is not None], "/me/playlists", parse_playlist, self.skipped
+        )
 
     async def playlist_items(self, playlist_id: str, limit: int = 100) -> list[Track]:
         """The tracks of a playlist the user owns or collaborates on (episodes left out)."""
         path = f"/playlists/{segment(playlist_id)}/items"
         raw = await offset_pages(self._fetcher(path), limit, PAGE)
-        tracks = parse_items(raw, path, parse_playlist_item)
+        tracks = parse_items(raw, PLAYLIST_ITEMS, parse_playlist_item, self.skipped)
         return [track for track in tracks if track is not None]
 
     async def _refresh(self) -> TokenGrant:
