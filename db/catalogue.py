@@ -10,6 +10,7 @@ import peewee as pw
 
 from db.models import Album, Artist, AudioFeatures, Track, TrackArtist, utcnow
 from db.names import link_names
+from db.transactions import locked
 from spotify_models import AUDIO_FEATURE_NAMES, ArtistRef
 from spotify_models import Album as SpotifyAlbum
 from spotify_models import Artist as SpotifyArtist
@@ -99,7 +100,13 @@ def _track_row(track: SpotifyTrack, now: dt.datetime) -> dict[str, Any]:
 def _replace_track_artists(tracks: Sequence[SpotifyTrack]) -> None:
     ids = sorted({track.id for track in tracks})
     for start in range(0, len(ids), BATCH):
-        TrackArtist.delete().where(TrackArtist.track.in_(ids[start : start + BATCH])).execute()
+        # In key order, like every other multi-row write of the catalogue (see above).
+        in_order = locked(
+            TrackArtist.select(TrackArtist.track)
+            .where(TrackArtist.track.in_(ids[start : start + BATCH]))
+            .order_by(TrackArtist.track, TrackArtist.artist)
+        )
+        TrackArtist.delete().where(TrackArtist.track.in_(in_order)).execute()
     links = {
         (track.id, ref.id): {"track": track.id, "artist": ref.id, "position": position}
         for track in tracks
@@ -168,9 +175,20 @@ def artists_with_fresh_catalogue(artist_ids: Iterable[str], max_age: dt.timedelt
 
 
 def mark_catalogue_fetched(artist_ids: Iterable[str]) -> None:
-    ids = list(artist_ids)
-    if ids:
-        Artist.update(catalogue_fetched_at=utcnow()).where(Artist.id.in_(ids)).execute()
+    """Record that these artists' albums and tracks were just fetched."""
+    ids = sorted(set(artist_ids))
+    now = utcnow()
+    for start in range(0, len(ids), BATCH):
+        # An UPDATE locks rows in the order it scans them; the upserts lock in id order. Two
+        # orders over the same rows deadlock on PostgreSQL, so lock in id order here too
+        # (no key lock: snapshots being written keep referencing these artists meanwhile).
+        in_order = locked(
+            Artist.select(Artist.id)
+            .where(Artist.id.in_(ids[start : start + BATCH]))
+            .order_by(Artist.id),
+            keys_too=False,
+        )
+        Artist.update(catalogue_fetched_at=now).where(Artist.id.in_(in_order)).execute()
 
 
 def catalogue_tracks(artist_ids: Sequence[str]) -> list[dict[str, Any]]:

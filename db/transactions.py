@@ -14,11 +14,19 @@ def _is_sqlite() -> bool:
     return isinstance(database_proxy.obj, pw.SqliteDatabase)
 
 
-def locked(query: pw.Select, *, skip_locked: bool = False) -> pw.Select:
-    """`query` taking row locks (`FOR UPDATE`, optionally `SKIP LOCKED`) where rows lock."""
+def locked(query: pw.Select, *, skip_locked: bool = False, keys_too: bool = True) -> pw.Select:
+    """`query` taking row locks (`FOR UPDATE`, optionally `SKIP LOCKED`) where rows lock.
+
+    `keys_too=False` takes `FOR NO KEY UPDATE`, the lock of an UPDATE that changes no key:
+    it lets other transactions keep inserting rows that reference the locked ones.
+    """
     # SQLite has no row locks (and peewee refuses FOR UPDATE there): the immediate
     # transaction already holds the whole database for writing.
-    return query if _is_sqlite() else query.for_update(skip_locked=skip_locked or None)
+    if _is_sqlite():
+        return query
+    return query.for_update(
+        "FOR UPDATE" if keys_too else "FOR NO KEY UPDATE", skip_locked=skip_locked or None
+    )
 
 
 def write_transaction() -> AbstractContextManager[Any]:
