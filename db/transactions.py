@@ -24,9 +24,9 @@ def locked(query: pw.Select, *, skip_locked: bool = False, keys_too: bool = True
     # transaction already holds the whole database for writing.
     if _is_sqlite():
         return query
-    return query.for_update(
-        "FOR UPDATE" if keys_too else "FOR NO KEY UPDATE", skip_locked=skip_locked or None
-    )
+    # Peewee takes the clause's text in place of True (its stubs say bool only).
+    clause: Any = "FOR UPDATE" if keys_too else "FOR NO KEY UPDATE"
+    return query.for_update(clause, skip_locked=skip_locked or None)
 
 
 def write_transaction() -> AbstractContextManager[Any]:
