@@ -17,6 +17,7 @@ from db import catalogue
 from db.database import DATABASE_UNAVAILABLE, Database
 from db.models import User
 from db.polled import RECENT_LIMIT, poll_cursor, record_polled_plays, users_to_poll
+from db.polled_episodes import record_polled_episodes
 from db.snapshots import replace_refresh_token, stored_refresh_token
 from db.token_cipher import TokenCipher, TokenCipherError
 from db.users import set_user_status
@@ -73,7 +74,10 @@ class HistoryPoller:
             self.cipher.decrypt(encrypted), functools.partial(self._keep_token, user_id)
         )
         after = await self.database.run(poll_cursor, user_id)
-        plays = await session.recently_played(RECENT_LIMIT, after=after)
+        recent = await session.recent_plays(RECENT_LIMIT, after=after)
+        # Podcast plays are kept as episodes, apart from the music history.
+        await self.database.run(record_polled_episodes, user_id, recent.episodes)
+        plays = recent.music
         if not plays:
             return PollOutcome(user_id)
         await self.database.run(catalogue.upsert_tracks, [play.track for play in plays])
