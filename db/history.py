@@ -24,12 +24,21 @@ from spotify_models import AUDIO_FEATURE_NAMES
 TOP_ARTISTS = 10
 
 
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min)
+
+
+def _day_after(day: dt.date) -> dt.datetime:
+    """Midnight after `day`; the last representable moment for the last representable day."""
+    return dt.datetime.max if day == dt.date.max else _day_start(day + dt.timedelta(days=1))
+
+
 def _day_bounds(start: dt.date | None, end: dt.date | None) -> pw.Expression:
     condition = Play.played_at.is_null(False)
     if start is not None:
-        condition &= Play.played_at >= dt.datetime.combine(start, dt.time.min)
+        condition &= Play.played_at >= _day_start(start)
     if end is not None:
-        condition &= Play.played_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min)
+        condition &= Play.played_at < _day_after(end)
     return condition
 
 
@@ -58,8 +67,8 @@ def list_plays(
 
 def list_gaps(username: str, start: dt.date | None, end: dt.date | None) -> list[dict[str, Any]]:
     """Windows in which the user's plays may be missing, overlapping the days start..end."""
-    first = dt.datetime.combine(start, dt.time.min) if start else None
-    after = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min) if end else None
+    first = _day_start(start) if start else None
+    after = _day_after(end) if end else None
     return [
         {"from": iso_utc(starts_at), "to": iso_utc(ends_at), "found_at": iso_utc(found_at)}
         for starts_at, ends_at, found_at in gaps_overlapping(user_id_of(username), first, after)

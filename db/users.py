@@ -11,6 +11,7 @@ from typing import Any, cast
 import peewee as pw
 
 from db.models import Snapshot, User, utcnow
+from db.transactions import write_transaction
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 USERNAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -19,6 +20,7 @@ TOKEN_LIFETIME_MONTHS = 6
 TOKEN_WARNING_MONTHS = 5
 _SLUG_MAX = 56  # leaves room for a "-NNNNNNN" suffix within 64 characters
 _SLUG_JUNK = re.compile(r"[^A-Za-z0-9_.-]+")
+_LOGIN_ATTEMPTS = 2
 
 
 class InvalidUsername(ValueError):
@@ -119,8 +121,29 @@ def save_spotify_login(
     encrypted_refresh_token: str,
     requested_username: str | None = None,
 ) -> tuple[str, bool]:
-    """Create or update the user linked to this Spotify account; (username, created)."""
-    with User._meta.database.atomic():
+    """Create or update the user linked to this Spotify account; (username, created).
+
+    Two callbacks may race for one username or one account: the loser's insert breaks a
+    unique index, and it checks again, now seeing the winner's row (a taken name is an
+    AccountConflict, the same account is updated).
+    """
+    for _ in range(_LOGIN_ATTEMPTS):
+        try:
+            return _save_login(
+                account_id, display_name, encrypted_refresh_token, requested_username
+            )
+        except pw.IntegrityError:
+            continue
+    raise AccountConflict("another login for this name or account finished at the same moment")
+
+
+def _save_login(
+    account_id: str,
+    display_name: str | None,
+    encrypted_refresh_token: str,
+    requested_username: str | None,
+) -> tuple[str, bool]:
+    with write_transaction():
         user = User.get_or_none(User.spotify_account_id == account_id)
         created = user is None
         if user is None:

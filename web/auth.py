@@ -306,7 +306,16 @@ async def _connect(
             save_spotify_login, account_id, profile.display_name, encrypted, username
         )
     except (AccountConflict, InvalidUsername) as exc:
-        raise _Refused(409, "Username not available", str(exc)) from None
+        raise _Refused(409, "Username not available", _sentence(str(exc))) from None
+
+
+def _sentence(message: str) -> str:
+    """`message` as a sentence of its own, so the next one does not run into it."""
+    message = message.strip()
+    if not message:
+        return message
+    ending = "" if message.endswith((".", "!", "?")) else "."
+    return message[0].upper() + message[1:] + ending
 
 
 def _params(*names: str) -> Iterable[Param]:
@@ -337,6 +346,8 @@ def _outcome_page(username: str, created: bool) -> Response:
     },
     protected=False,
     tag="auth",
+    # Spotify calls this, not our clients, and may add parameters (RFC 9207's `iss`).
+    strict=False,
 )
 async def callback(request: Request, code: str, state: str, error: str) -> Response:
     onboarding = _onboarding(request)
@@ -347,7 +358,7 @@ async def callback(request: Request, code: str, state: str, error: str) -> Respo
     except _Refused as refused:
         response = render(
             refused.title,
-            paragraph(f"{refused.message} Nothing was stored."),
+            paragraph(f"{_sentence(refused.message)} Nothing was stored."),
             link(str(request.url_for("login")), "Start again"),
             status=refused.status,
         )

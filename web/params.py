@@ -14,11 +14,16 @@ from starlette.responses import Response
 
 from db.users import USERNAME_PATTERN, USERNAME_RULE
 from spotify_models import ITEM_TYPES, TIME_RANGES
-from web.problems import bad_parameter
+from web.problems import bad_parameter, unknown_parameters
 from web.security import require_api_key
 
 DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 ECHO_LIMIT = 40
+UNKNOWN_NAMED = 10  # unknown query parameters named in one answer
+# Days a range (since/until, from/to) is clamped to: wide enough for any stored play, narrow
+# enough that the day after the last one, and every timestamp between, exist everywhere.
+FIRST_RANGE_DAY = dt.date(1900, 1, 1)
+LAST_RANGE_DAY = dt.date(2999, 12, 31)
 
 
 def _echo(raw: str) -> str:
@@ -33,6 +38,11 @@ def parse_date(raw: str) -> dt.date:
         return dt.date.fromisoformat(raw)
     except ValueError:
         raise ValueError(f"{raw} is not a real calendar date") from None
+
+
+def parse_range_day(raw: str) -> dt.date:
+    """A day bounding a range: any real date, clamped to FIRST_RANGE_DAY..LAST_RANGE_DAY."""
+    return min(max(parse_date(raw), FIRST_RANGE_DAY), LAST_RANGE_DAY)
 
 
 def parse_username(raw: str) -> str:
@@ -61,6 +71,10 @@ class Param:
     schema: dict[str, Any]
     required: bool = False
     default: Any = None
+
+    @property
+    def in_query(self) -> bool:
+        return self.location == "query"
 
     def read(self, request: Request) -> Any:
         if self.location == "path":
@@ -122,6 +136,15 @@ class Operation:
     responses: dict[int, str] = dataclasses.field(default_factory=dict)
     protected: bool = True
     tag: str = "snapshots"
+    strict: bool = True
+
+    def refuse_unknown_query(self, request: Request) -> None:
+        """A 400 naming every query parameter this endpoint does not take."""
+        declared = {param.name for param in self.params if param.in_query}
+        unknown = sorted(set(request.query_params) - declared)
+        if self.strict and unknown:
+            named = [name[:ECHO_LIMIT] for name in unknown[:UNKNOWN_NAMED]]
+            raise unknown_parameters(named, sorted(declared))
 
 
 Endpoint = Callable[..., Awaitable[Response]]
@@ -133,15 +156,21 @@ def operation(
     responses: dict[int, str] | None = None,
     protected: bool = True,
     tag: str = "snapshots",
+    strict: bool = True,
 ) -> Callable[[Endpoint], Callable[[Request], Awaitable[Response]]]:
-    """Declare an endpoint: check its API key, parse its parameters, document it."""
-    spec = Operation(summary, params, responses or {}, protected, tag)
+    """Declare an endpoint: check its API key, parse its parameters, document it.
+
+    A query parameter the endpoint does not declare is a 400 (`?Date=` is not `?date=`),
+    unless `strict` is off for a caller that may add parameters of its own (Spotify).
+    """
+    spec = Operation(summary, params, responses or {}, protected, tag, strict)
 
     def decorate(fn: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         @functools.wraps(fn)
         async def endpoint(request: Request) -> Response:
             if spec.protected:
                 require_api_key(request)
+            spec.refuse_unknown_query(request)
             values = {param.name: param.read(request) for param in spec.params}
             return await fn(request, **values)
 
@@ -153,7 +182,9 @@ def operation(
 
 def bounded_int(low: int, high: int) -> Callable[[str], int]:
     def parse(raw: str) -> int:
-        if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+        # Length first: int() of thousands of digits fails with Python's own message.
+        fits = len(raw) <= len(str(high)) and raw.isascii() and raw.isdigit()
+        if not fits or not low <= int(raw) <= high:
             raise ValueError(f"must be a whole number from {low} to {high}, not {_echo(raw)}")
         return int(raw)
 
@@ -163,15 +194,17 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
 SINCE = Param(
     "since",
     "query",
-    "First day to include, YYYY-MM-DD (UTC); the beginning of the history when omitted.",
-    parse_date,
+    "First day to include, YYYY-MM-DD (UTC); the beginning of the history when omitted. "
+    f"Any real date; days before {FIRST_RANGE_DAY} count as {FIRST_RANGE_DAY}.",
+    parse_range_day,
     {"type": "string", "format": "date"},
 )
 UNTIL = Param(
     "until",
     "query",
-    "Last day to include, YYYY-MM-DD (UTC); today when omitted.",
-    parse_date,
+    "Last day to include, YYYY-MM-DD (UTC); today when omitted. "
+    f"Any real date; days after {LAST_RANGE_DAY} count as {LAST_RANGE_DAY}.",
+    parse_range_day,
     {"type": "string", "format": "date"},
 )
 HISTORY_LIMIT = Param(

@@ -18,6 +18,8 @@ ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "/problems/"
+# A longer path is not echoed as the problem's `instance` (5 KB of path is no help to anyone).
+INSTANCE_LIMIT = 256
 
 
 class Problem(Exception):
@@ -47,12 +49,17 @@ class Problem(Exception):
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
-            "instance": request.url.path,
+            **_instance(request),
             **self.extensions,
         }
         return JSONResponse(
             body, status_code=self.status, headers=self.headers, media_type=PROBLEM_MEDIA_TYPE
         )
+
+
+def _instance(request: Request) -> dict[str, str]:
+    path = request.url.path
+    return {"instance": path} if len(path) <= INSTANCE_LIMIT else {}
 
 
 def bad_parameter(name: str, reason: str) -> Problem:
@@ -62,6 +69,20 @@ def bad_parameter(name: str, reason: str) -> Problem:
         f"{name}: {reason}",
         slug="invalid-parameter",
         invalid_params=[{"name": name, "reason": reason}],
+    )
+
+
+def unknown_parameters(names: list[str], known: list[str]) -> Problem:
+    """A 400 naming query parameters the endpoint does not take, and those it does."""
+    takes = f"this endpoint takes {', '.join(known)}" if known else "this endpoint takes none"
+    return Problem(
+        400,
+        "Unknown parameter",
+        f"unknown query parameter {', '.join(names)}; {takes}",
+        slug="unknown-parameter",
+        invalid_params=[
+            {"name": name, "reason": "is not a parameter of this endpoint"} for name in names
+        ],
     )
 
 

@@ -229,3 +229,21 @@ async def test_a_run_that_cannot_start_is_refused_before_anything_is_queued(
     assert response.json()["detail"].startswith("TOKEN_ENCRYPTION_KEY is not set")
     assert await database.run(SnapshotRun.select().count) == 0
     assert await database.run(SnapshotJob.select().count) == 0
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"[" * 30_000 + b"]" * 30_000, id="60kb-of-brackets"),
+        pytest.param(b'{"users": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", id="deep-field"),
+        pytest.param(b'{"date": ' + b'{"a":' * 8_000 + b"1" + b"}" * 8_001, id="deep-objects"),
+    ],
+)
+async def test_a_deeply_nested_body_is_a_400_problem(
+    admin: httpx.AsyncClient, fake: FakeSnapshots, content: bytes
+) -> None:
+    response = await admin.post("/admin/snapshots", content=content, headers=AUTH)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "nested" in response.json()["detail"]
+    assert fake.calls == []

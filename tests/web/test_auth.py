@@ -14,6 +14,7 @@ from starlette.datastructures import Secret
 from db.database import Database
 from db.models import OAuthState, User
 from db.token_cipher import TokenCipher, generate_key
+from db import users
 from db.users import save_user_token
 from spotify_client import SpotifyClient, SpotifyUnavailable
 from web import auth
@@ -213,7 +214,32 @@ async def test_a_username_of_another_account_is_refused(
     state = await _state(browser, "ann")
     page = await browser.get("/auth/callback", params={"code": CODE, "state": state})
     assert page.status_code == 409
+    assert "choose another. Nothing was stored." in page.text
     assert database.run_sync(lambda: User.get().spotify_account_id) == "acct-someone-else"
+
+
+async def test_a_login_racing_another_for_the_same_username_gets_the_409_page(
+    browser: httpx.AsyncClient,
+    spotify: FakeSpotify,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The other callback commits "ann" after this one checked the name was free.
+    database.run_sync(save_user_token, "ann", "cipher", account_id="acct-someone-else")
+    checked = users._new_username
+    calls: list[str | None] = []
+
+    def overtaken_once(requested: str | None, display: str | None, account_id: str) -> str:
+        calls.append(requested)
+        return str(requested) if len(calls) == 1 else checked(requested, display, account_id)
+
+    monkeypatch.setattr(users, "_new_username", overtaken_once)
+    state = await _state(browser, "ann")
+    page = await browser.get("/auth/callback", params={"code": CODE, "state": state})
+    assert page.status_code == 409, page.text
+    assert "Nothing was stored." in page.text
+    stored = database.run_sync(lambda: [(u.username, u.spotify_account_id) for u in User.select()])
+    assert stored == [("ann", "acct-someone-else")]
 
 
 async def test_an_invalid_chosen_username_shows_the_form_again(

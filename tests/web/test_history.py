@@ -103,3 +103,38 @@ async def test_statistics_of_a_snapshot(seeded: httpx.AsyncClient) -> None:
 async def test_unknown_user_history_is_404(seeded: httpx.AsyncClient) -> None:
     assert (await seeded.get("/users/nobody/history")).status_code == 404
     assert (await seeded.get("/users/nobody/statistics")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        pytest.param({"until": "9999-12-31"}, 4, id="until-year-9999"),
+        pytest.param({"since": "0001-01-01"}, 4, id="since-year-1"),
+        pytest.param({"since": "0001-01-01", "until": "9999-12-31"}, 4, id="every-day"),
+        pytest.param({"since": "9999-12-31"}, 0, id="since-year-9999"),
+        pytest.param({"until": "0001-01-01"}, 0, id="until-year-1"),
+    ],
+)
+async def test_far_away_days_are_clamped_not_overflowed(
+    seeded: httpx.AsyncClient, params: dict[str, str], expected: int
+) -> None:
+    response = await seeded.get("/users/ann/history", params=params)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["plays"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("limit", "says"),
+    [
+        pytest.param("9" * 5000, "a whole number from 1 to 1000", id="5000-digits"),
+        pytest.param("1" + "0" * 4400, "a whole number from 1 to 1000", id="4401-digits"),
+    ],
+)
+async def test_a_huge_limit_is_refused_in_our_words(
+    seeded: httpx.AsyncClient, limit: str, says: str
+) -> None:
+    response = await seeded.get("/users/ann/history", params={"limit": limit})
+    assert response.status_code == 400
+    assert says in response.json()["detail"]
+    assert "digits" not in response.text
+    assert len(response.text) < 1000

@@ -299,3 +299,51 @@ async def test_picks_from_before_sources_were_recorded_report_no_novelty(
     body = (await seeded.get("/user-recommendations/ann", params={"date": DAY.isoformat()})).json()
 
     assert (body["novelty"], body["source_mix"]) == (None, {})
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "unknown"),
+    [
+        pytest.param("/user-recommendations/ann", "Date=1999-01-01", ["Date"], id="case"),
+        pytest.param("/users/ann/top-items", "type=artists&range=short_term", ["range"], id="typo"),
+        pytest.param("/users/ann/snapshots", "b=1&a=2", ["a", "b"], id="two"),
+        pytest.param("/users/ann/history", "from=2026-01-01", ["from"], id="history"),
+        pytest.param("/health", "verbose=1", ["verbose"], id="health"),
+    ],
+)
+async def test_unknown_query_parameters_are_400_naming_them(
+    seeded: httpx.AsyncClient, path: str, query: str, unknown: list[str]
+) -> None:
+    response = await seeded.get(f"{path}?{query}")
+    assert response.status_code == 400
+    assert response.headers["content-type"] == PROBLEM
+    assert [p["name"] for p in response.json()["invalid_params"]] == unknown
+    for name in unknown:
+        assert name in response.json()["detail"]
+
+
+async def test_an_unknown_parameter_name_is_not_echoed_at_length(
+    seeded: httpx.AsyncClient,
+) -> None:
+    response = await seeded.get(f"/users/ann/snapshots?{'x' * 5000}=1")
+    assert response.status_code == 400
+    assert len(response.text) < 1000
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/users/" + "x" * 5000 + "/snapshots", id="400"),
+        pytest.param("/nowhere/" + "x" * 5000, id="404"),
+    ],
+)
+async def test_a_problem_does_not_echo_a_long_path(seeded: httpx.AsyncClient, path: str) -> None:
+    response = await seeded.get(path)
+    assert response.status_code in (400, 404)
+    assert response.headers["content-type"] == PROBLEM
+    assert len(response.text) < 1000
+
+
+async def test_a_problem_names_a_short_path_as_its_instance(seeded: httpx.AsyncClient) -> None:
+    response = await seeded.get("/users/nobody/snapshots")
+    assert response.json()["instance"] == "/users/nobody/snapshots"
