@@ -11,10 +11,10 @@ import pytest
 import respx
 from starlette.datastructures import Secret
 
+from db import users
 from db.database import Database
 from db.models import OAuthState, User
 from db.token_cipher import TokenCipher, generate_key
-from db import users
 from db.users import save_user_token
 from spotify_client import SpotifyClient, SpotifyUnavailable
 from web import auth
