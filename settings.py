@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from starlette.config import Config, EnvironError
 from starlette.datastructures import CommaSeparatedStrings, Secret
 
-from jobs.features import SOURCE_NAMES, check_source_names
-from jobs.recommend.protocol import SOURCE_NAMES as RECOMMENDATION_SOURCE_NAMES
-
 RECOMMENDERS = ("auto", "spotify", "local")
+# The sources each setting may name, in their default order; jobs/ builds them by these names.
+FEATURE_SOURCES = ("spotify", "reccobeats", "csv")
+RECOMMENDATION_SOURCES = (
+    "spotify",
+    "reccobeats",
+    "csv",
+    "artists",
+    "co-listeners",
+    "collaborators",
+    "search",
+)
 _DECLARATION = "setting"
 
 
@@ -125,20 +133,24 @@ def _url(variable: str, raw: str) -> str:
     return value
 
 
-def _feature_sources(variable: str, raw: str) -> tuple[str, ...]:
-    try:
-        return check_source_names(s.lower() for s in CommaSeparatedStrings(raw))
-    except ValueError as exc:
-        raise SettingsError(f"{variable} has {exc}") from None
-
-
-def _recommendation_sources(variable: str, raw: str) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(s.lower() for s in CommaSeparatedStrings(raw)))
-    unknown = [name for name in names if name not in RECOMMENDATION_SOURCE_NAMES]
+def check_names(names: Iterable[str], known: Sequence[str]) -> tuple[str, ...]:
+    """`names` as a tuple; ValueError naming the first that is not one of `known`."""
+    checked = tuple(names)
+    unknown = [name for name in checked if name not in known]
     if unknown:
-        choices = ", ".join(RECOMMENDATION_SOURCE_NAMES)
-        raise SettingsError(f"{variable} has unknown source {unknown[0]!r}; choose from {choices}")
-    return names
+        raise ValueError(f"unknown source {unknown[0]!r}; choose from {', '.join(known)}")
+    return checked
+
+
+def _sources(known: Sequence[str]) -> Parse:
+    def parse(variable: str, raw: str) -> tuple[str, ...]:
+        names = dict.fromkeys(s.lower() for s in CommaSeparatedStrings(raw))
+        try:
+            return check_names(names, known)
+        except ValueError as exc:
+            raise SettingsError(f"{variable} has {exc}") from None
+
+    return parse
 
 
 def _share(variable: str, raw: str) -> float:
@@ -276,9 +288,9 @@ class Settings:
     audio_features_sources: tuple[str, ...] = dataclasses.field(
         metadata=_declare(
             "AUDIO_FEATURES_SOURCES",
-            _feature_sources,
+            _sources(FEATURE_SOURCES),
             "",
-            f"ordered comma list of {', '.join(f'`{name}`' for name in SOURCE_NAMES)}",
+            f"ordered comma list of {', '.join(f'`{name}`' for name in FEATURE_SOURCES)}",
             shown_default="every configured source, in that order",
         )
     )
@@ -307,10 +319,10 @@ class Settings:
     recommendation_sources: tuple[str, ...] = dataclasses.field(
         metadata=_declare(
             "RECOMMENDATION_SOURCES",
-            _recommendation_sources,
+            _sources(RECOMMENDATION_SOURCES),
             "",
             "ordered comma list of the local recommender's candidate sources: "
-            + ", ".join(f"`{name}`" for name in RECOMMENDATION_SOURCE_NAMES)
+            + ", ".join(f"`{name}`" for name in RECOMMENDATION_SOURCES)
             + "; each is optional, and a failing one is logged and counted in the snapshot",
             shown_default="every one that is configured, in that order",
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 import peewee as pw
@@ -11,6 +11,7 @@ import peewee as pw
 from db.models import Album, Artist, AudioFeatures, Track, TrackArtist, utcnow
 from db.names import link_names
 from db.transactions import locked
+from spotify_client import chunks
 from spotify_models import AUDIO_FEATURE_NAMES, ArtistRef
 from spotify_models import Album as SpotifyAlbum
 from spotify_models import Artist as SpotifyArtist
@@ -19,17 +20,12 @@ from spotify_models import Track as SpotifyTrack
 BATCH = 200
 
 
-def _batches(rows: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]]]:
-    for start in range(0, len(rows), BATCH):
-        yield rows[start : start + BATCH]
-
-
 def _upsert(model: type[pw.Model], rows: Iterable[dict[str, Any]], update: Sequence[str]) -> None:
     """Insert or update by primary key, in id order so concurrent writers lock alike."""
     unique = {row["id"]: row for row in rows}
     ordered = [unique[key] for key in sorted(unique)]
     fields = [getattr(model, name) for name in update]
-    for batch in _batches(ordered):
+    for batch in chunks(ordered, BATCH):
         query = model.insert_many(batch).on_conflict(
             conflict_target=[model._meta.primary_key],
             update={field: pw.EXCLUDED[field.column_name] for field in fields},
@@ -113,7 +109,7 @@ def _replace_track_artists(tracks: Sequence[SpotifyTrack]) -> None:
         for position, ref in enumerate(track.artists)
     }
     rows = [links[key] for key in sorted(links)]
-    for batch in _batches(rows):
+    for batch in chunks(rows, BATCH):
         TrackArtist.insert_many(batch).on_conflict_ignore().execute()
 
 
@@ -153,7 +149,7 @@ def store_features(features: Mapping[str, tuple[Mapping[str, float], str]]) -> N
         {"track": track_id, **_feature_columns(values), "source": source, "fetched_at": now}
         for track_id, (values, source) in sorted(features.items())
     ]
-    for batch in _batches(rows):
+    for batch in chunks(rows, BATCH):
         AudioFeatures.insert_many(batch).on_conflict_ignore().execute()
 
 

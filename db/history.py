@@ -16,6 +16,7 @@ from db.models import (
     SnapshotTrack,
     TopItem,
     TrackArtist,
+    read_timestamp,
 )
 from db.polled import gaps_overlapping
 from db.queries import SnapshotRef, iso_utc, user_id_of, with_track_columns, with_tracks
@@ -105,17 +106,13 @@ def _history_until(user_id: int, until: dt.date) -> dict[str, Any]:
         pw.fn.MAX(Play.played_at),
     ).tuples()
     count, distinct, first, last = cast(tuple[int, int, Any, Any], summary.get())
+    first_play, last_play = read_timestamp(first), read_timestamp(last)
     return {
         "plays": count,
         "distinct_tracks": distinct,
-        "first_play": iso_utc(_as_datetime(first)) if first else None,
-        "last_play": iso_utc(_as_datetime(last)) if last else None,
+        "first_play": iso_utc(first_play) if first_play else None,
+        "last_play": iso_utc(last_play) if last_play else None,
     }
-
-
-def _as_datetime(value: dt.datetime | str) -> dt.datetime:
-    # SQLite returns aggregates of timestamps as text.
-    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _top_artists_by_plays(user_id: int, until: dt.date) -> list[dict[str, Any]]:

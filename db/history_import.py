@@ -10,8 +10,8 @@ import bisect
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar, cast
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, cast
 
 import peewee as pw
 from psycopg2.extras import execute_values
@@ -27,12 +27,12 @@ from db.models import (
     TrackCredit,
 )
 from db.transactions import write_transaction
+from spotify_client import chunks
 from streaming_history import ExportedPlay
 
 BATCH = 500
 # An exported row and a polled play are one play when their end times are this close.
 SAME_PLAY = dt.timedelta(seconds=10)
-T = TypeVar("T")
 
 
 @dataclasses.dataclass
@@ -41,11 +41,6 @@ class Stored:
 
     imported: int = 0
     already_present: int = 0
-
-
-def _batches(items: Sequence[T], size: int = BATCH) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _imported_keys(user_id: int, start: dt.datetime, end: dt.datetime) -> set[tuple[Any, ...]]:
@@ -96,7 +91,7 @@ def _new_plays(user_id: int, plays: Sequence[ExportedPlay]) -> list[ExportedPlay
 
 def _ids_by_name(model: type[ArtistName | Show], names: Sequence[str]) -> dict[str, int]:
     found: dict[str, int] = {}
-    for batch in _batches(sorted(set(names))):
+    for batch in chunks(sorted(set(names)), BATCH):
         query = model.select(model.name, model.id).where(model.name.in_(list(batch))).tuples()
         found.update(cast(Iterable[tuple[str, int]], query))
     return found
@@ -149,7 +144,7 @@ def _named_albums(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], int
     unique = sorted(set(pairs))
     _insert(AlbumName, [{"artist_name": artist, "name": name} for artist, name in unique])
     found: dict[tuple[int, str], int] = {}
-    for batch in _batches(sorted({artist for artist, _ in unique})):
+    for batch in chunks(sorted({artist for artist, _ in unique}), BATCH):
         query = AlbumName.select(AlbumName.artist_name, AlbumName.name, AlbumName.id).where(
             AlbumName.artist_name.in_(list(batch))
         )
@@ -249,7 +244,7 @@ def store_exported_plays(
             (Play, _play_rows(user_id, tracks)),
             (EpisodePlay, _episode_rows(user_id, episodes)),
         ):
-            for batch in _batches(rows, BATCH * 10):
+            for batch in chunks(rows, BATCH * 10):
                 _insert(model, batch)
                 progress(len(batch))
     return Stored(imported=len(new), already_present=len(plays) - len(new))

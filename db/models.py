@@ -22,6 +22,11 @@ def naive_utc(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
+def read_timestamp(value: dt.datetime | str | None) -> dt.datetime | None:
+    """A timestamp a query answered: SQLite answers aggregates of timestamps as text."""
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
 class JSONField(pw.TextField):
     """JSON kept as text, so SQLite and PostgreSQL share one code path."""
 

@@ -14,19 +14,14 @@ from typing import Any, cast
 import peewee as pw
 
 from db.history_import import SAME_PLAY
-from db.models import HistoryGap, Play, User, naive_utc
+from db.models import HistoryGap, Play, User, naive_utc, read_timestamp
 
 RECENT_LIMIT = 50
 
 
-def _as_datetime(value: dt.datetime | str | None) -> dt.datetime | None:
-    # SQLite answers aggregates of timestamps as text.
-    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-
-
 def _newest_play(user_id: int) -> dt.datetime | None:
     newest = Play.select(pw.fn.MAX(Play.played_at)).where(Play.user == user_id).scalar()
-    return _as_datetime(newest)
+    return read_timestamp(newest)
 
 
 def poll_cursor(user_id: int) -> dt.datetime | None:

@@ -9,7 +9,7 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -17,12 +17,12 @@ from urllib.parse import urlparse
 import anyio.to_thread
 import httpx
 
+from settings import FEATURE_SOURCES, check_names
 from spotify_client import EndpointUnavailable, chunks, retry_after_seconds
 from spotify_models import AUDIO_FEATURE_NAMES, feature_violation
 
 logger = logging.getLogger(__name__)
 
-SOURCE_NAMES = ("spotify", "reccobeats", "csv")
 # ReccoBeats never returns time_signature; every other feature must be present.
 REQUIRED_FEATURES = tuple(name for name in AUDIO_FEATURE_NAMES if name != "time_signature")
 # 4/4 is by far the most common meter; the column is NOT NULL and nothing ranks on it.
@@ -286,15 +286,6 @@ def _index_rows(rows: Iterator[dict[str, str]]) -> dict[str, array.array[float]]
     return index
 
 
-def check_source_names(names: Iterable[str]) -> tuple[str, ...]:
-    """`names` as a tuple; ValueError naming the first that is not in SOURCE_NAMES."""
-    checked = tuple(names)
-    unknown = [name for name in checked if name not in SOURCE_NAMES]
-    if unknown:
-        raise ValueError(f"unknown source {unknown[0]!r}; choose from {', '.join(SOURCE_NAMES)}")
-    return checked
-
-
 def build_feature_sources(
     names: Sequence[str],
     *,
@@ -304,9 +295,9 @@ def build_feature_sources(
     csv_path: Path | None,
 ) -> list[FeatureSource]:
     """The sources to ask, in order; all configured ones when `names` is empty."""
-    chosen = list(dict.fromkeys(check_source_names(names))) or [
+    chosen = list(dict.fromkeys(check_names(names, FEATURE_SOURCES))) or [
         name
-        for name, configured in zip(SOURCE_NAMES, (client, http, csv_path), strict=True)
+        for name, configured in zip(FEATURE_SOURCES, (client, http, csv_path), strict=True)
         if configured is not None
     ]
     return [_build_source(name, client, http, reccobeats_url, csv_path) for name in chosen]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:  # settings read the names without importing scikit-learn
-    from jobs.clustering import Clustering
+from jobs.clustering import Clustering
+from settings import RECOMMENDATION_SOURCES
+from spotify_models import Track
 
 SPOTIFY = "spotify"
 RECCOBEATS = "reccobeats"
@@ -16,8 +17,9 @@ ARTISTS = "artists"
 CO_LISTENERS = "co-listeners"
 COLLABORATORS = "collaborators"
 SEARCH = "search"
-# The default order: a source earlier in the list names a pick several sources found.
-SOURCE_NAMES = (SPOTIFY, RECCOBEATS, CSV, ARTISTS, CO_LISTENERS, COLLABORATORS, SEARCH)
+# The default order (declared with the setting): a source earlier in the list names a pick
+# several sources found.
+SOURCE_NAMES = RECOMMENDATION_SOURCES
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,13 @@ class Candidate:
     support: float = 1.0
     features: Mapping[str, float] | None = None
     popularity: float | None = None  # 0..100 where a source knows it (the CSV does)
+
+    @classmethod
+    def of(cls, track: Track, origin: str, seed_name: str, support: float = 1.0) -> Candidate:
+        """`track` as a candidate from the source `origin`."""
+        artists = track.artists
+        ids, names = tuple(a.id for a in artists), tuple(a.name for a in artists)
+        return cls(track.id, ids, names, origin, seed_name, support)
 
 
 @dataclass(frozen=True)

@@ -60,17 +60,7 @@ class ReccoBeatsSource:
         # A partial track must never overwrite a fuller one (album, popularity) already stored.
         await self._database.run(catalogue.upsert_tracks, [t for t in tracks if t.id not in stored])
         seed = _seed_phrase([name for _, name in seeds])
-        return [
-            Candidate(
-                t.id,
-                tuple(a.id for a in t.artists),
-                tuple(a.name for a in t.artists),
-                self.name,
-                seed,
-            )
-            for t in tracks
-            if t.id not in taste.own_track_ids
-        ]
+        return [Candidate.of(t, self.name, seed) for t in tracks if t.id not in taste.own_track_ids]
 
     async def _content(self, params: dict[str, Any]) -> list[Any]:
         response = await self._http.get(self._url, params=params)

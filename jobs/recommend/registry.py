@@ -27,6 +27,7 @@ from jobs.recommend.protocol import (
 from jobs.recommend.reccobeats import ReccoBeatsSource
 from jobs.recommend.search import GenresOf, SearchSource
 from jobs.recommend.spotify import SpotifySource
+from settings import check_names
 from spotify_client import SpotifyClient
 
 
@@ -41,20 +42,11 @@ class SourceContext:
     csv: CsvCandidateSource | None = None
 
 
-def check_source_names(names: Sequence[str]) -> None:
-    """Raise ValueError naming the first unknown source."""
-    unknown = [name for name in names if name not in SOURCE_NAMES]
-    if unknown:
-        raise ValueError(
-            f"unknown recommendation source {unknown[0]!r}; choose from {', '.join(SOURCE_NAMES)}"
-        )
-
-
 def build_recommendation_sources(
     names: Sequence[str], context: SourceContext
 ) -> list[CandidateSource]:
     """The named sources in order (every one that can be built when `names` is empty)."""
-    check_source_names(names)
+    check_names(names, SOURCE_NAMES)
     chosen = list(dict.fromkeys(names)) or list(SOURCE_NAMES)
     built = (_build(name, context) for name in chosen)
     return [source for source in built if source is not None]

@@ -39,9 +39,7 @@ class SearchSource:
         tracks = [t for answer in answers for t in answer]
         await self._database.run(catalogue.upsert_tracks, tracks)
         return [
-            Candidate(
-                t.id, tuple(a.id for a in t.artists), tuple(a.name for a in t.artists), SEARCH, q
-            )
+            Candidate.of(t, SEARCH, q)
             for q, answer in zip(queries, answers, strict=True)
             for t in answer
             if t.id not in taste.own_track_ids

@@ -35,15 +35,8 @@ class SpotifySource:
         await self._database.run(catalogue.upsert_tracks, tracks)
         seed = " and ".join(f"'{name}'" for _, name in seeds[:2])
         return [
-            Candidate(
-                t.id,
-                tuple(a.id for a in t.artists),
-                tuple(a.name for a in t.artists),
-                self.name,
-                seed,
-                # Spotify's own order is evidence too: its first pick counts most.
-                support=1.0 + (len(tracks) - rank) / max(len(tracks), 1),
-            )
+            # Spotify's own order is evidence too: its first pick counts most.
+            Candidate.of(t, self.name, seed, 1.0 + (len(tracks) - rank) / max(len(tracks), 1))
             for rank, t in enumerate(tracks)
             if t.id not in taste.own_track_ids
         ]
