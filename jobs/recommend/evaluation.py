@@ -6,12 +6,14 @@ An artist is new to a user when it appears nowhere in their data before the cut.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,6 +39,9 @@ HIDDEN_SHARE = 0.2  # without --cut, each user's latest fifth of events is hidde
 MIN_STYLE_TRACKS = 2  # a style counts as the user's once two of their tracks have it
 
 Method = Callable[["UserCase"], list[str]]
+# A method whose share of new artists is a parameter (ours: DISCOVERY), so it can be run at
+# another method's novelty for the same user.
+TunableMethod = Callable[["UserCase", float], list[str]]
 Progress = Callable[[Iterable["UserCase"]], Iterable["UserCase"]]
 
 
@@ -76,6 +81,7 @@ class Row:
     diversity: float
     coverage: float
     ms_per_user: float
+    matches: str | None = None  # the method whose novelty this row was run at, user by user
 
 
 def split_history(history: History, cut: dt.datetime | None) -> tuple[list[str], set[str]]:
@@ -168,13 +174,37 @@ def _fresh(ranked: Iterable[str], case: UserCase, k: int) -> list[str]:
 
 def ours(corpus: Corpus, k: int, discovery: float = DEFAULT_DISCOVERY) -> Method:
     """The local recommender over the offline sources."""
-    options = RankingOptions(limit=k, discovery=discovery)
+    tunable = ours_at(corpus, k)
+    return lambda case: tunable(case, discovery)
 
-    def picks(case: UserCase) -> list[str]:
+
+def ours_at(corpus: Corpus, k: int) -> TunableMethod:
+    """The local recommender with DISCOVERY given per user."""
+
+    def picks(case: UserCase, discovery: float) -> list[str]:
+        options = RankingOptions(limit=k, discovery=discovery)
         chosen = recommend_offline(corpus, case.profile, case.co_listened, options)
         return [p.track_id for p in chosen]
 
     return picks
+
+
+def matched_name(method: str, other: str) -> str:
+    """The row of `method` run at `other`'s novelty."""
+    return f"{method}@{other}"
+
+
+@dataclass(frozen=True)
+class Matched:
+    """Run `method` for each user with DISCOVERY set to each of `to`'s novelty for that user.
+
+    DISCOVERY is a minimum share, so the matched row's novelty is never below the other's:
+    it compares hit rates at equal or better novelty.
+    """
+
+    name: str
+    method: TunableMethod
+    to: Sequence[str]
 
 
 def evaluate(
@@ -184,19 +214,44 @@ def evaluate(
     cut: dt.datetime | None = None,
     k: int = 50,
     users: Sequence[str] | None = None,
+    matched: Matched | None = None,
     progress: Progress = lambda cases: cases,
     clock: Callable[[], float] = time.perf_counter,
 ) -> list[Row]:
-    """One row per method: hit rate and recall at k, novelty, style fit, diversity, coverage."""
-    scores = {name: MethodScores() for name in methods}
-    scale = _feature_scale(corpus)
+    """One row per method: hit rate and recall at k, novelty, style fit, diversity, coverage;
+    then, with `matched`, one per method it is run at the novelty of."""
+    others = {matched_name(matched.name, o): o for o in matched.to} if matched else {}
+    scores = {name: MethodScores() for name in [*methods, *others]}
+    scorer = _Scorer(corpus, k, _feature_scale(corpus), clock)
     for case in progress(user_cases(corpus, cut, users)):
         for name, method in methods.items():
-            started = clock()
-            picks = method(case)[:k]
-            scores[name].seconds.append(clock() - started)
-            _score(corpus, case, picks, scale, scores[name])
-    return [_row(name, s, len(corpus.index.track_ids)) for name, s in scores.items()]
+            scorer.record(case, scores[name], method, case)
+        if matched:
+            for name, other in others.items():
+                share = scores[other].novelty[-1]
+                scorer.record(case, scores[name], matched.method, case, share)
+    size = len(corpus.index.track_ids)
+    return [
+        dataclasses.replace(_row(name, s, size), matches=others.get(name))
+        for name, s in scores.items()
+    ]
+
+
+@dataclass(frozen=True)
+class _Scorer:
+    corpus: Corpus
+    k: int
+    scale: tuple[NDArray[np.float64], NDArray[np.float64]]
+    clock: Callable[[], float]
+
+    def record(
+        self, case: UserCase, into: MethodScores, method: Callable[..., list[str]], *args: Any
+    ) -> None:
+        """Time one method's picks for one user and score them."""
+        started = self.clock()
+        picks = method(*args)[: self.k]
+        into.seconds.append(self.clock() - started)
+        _score(self.corpus, case, picks, self.scale, into)
 
 
 def _feature_scale(corpus: Corpus) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -259,18 +314,44 @@ def _row(name: str, s: MethodScores, catalogue_size: int) -> Row:
     )
 
 
+METHOD_WIDTH = 22
+
+
 def format_table(rows: Sequence[Row], k: int) -> str:
-    """The rows as an aligned text table."""
+    """The rows as an aligned text table, then a verdict per matched row."""
     header = (
-        f"{'method':<20} {'users':>5} {f'hit@{k}':>7} {f'new hit@{k}':>10} {f'recall@{k}':>9} "
-        f"{'novelty':>7} "
+        f"{'method':<{METHOD_WIDTH}} {'users':>5} {f'hit@{k}':>7} {f'new hit@{k}':>10} "
+        f"{f'recall@{k}':>9} {'novelty':>7} "
         f"{'in style':>8} {'diversity':>9} {'coverage':>8} {'ms/user':>8}"
     )
     lines = [header]
     for r in rows:
         lines.append(
-            f"{r.method:<20} {r.users:>5} {r.hit_rate:>7.3f} {r.new_hit_rate:>10.3f} "
+            f"{r.method:<{METHOD_WIDTH}} {r.users:>5} {r.hit_rate:>7.3f} {r.new_hit_rate:>10.3f} "
             f"{r.recall:>9.3f} {r.novelty:>7.2f} "
             f"{r.in_style:>8.2f} {r.diversity:>9.2f} {r.coverage:>8.3f} {r.ms_per_user:>8.1f}"
         )
-    return "\n".join(lines)
+    verdicts = matched_verdicts(rows, k)
+    return "\n".join([*lines, *([""] if verdicts else []), *verdicts])
+
+
+def beats(row: Row, other: Row) -> bool:
+    """A higher hit rate at equal or better novelty."""
+    return row.hit_rate > other.hit_rate and row.novelty >= other.novelty
+
+
+def matched_verdicts(rows: Sequence[Row], k: int) -> list[str]:
+    """One line per matched row: does it beat the method whose novelty it was run at?"""
+    by_name = {r.method: r for r in rows}
+    lines = []
+    for r in rows:
+        other = by_name.get(r.matches or "")
+        if other is None:
+            continue
+        verdict = "beats" if beats(r, other) else "does NOT beat"
+        lines.append(
+            f"{r.method}: {verdict} {other.method} "
+            f"(hit@{k} {r.hit_rate:.3f} vs {other.hit_rate:.3f}, "
+            f"novelty {r.novelty:.2f} vs {other.novelty:.2f})"
+        )
+    return lines

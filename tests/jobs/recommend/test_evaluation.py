@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from jobs.clustering import CLUSTER_FEATURES
 from jobs.recommend.csv_pool import build_csv_catalogue
 from jobs.recommend.evaluation import (
     KNOWN_ARTISTS,
     POPULAR,
     RANDOM,
+    Matched,
     UserCase,
     baselines,
     evaluate,
@@ -92,3 +95,44 @@ def test_users_without_hidden_tracks_are_left_out() -> None:
     (row,) = evaluate(data, {"none": lambda case: []}, cut=day(500), k=10)
 
     assert row.users == 0
+
+
+def test_a_matched_method_runs_at_the_other_methods_novelty_for_each_user() -> None:
+    data = corpus()
+    asked: list[float] = []
+
+    def half_new(case: UserCase) -> list[str]:
+        return ["known11", "new5", "known10", "new6"]
+
+    def tunable(case: UserCase, discovery: float) -> list[str]:
+        asked.append(discovery)
+        return ["new3", "new4", "new7", "known10"]  # finds new3, three quarters new
+
+    matched = Matched("mine", tunable, ("half",))
+    rows = evaluate(data, {"half": half_new}, cut=CUT, k=4, matched=matched)
+
+    assert asked == [0.5]
+    assert [(r.method, r.matches) for r in rows] == [("half", None), ("mine@half", "half")]
+    assert (rows[1].hit_rate, rows[1].novelty) == (1.0, 0.75)
+    assert format_table(rows, 4).splitlines()[-1] == (
+        "mine@half: beats half (hit@4 1.000 vs 0.000, novelty 0.75 vs 0.50)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("picks", "verdict"),
+    [
+        pytest.param(["new3", "known10"], "beats", id="more-hits-as-new"),
+        pytest.param(["new3", "known10", "known11"], "does NOT beat", id="more-hits-less-new"),
+        pytest.param(["new4", "new5"], "does NOT beat", id="as-new-no-more-hits"),
+    ],
+)
+def test_a_matched_row_beats_only_with_more_hits_at_equal_or_better_novelty(
+    picks: list[str], verdict: str
+) -> None:
+    data = corpus()
+    matched = Matched("mine", lambda case, share: picks, ("half",))
+
+    rows = evaluate(data, {"half": lambda case: ["known10", "new5"]}, cut=CUT, k=4, matched=matched)
+
+    assert format_table(rows, 4).splitlines()[-1].startswith(f"mine@half: {verdict} half ")
