@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from starlette.routing import BaseRoute, Route
 
-from web import admin, auth, export, health, history, home, snapshots, users
+from web import admin, auth, changes, export, health, history, home, snapshots, users
 
 
 class _AdminSetting(Protocol):
@@ -29,6 +29,7 @@ routes: list[BaseRoute] = [
     Route("/users/{username}/history", history.plays, methods=["GET"]),
     Route("/users/{username}/statistics", history.statistics, methods=["GET"]),
     Route("/users/{username}/export", export.export, methods=["GET"]),
+    Route("/users/{username}/changes", changes.user_changes, methods=["GET"]),
 ]
 
 admin_routes: list[BaseRoute] = [
