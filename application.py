@@ -22,6 +22,7 @@ from db.capabilities import DatabaseCapabilityStore
 from db.database import Database
 from db.migrations import check_schema
 from db.token_cipher import TokenCipher
+from jobs.artist_profiles import ArtistProfiles
 from jobs.features import CsvFeatureSource, FeatureSource, build_feature_sources
 from jobs.history_poll import HistoryPoller
 from jobs.history_schedule import add_history_polling
@@ -61,6 +62,7 @@ class Resources:
     spotify: SpotifyClient
     cipher: TokenCipher | None
     snapshots: SnapshotService
+    artists: ArtistProfiles
 
     def as_state(self) -> dict[str, Any]:
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
@@ -115,8 +117,9 @@ def create_snapshot_service(
     http: httpx.AsyncClient,
     spotify: SpotifyClient,
     cipher: TokenCipher | None,
+    feature_sources: Callable[[], list[FeatureSource]] | None = None,
 ) -> SnapshotService:
-    feature_sources = _feature_sources_factory(settings, http, spotify)
+    feature_sources = feature_sources or _feature_sources_factory(settings, http, spotify)
     candidate_sources = _recommendation_sources_factory(settings, database, http, spotify)
 
     def make_handler() -> Handler:
@@ -152,9 +155,14 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         async with create_http_client(settings.spotify_timeout) as http:
             spotify = create_spotify_client(settings, http, database)
             await spotify.load_capabilities()
-            snapshots = create_snapshot_service(settings, database, http, spotify, cipher)
+            # One factory: the CSV of features is indexed once per process.
+            feature_sources = _feature_sources_factory(settings, http, spotify)
+            snapshots = create_snapshot_service(
+                settings, database, http, spotify, cipher, feature_sources
+            )
+            artists = ArtistProfiles(database, spotify, feature_sources)
             try:
-                yield Resources(database, http, spotify, cipher, snapshots)
+                yield Resources(database, http, spotify, cipher, snapshots, artists)
             finally:
                 await snapshots.close()
     finally:

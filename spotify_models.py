@@ -210,6 +210,9 @@ class Playlist:
     name: str
     owner_id: str
     collaborative: bool
+    owner_name: str | None = None
+    total: int | None = None
+    image_url: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -556,16 +559,31 @@ def parse_saved_track(value: Any, now: dt.datetime | None = None) -> SavedTrack:
 
 
 def parse_playlist(value: Any) -> Playlist:
-    """A simplified playlist from `/me/playlists`: id and owner id required."""
+    """A playlist from `/me/playlists` or `/playlists/{id}`: id and owner id required; owner
+    name, item count (under `items`, or `tracks` before 2026) and image optional."""
     data = as_object(value, "playlist")
     owner = as_object(data.get("owner"), "playlist owner")
     name = _optional_str(data, "name") or ""
+    owner_name = _optional_str(owner, "display_name")
     return Playlist(
         id=_catalogue_id(data),
         name=name[:MAX_NAME],
         owner_id=required_str(owner, "id"),
         collaborative=_optional_bool(data, "collaborative") or False,
+        owner_name=owner_name[:MAX_NAME] if owner_name else None,
+        total=_playlist_total(data),
+        image_url=_image_url(data),
     )
+
+
+def _playlist_total(data: Mapping[str, Any]) -> int | None:
+    items = data.get("items", data.get("tracks"))
+    if not isinstance(items, Mapping):
+        return None
+    try:
+        return _bounded_int(items, "total", (0, 10**7))
+    except ParseError:
+        return None
 
 
 def parse_playlist_item(value: Any) -> Track | None:

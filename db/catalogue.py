@@ -79,6 +79,14 @@ def _upsert_albums(albums: Iterable[SpotifyAlbum]) -> None:
     _upsert(Album, rows, ["name", "artist", "release_date", "image_url"])
 
 
+def upsert_albums(albums: Iterable[SpotifyAlbum]) -> None:
+    """Albums with their credited artists (an album may come without its tracks)."""
+    unique = list({album.id: album for album in albums}.values())
+    refs = {ref.id: ref for album in unique for ref in album.artists}
+    _upsert_artist_refs(refs.values())
+    _upsert_albums(unique)
+
+
 def _track_row(track: SpotifyTrack, now: dt.datetime) -> dict[str, Any]:
     return {
         "id": track.id,

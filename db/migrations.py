@@ -118,6 +118,18 @@ def _repair_double_encoded_genres(database: pw.Database) -> None:
             Artist.update(genres=repaired).where(Artist.id == artist_id).execute()
 
 
+def _add_artist_profiles(database: pw.Database) -> None:
+    """Artists remember when their profile (the artist and all albums) was last fetched."""
+    present = {column.name for column in database.get_columns(Artist._meta.table_name)}
+    if "profile_fetched_at" not in present:
+        migrator = SchemaMigrator.from_database(database)
+        run_migrations(
+            migrator.add_column(
+                Artist._meta.table_name, "profile_fetched_at", pw.DateTimeField(null=True)
+            )
+        )
+
+
 # Append-only: each entry upgrades the schema from the version before it.
 MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (
     _create_initial_schema,
@@ -126,6 +138,7 @@ MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (
     _add_history_import,
     _add_snapshot_skipped,
     _repair_double_encoded_genres,
+    _add_artist_profiles,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

@@ -67,6 +67,8 @@ class Artist(BaseModel):
     popularity = pw.IntegerField(null=True)
     image_url = pw.TextField(null=True)
     catalogue_fetched_at = pw.DateTimeField(null=True)
+    # When GET /artists/{id}/profile last fetched the artist and every album (a week's cache).
+    profile_fetched_at = pw.DateTimeField(null=True)
     updated_at = pw.DateTimeField(default=utcnow)
 
 

@@ -145,9 +145,9 @@ class SpotifyClient:
         raw = await self._search(query, "track", limit)
         return parse_items(raw, "/search", parse_track)
 
-    async def search_artists(self, query: str, limit: int = 10) -> list[Artist]:
-        """Artists matching `query`, in pages of at most 10."""
-        raw = await self._search(query, "artist", limit)
+    async def search_artists(self, query: str, limit: int = 10, offset: int = 0) -> list[Artist]:
+        """Artists matching `query` from result `offset` on, in pages of at most 10."""
+        raw = await self._search(query, "artist", limit, offset)
         return parse_items(raw, "/search", parse_artist)
 
     async def artist(self, artist_id: str) -> Artist:
@@ -240,11 +240,13 @@ class SpotifyClient:
             {"grant_type": "client_credentials"}, "client credentials"
         )
 
-    async def _search(self, query: str, kind: str, limit: int) -> list[Any]:
+    async def _search(self, query: str, kind: str, limit: int, offset: int = 0) -> list[Any]:
         fetch = self._api.page_fetcher(
             "/search", {"q": query, "type": kind}, self._app_auth, f"{kind}s"
         )
-        return await offset_pages(fetch, limit, SEARCH_PAGE, max_offset=SEARCH_MAX_OFFSET)
+        return await offset_pages(
+            fetch, limit, SEARCH_PAGE, max_offset=SEARCH_MAX_OFFSET, start=offset
+        )
 
     async def _batch(
         self,

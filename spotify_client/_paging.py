@@ -41,11 +41,12 @@ def offset_page(body: Any, container: str | None) -> tuple[list[Any], bool]:
 
 
 async def offset_pages(
-    fetch: Fetch, limit: int, page_size: int, *, max_offset: int | None = None
+    fetch: Fetch, limit: int, page_size: int, *, max_offset: int | None = None, start: int = 0
 ) -> list[Any]:
-    """Up to `limit` raw items, requested `page_size` at a time (the 2026 caps)."""
+    """Up to `limit` raw items from offset `start`, requested `page_size` at a time (the 2026
+    caps)."""
     items: list[Any] = []
-    offset = 0
+    offset = start
     while len(items) < limit and (max_offset is None or offset <= max_offset):
         count = min(page_size, limit - len(items))
         batch, more = await fetch({"limit": count, "offset": offset})

@@ -33,6 +33,8 @@ from spotify_models import (
 
 RECENTLY_PLAYED = "/me/player/recently-played"
 PLAYLIST_ITEMS = "/playlists/{id}/items"
+# Only what identifies the playlist, never its first page of items.
+PLAYLIST_FIELDS = "id,name,owner(id,display_name),collaborative,images,items(total),tracks(total)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +125,11 @@ class UserSession:
         return parse_items(
             [r for r in raw if r is not None], "/me/playlists", parse_playlist, self.skipped
         )
+
+    async def playlist(self, playlist_id: str) -> Playlist:
+        """One playlist's details (owner, collaborative); NotFound for an unknown id."""
+        path = f"/playlists/{segment(playlist_id)}"
+        return await self._api.get(path, {"fields": PLAYLIST_FIELDS}, self._auth, parse_playlist)
 
     async def playlist_items(self, playlist_id: str, limit: int = 100) -> list[Track]:
         """The tracks of a playlist the user owns or collaborates on (episodes left out)."""

@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from starlette.routing import BaseRoute, Route
 
-from web import admin, auth, changes, export, health, history, home, snapshots, users
+from web import admin, artists, auth, changes, export, health, history, home, snapshots, users
 
 
 class _AdminSetting(Protocol):
@@ -30,6 +30,8 @@ routes: list[BaseRoute] = [
     Route("/users/{username}/statistics", history.statistics, methods=["GET"]),
     Route("/users/{username}/export", export.export, methods=["GET"]),
     Route("/users/{username}/changes", changes.user_changes, methods=["GET"]),
+    Route("/artists/search", artists.search, methods=["GET"]),
+    Route("/artists/{id}/profile", artists.artist_profile, methods=["GET"]),
 ]
 
 admin_routes: list[BaseRoute] = [

@@ -62,6 +62,18 @@ async def test_search_artists_stops_at_the_last_page(
     assert {p["type"] for p in params_of(route)} == {"artist"}
 
 
+async def test_search_artists_starts_at_the_offset_asked_for(
+    client: SpotifyClient, spotify: respx.MockRouter
+) -> None:
+    serve = paged(artist_json, 40)
+    route = spotify.get(f"{API}/search").mock(
+        side_effect=lambda request: httpx.Response(200, json={"artists": serve(request).json()})
+    )
+    artists = await client.search_artists("x", limit=10, offset=20)
+    assert [a.id for a in artists] == [f"x{n}" for n in range(20, 30)]
+    assert params_of(route) == [{"q": "x", "type": "artist", "limit": "10", "offset": "20"}]
+
+
 async def test_removed_fields_become_none(client: SpotifyClient, spotify: respx.MockRouter) -> None:
     spotify.get(f"{API}/tracks/t1").respond(json=track_json())
     spotify.get(f"{API}/artists/a1").respond(json=artist_json())

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import respx
 
-from spotify_client import SpotifyClient, UserSession
+from spotify_client import Playlist, SpotifyClient, UserSession
 from tests.spotify_client.conftest import (
     API,
     REFRESH_TOKEN,
@@ -132,6 +132,26 @@ async def test_playlists(session: UserSession, spotify: respx.MockRouter) -> Non
         ("p2", "other", False),
     ]
     assert params_of(route) == [{"limit": "50", "offset": "0"}]
+
+
+async def test_one_playlist_asks_for_its_details_only(
+    session: UserSession, spotify: respx.MockRouter
+) -> None:
+    route = spotify.get(f"{API}/playlists/p1").respond(
+        json={
+            "id": "p1",
+            "name": "Road trip",
+            "owner": {"id": "other", "display_name": "Other"},
+            "collaborative": True,
+            "items": {"total": 42},
+            "images": [{"url": "https://img.test/p1"}],
+        }
+    )
+    playlist = await session.playlist("p1")
+    assert playlist == Playlist(
+        "p1", "Road trip", "other", True, "Other", 42, "https://img.test/p1"
+    )
+    assert "items(total)" in params_of(route)[0]["fields"]
 
 
 async def test_playlist_items_accept_both_item_keys_and_skip_non_tracks(
