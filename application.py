@@ -27,11 +27,13 @@ from jobs.features import CsvFeatureSource, FeatureSource, build_feature_sources
 from jobs.history_poll import HistoryPoller
 from jobs.history_schedule import add_history_polling
 from jobs.pipeline import SnapshotPipeline
+from jobs.playlist_profiles import PlaylistProfiles
 from jobs.recommend.csv_pool import CsvCandidateSource
 from jobs.recommend.protocol import CandidateSource
 from jobs.recommend.registry import SourceContext, build_recommendation_sources
 from jobs.scheduler import create_scheduler
 from jobs.service import Handler, RunCannotStart, SnapshotService
+from jobs.user_sessions import UserSessions
 from settings import Settings
 from spotify_client import QuotaExceeded, SpotifyClient, create_http_client
 from web.problems import EXCEPTION_HANDLERS
@@ -63,6 +65,7 @@ class Resources:
     cipher: TokenCipher | None
     snapshots: SnapshotService
     artists: ArtistProfiles
+    playlists: PlaylistProfiles
 
     def as_state(self) -> dict[str, Any]:
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
@@ -161,8 +164,10 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
                 settings, database, http, spotify, cipher, feature_sources
             )
             artists = ArtistProfiles(database, spotify, feature_sources)
+            sessions = UserSessions(database, spotify, cipher)
+            playlists = PlaylistProfiles(database, sessions, feature_sources)
             try:
-                yield Resources(database, http, spotify, cipher, snapshots, artists)
+                yield Resources(database, http, spotify, cipher, snapshots, artists, playlists)
             finally:
                 await snapshots.close()
     finally:

@@ -6,7 +6,19 @@ from typing import Any, Protocol
 
 from starlette.routing import BaseRoute, Route
 
-from web import admin, artists, auth, changes, export, health, history, home, snapshots, users
+from web import (
+    admin,
+    artists,
+    auth,
+    changes,
+    export,
+    health,
+    history,
+    home,
+    playlists,
+    snapshots,
+    users,
+)
 
 
 class _AdminSetting(Protocol):
@@ -32,6 +44,8 @@ routes: list[BaseRoute] = [
     Route("/users/{username}/changes", changes.user_changes, methods=["GET"]),
     Route("/artists/search", artists.search, methods=["GET"]),
     Route("/artists/{id}/profile", artists.artist_profile, methods=["GET"]),
+    Route("/users/{username}/playlists", playlists.playlists, methods=["GET"]),
+    Route("/users/{username}/playlists/{id}/profile", playlists.playlist_profile, methods=["GET"]),
 ]
 
 admin_routes: list[BaseRoute] = [

@@ -59,16 +59,16 @@ def emulated(
         server = EmulatorServer(WORLD, mode, faults)
         server.start()
         servers.append(server)
-        api = await app_client(
-            spotify_api_url=server.api_url,
-            spotify_accounts_url=server.accounts_url,
-            reccobeats_url=server.reccobeats_url,
-            spotify_client_id=WORLD.client_id,
-            spotify_client_secret=Secret(WORLD.client_secret),
-            token_encryption_keys=(Secret(key),),
-            audio_features_csv=emulator_features_csv,
-            **overrides,
-        )
+        configured: dict[str, Any] = {
+            "spotify_api_url": server.api_url,
+            "spotify_accounts_url": server.accounts_url,
+            "reccobeats_url": server.reccobeats_url,
+            "spotify_client_id": WORLD.client_id,
+            "spotify_client_secret": Secret(WORLD.client_secret),
+            "token_encryption_keys": (Secret(key),),
+            "audio_features_csv": emulator_features_csv,
+        }
+        api = await app_client(**(configured | overrides))
         return Emulated(api, server, WORLD)
 
     yield make
