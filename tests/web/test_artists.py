@@ -7,6 +7,8 @@ import statistics
 from collections.abc import Awaitable, Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.datastructures import Secret
 
 from db.database import Database
@@ -16,6 +18,7 @@ from spotify_emulator import Faults
 from spotify_emulator.model import Artist as WorldArtist
 from tests.factories import make_snapshot, make_track
 from tests.web.conftest import WORLD, Emulated
+from web.artists import parse_query, parse_spotify_id
 
 Make = Callable[..., Awaitable[Emulated]]
 MODES = [pytest.param("development", id="dev-mode"), pytest.param("extended", id="extended")]
@@ -262,3 +265,22 @@ async def test_artist_endpoints_need_an_api_key_when_keys_are_set(emulated: Make
         f"/artists/{artist.id}/profile", headers={"Authorization": "Bearer k1"}
     )
     assert keyed.status_code == 200
+
+
+@given(st.text(max_size=300))
+def test_any_query_is_either_refused_or_kept_as_clean_text(raw: str) -> None:
+    clean = raw.strip()
+    if 1 <= len(clean) <= 200 and "\x00" not in clean:
+        assert parse_query(raw) == clean
+    else:
+        with pytest.raises(ValueError, match="must"):
+            parse_query(raw)
+
+
+@given(st.text(max_size=40) | st.from_regex(r"[0-9A-Za-z]{22}", fullmatch=True))
+def test_only_22_letters_and_digits_make_an_id(raw: str) -> None:
+    if raw.isascii() and raw.isalnum() and len(raw) == 22:
+        assert parse_spotify_id(raw) == raw
+    else:
+        with pytest.raises(ValueError, match="22 letters and digits"):
+            parse_spotify_id(raw)
