@@ -4,6 +4,7 @@ much one user listens to them."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
@@ -59,6 +60,27 @@ def store_profile(
         Artist.update(profile_fetched_at=now, catalogue_fetched_at=now).where(
             Artist.id == artist.id
         ).execute()
+
+
+def link_searched_names(found: Sequence[SpotifyArtist]) -> int:
+    """Link artists known only by name (from an export) to the search results that bear that
+    name; a name two results share stays unlinked. Returns how many names were linked."""
+    by_name: dict[str, set[str]] = defaultdict(set)
+    for artist in found:
+        by_name[artist.name.casefold()].add(artist.id)
+    unique = {name: ids.pop() for name, ids in by_name.items() if len(ids) == 1}
+    if not unique:
+        return 0
+    lowered = sorted({artist.name.lower() for artist in found})
+    candidates = ArtistName.select(ArtistName.id, ArtistName.name).where(
+        ArtistName.artist.is_null() & pw.fn.LOWER(ArtistName.name).in_(lowered)
+    )
+    linked = 0
+    for row in list(candidates):
+        artist_id = unique.get(row.name.casefold())
+        if artist_id is not None:
+            linked += ArtistName.update(artist=artist_id).where(ArtistName.id == row.id).execute()
+    return linked
 
 
 def _artist(artist_id: str) -> dict[str, Any]:

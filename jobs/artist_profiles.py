@@ -55,9 +55,10 @@ class ArtistProfiles:
         self._inflight: dict[str, asyncio.Future[None]] = {}
 
     async def search(self, query: str, limit: int, offset: int) -> list[dict[str, Any]]:
-        """Spotify's artists for `query` (stored, so a profile or a name can find them)."""
+        """Spotify's artists for `query`, stored; names from an export that match are linked."""
         found = await self._spotify.search_artists(query, limit, offset)
         await self._database.run(catalogue.upsert_artists, found)
+        await self._database.run(artists.link_searched_names, found)
         return [artist_dict(artist) for artist in found]
 
     async def profile(self, artist_id: str, username: str | None = None) -> dict[str, Any]:

@@ -8,9 +8,10 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as run_migrations
 
 from db import artists
+from db.catalogue import upsert_artists
 from db.database import Database
 from db.migrations import LATEST_VERSION, MIGRATIONS, _add_artist_profiles, check_schema, migrate
-from db.models import Artist, SchemaVersion
+from db.models import Artist, ArtistName, SchemaVersion
 from spotify_models import Album, ArtistRef, Track
 from spotify_models import Artist as SpotifyArtist
 
@@ -43,3 +44,29 @@ def test_a_stored_profile_is_stamped_and_holds_albums_without_tracks(database: D
     profile = database.run_sync(artists.stored_profile, "a1")
     assert [(a["id"], a["tracks"]) for a in profile["albums"]] == [("al1", 1), ("al2", 0)]
     assert [t["id"] for t in profile["tracks"]] == ["t1"]
+
+
+def test_a_search_links_names_it_meets_once_only(database: Database) -> None:
+    def names() -> None:
+        for name in ("Nina Simone", "nina simone live", "Prince", "Björk"):
+            ArtistName.create(name=name)
+
+    database.run_sync(names)
+    found = [
+        SpotifyArtist("a1", "NINA SIMONE", None, None, None),
+        SpotifyArtist("p1", "Prince", None, None, None),
+        SpotifyArtist("p2", "Prince", None, None, None),
+        SpotifyArtist("b1", "Björk", None, None, None),
+    ]
+    database.run_sync(upsert_artists, found)
+    assert database.run_sync(artists.link_searched_names, found) == 2
+    linked = database.run_sync(
+        lambda: {row.name: row.artist_id for row in ArtistName.select().order_by(ArtistName.name)}
+    )
+    # Two results named Prince: which one the export meant is unknown, so neither is linked.
+    assert linked == {
+        "Björk": "b1",
+        "Nina Simone": "a1",
+        "Prince": None,
+        "nina simone live": None,
+    }
