@@ -12,6 +12,7 @@ import socket
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 from starlette.datastructures import Secret
 
@@ -86,8 +87,10 @@ def _register_demo_users(settings: Settings, world: World) -> list[str]:
     return registered
 
 
-def _demo_banner(base: str, usernames: Sequence[str], mode: str) -> str:
+def _demo_banner(base: str, usernames: Sequence[str], mode: str, world: World) -> str:
     first = usernames[0]
+    listener = world.users[0]
+    artist = world.artists[listener.top_artists["short_term"][0]]
     return "\n".join(
         [
             "",
@@ -100,6 +103,10 @@ def _demo_banner(base: str, usernames: Sequence[str], mode: str) -> str:
             f'    curl -s "{base}/users/{first}/top-items?type=artists&time_range=short_term"',
             f"    curl -s {base}/users/{first}/clusters",
             f"    curl -s {base}/users/{first}/snapshots",
+            f'    curl -s "{base}/artists/search?q={quote(artist.name)}"',
+            f'    curl -s "{base}/artists/{artist.id}/profile?username={first}"',
+            f"    curl -s {base}/users/{first}/playlists",
+            f"    curl -s {base}/users/{first}/playlists/{listener.playlist_id}/profile",
             f"  sign up one more user in a browser: {base}/auth/login",
             "Press Ctrl-C to stop.",
             "",
@@ -148,6 +155,6 @@ def run(
         print(f"taking snapshots of {len(usernames)} users (data in {data_dir})")
         on_summary(asyncio.run(_demo_snapshots(demo, on_progress)))
         base = f"http://{options.host}:{options.port}"
-        print(_demo_banner(base, usernames, options.mode), flush=True)
+        print(_demo_banner(base, usernames, options.mode, world), flush=True)
         install_log_redaction()
         uvicorn.run(build_app(demo), host=options.host, port=options.port, log_level="warning")
