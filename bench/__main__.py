@@ -8,7 +8,15 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from bench import conditional, db_access, features_csv, history_import, read_queries, recommend
+from bench import (
+    artist_profile,
+    conditional,
+    db_access,
+    features_csv,
+    history_import,
+    read_queries,
+    recommend,
+)
 from bench.measure import Report
 
 BENCHMARKS: dict[str, Callable[[], Report]] = {
@@ -18,6 +26,7 @@ BENCHMARKS: dict[str, Callable[[], Report]] = {
     features_csv.NAME: features_csv.run,
     recommend.NAME: recommend.run,
     history_import.NAME: history_import.run,
+    artist_profile.NAME: artist_profile.run,
 }
 
 

@@ -9,7 +9,15 @@ from collections.abc import Callable
 import pytest
 
 from bench import __main__ as cli
-from bench import conditional, db_access, features_csv, history_import, read_queries, recommend
+from bench import (
+    artist_profile,
+    conditional,
+    db_access,
+    features_csv,
+    history_import,
+    read_queries,
+    recommend,
+)
 from bench.load import run_load
 from bench.measure import Report, Target, format_table, percentile
 
@@ -48,6 +56,11 @@ def _well_formed(report: Report, name: str) -> None:
             history_import.NAME,
             lambda: history_import.run(history_import.TINY),
             id="history-import",
+        ),
+        pytest.param(
+            artist_profile.NAME,
+            lambda: artist_profile.run(artist_profile.TINY),
+            id="artist-profile",
         ),
     ],
 )
