@@ -24,7 +24,6 @@ from db.models import (
     utcnow,
 )
 from db.queries import TRACK_COLUMNS, iso_utc, user_id_of, with_tracks
-from db.transactions import write_transaction
 from spotify_models import Album as SpotifyAlbum
 from spotify_models import Artist as SpotifyArtist
 from spotify_models import Track as SpotifyTrack
@@ -51,15 +50,19 @@ def profile_fetched_at(artist_id: str) -> dt.datetime | None:
 def store_profile(
     artist: SpotifyArtist, albums: Sequence[SpotifyAlbum], tracks: Sequence[SpotifyTrack]
 ) -> None:
-    """The artist, every album and their tracks, in one transaction, stamped as fetched now."""
-    with write_transaction():
-        upsert_artists([artist])
-        upsert_albums(albums)
-        upsert_tracks(tracks)
-        now = utcnow()
-        Artist.update(profile_fetched_at=now, catalogue_fetched_at=now).where(
-            Artist.id == artist.id
-        ).execute()
+    """The artist, every album and their tracks, then the stamp that they were fetched now.
+
+    No enclosing transaction: each upsert locks its rows in id order and commits, as snapshot
+    workers' do, so two profiles written at once never hold locks the other waits for. The
+    stamp comes last: a write cut short leaves the profile unstamped, and it is fetched again.
+    """
+    upsert_artists([artist])
+    upsert_albums(albums)
+    upsert_tracks(tracks)
+    now = utcnow()
+    Artist.update(profile_fetched_at=now, catalogue_fetched_at=now).where(
+        Artist.id == artist.id
+    ).execute()
 
 
 def link_searched_names(found: Sequence[SpotifyArtist]) -> int:
