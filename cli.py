@@ -14,7 +14,7 @@ import datetime as dt
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from tqdm import tqdm
 
@@ -49,6 +49,13 @@ from web.params import parse_date
 
 class CommandError(Exception):
     """A command cannot go on; the message is the one line the user sees."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake in the arguments is one line, like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -382,7 +389,7 @@ def _demo_parser(commands: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="application.py",
         description="Spotify Insight: dated snapshots of Spotify listening, served as JSON.",
     )

@@ -198,3 +198,41 @@ def test_users_list_and_remove(env: str, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["users", "remove", "ann"]) == 2
     assert "no user named 'ann'" in capsys.readouterr().err
     assert _read(env, User.select().count) == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        pytest.param(
+            ["snapshot", "--date", "2026-02-30"],
+            "error: argument --date: 2026-02-30 is not a real calendar date "
+            "(see application.py snapshot --help)",
+            id="no-such-day",
+        ),
+        pytest.param(
+            ["evaluate", "--cut", "2026-1-1"],
+            "error: argument --cut: must be a date written YYYY-MM-DD, not '2026-1-1' "
+            "(see application.py evaluate --help)",
+            id="not-iso",
+        ),
+        pytest.param(
+            ["serve", "--port", "70000"],
+            "error: argument --port: '70000' is not a TCP port (1-65535) "
+            "(see application.py serve --help)",
+            id="port",
+        ),
+        pytest.param(
+            ["users", "add", "ann"],
+            "error: the following arguments are required: --refresh-token "
+            "(see application.py users add --help)",
+            id="missing",
+        ),
+    ],
+)
+def test_a_mistake_in_the_arguments_is_one_line(
+    argv: list[str], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == line + "\n"
