@@ -176,6 +176,34 @@ async def test_rotated_refresh_token_is_handed_to_the_callback(
     assert second == (rotated or REFRESH_TOKEN)
 
 
+@pytest.mark.parametrize(
+    "rotated",
+    [pytest.param("refresh-token-NEW", id="rotated"), pytest.param(None, id="kept")],
+)
+async def test_check_login_names_the_account_and_the_token_to_store(
+    client: SpotifyClient,
+    spotify: respx.MockRouter,
+    token_endpoint: TokenEndpoint,
+    rotated: str | None,
+) -> None:
+    token_endpoint.rotated_refresh_token = rotated
+    spotify.get(f"{API}/me").mock(return_value=httpx.Response(200, json=PROFILE))
+    login = await client.check_login(REFRESH_TOKEN)
+    assert (login.profile.account_id, login.profile.display_name) == ("acc-1", "Ada")
+    assert login.refresh_token == (rotated or REFRESH_TOKEN)
+    assert login.refresh_token not in repr(login)
+
+
+async def test_check_login_of_a_refused_token_is_invalid_grant(
+    client: SpotifyClient, spotify: respx.MockRouter, token_endpoint: TokenEndpoint
+) -> None:
+    token_endpoint.refresh_error = "invalid_grant"
+    me = spotify.get(f"{API}/me").mock(return_value=httpx.Response(200, json=PROFILE))
+    with pytest.raises(InvalidGrant):
+        await client.check_login(REFRESH_TOKEN)
+    assert me.call_count == 0
+
+
 async def test_exchange_code_posts_the_code_and_returns_the_grant(
     client: SpotifyClient, spotify: respx.MockRouter, token_endpoint: TokenEndpoint
 ) -> None:
