@@ -37,6 +37,7 @@ from jobs.user_sessions import UserSessions
 from settings import Settings
 from spotify_client import QuotaExceeded, SpotifyClient, create_http_client
 from web.problems import EXCEPTION_HANDLERS
+from web.read_cache import ReadCache
 from web.routes import build_routes
 
 logger = logging.getLogger(__name__)
@@ -203,7 +204,8 @@ def build_app(settings: Settings, *, scheduler: bool = False) -> Starlette:
                 schedule_history_polls(nightly, settings, resources)
                 nightly.start()
             try:
-                yield {**resources.as_state(), "scheduler": nightly}
+                cache = ReadCache(resources.database, settings.read_cache_mb * 2**20)
+                yield {**resources.as_state(), "scheduler": nightly, "read_cache": cache}
             finally:
                 if nightly is not None:
                     nightly.shutdown(wait=False)

@@ -188,6 +188,14 @@ class Settings:
             "PostgreSQL connections, and threads doing database work at once",
         )
     )
+    read_cache_mb: int = dataclasses.field(
+        metadata=_declare(
+            "READ_CACHE_MB",
+            _positive(int),
+            "64",
+            "megabytes of rendered snapshot responses each serving process keeps in memory",
+        )
+    )
     spotify_client_id: str | None = dataclasses.field(
         metadata=_declare(
             "SPOTIFY_CLIENT_ID", _optional_text, "", "Spotify app client id", shown_default="none"

@@ -10,6 +10,7 @@ import peewee as pw
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as run_migrations
 
+from db.documents import render_outdated
 from db.models import (
     ALL_MODELS,
     AlbumName,
@@ -23,6 +24,7 @@ from db.models import (
     SchemaVersion,
     Show,
     Snapshot,
+    SnapshotDocument,
     SnapshotJob,
     SnapshotRunUser,
     TrackCredit,
@@ -118,6 +120,11 @@ def _repair_double_encoded_genres(database: pw.Database) -> None:
             Artist.update(genres=repaired).where(Artist.id == artist_id).execute()
 
 
+def _add_snapshot_documents(database: pw.Database) -> None:
+    """Each response of a snapshot is stored rendered; `migrate` renders the existing ones."""
+    database.create_tables([SnapshotDocument], safe=True)
+
+
 def _add_artist_profiles(database: pw.Database) -> None:
     """Artists remember when their profile (the artist and all albums) was last fetched."""
     present = {column.name for column in database.get_columns(Artist._meta.table_name)}
@@ -139,6 +146,7 @@ MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (
     _add_snapshot_skipped,
     _repair_double_encoded_genres,
     _add_artist_profiles,
+    _add_snapshot_documents,
 )
 LATEST_VERSION = len(MIGRATIONS)
 
@@ -156,12 +164,17 @@ def current_version(database: pw.Database) -> int:
 
 
 def migrate(database: pw.Database) -> tuple[int, int]:
-    """Apply every missing migration in one transaction; returns (from, to) versions."""
+    """Apply every missing migration in one transaction; returns (from, to) versions.
+
+    Documents are rendered last, by today's code on today's schema: a snapshot without
+    documents, or with documents of an older format version, gets them re-rendered.
+    """
     with database.atomic():
         start = current_version(database)
         for version in range(start + 1, LATEST_VERSION + 1):
             MIGRATIONS[version - 1](database)
             SchemaVersion.create(version=version)
+        render_outdated()
     return start, LATEST_VERSION
 
 

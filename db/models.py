@@ -406,6 +406,28 @@ class OAuthState(BaseModel):
     used_at = pw.DateTimeField(null=True)
 
 
+class SnapshotDocument(BaseModel):
+    """One response of a snapshot, rendered once when the snapshot is written.
+
+    Keyed by (user, date, variant) so a read needs no join through the snapshot; the
+    snapshot's deletion (a forced redo, a removed user) takes its documents with it.
+    """
+
+    id = pw.AutoField()
+    snapshot = pw.ForeignKeyField(Snapshot, backref="documents", on_delete="CASCADE")
+    user = pw.ForeignKeyField(User, on_delete="CASCADE")
+    date = pw.DateField()
+    variant = pw.CharField(max_length=48)
+    format_version = pw.SmallIntegerField()
+    etag = pw.CharField(max_length=40)
+    body = pw.BlobField()
+    gzip = pw.BlobField()
+    rendered_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("user", "date", "variant"), True),)
+
+
 class SchemaVersion(BaseModel):
     version = pw.IntegerField()
     applied_at = pw.DateTimeField(default=utcnow)
@@ -437,5 +459,6 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     SnapshotJob,
     Capability,
     OAuthState,
+    SnapshotDocument,
     SchemaVersion,
 )

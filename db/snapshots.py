@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import peewee as pw
 
+from db.documents import render_snapshot
 from db.models import (
     Cluster,
     ClusterMember,
@@ -99,6 +100,8 @@ def write_snapshot(content: SnapshotContent) -> int:
         _insert_snapshot_tracks(snapshot.id, content)
         _insert_recommendations(snapshot.id, content.recommendations)
         _insert_clusters(snapshot.id, content.clusters)
+        # Rendered from the rows just written: a dated answer is frozen with its snapshot.
+        render_snapshot(snapshot.id)
         # A forced redo is done once this commits; a worker that dies before recording the
         # job finished must not make the next claim redo it again.
         SnapshotJob.update(force=False).where(

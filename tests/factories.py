@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from db.documents import render_snapshot
 from db.models import (
     Album,
     Artist,
@@ -97,6 +98,8 @@ def make_snapshot(
         )
         for track_id in track_ids:
             ClusterMember.create(cluster=cluster, track=track_id)
+    # As the write path does: the snapshot's responses are rendered with it.
+    render_snapshot(snapshot.id)
     return snapshot
 
 

@@ -93,6 +93,7 @@ def test_a_fresh_install_has_the_documented_defaults(settings: Settings) -> None
     assert fresh == Settings(
         database_url="",
         db_pool_size=8,
+        read_cache_mb=64,
         spotify_client_id=None,
         spotify_client_secret=None,
         spotify_redirect_uri="http://127.0.0.1:8000/auth/callback",

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from starlette.requests import Request
 
-from db.queries import SnapshotRef
-
 ONE_DAY = 86_400
-
-
-def snapshot_etag(ref: SnapshotRef, *variant: str) -> str:
-    """Strong ETag from the snapshot's identity: a forced re-run changes generated_at."""
-    identity = "|".join((str(ref.id), ref.generated_at.isoformat(), *variant))
-    return '"' + hashlib.sha256(identity.encode()).hexdigest()[:32] + '"'
 
 
 def _cache_control(request: Request, dated: bool) -> str:
@@ -35,3 +25,24 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
 
 def caching_headers(request: Request, etag: str, dated: bool) -> dict[str, str]:
     return {"ETag": etag, "Cache-Control": _cache_control(request, dated)}
+
+
+def _quality(params: str) -> float:
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.lower() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether Accept-Encoding allows gzip: named, or `*`, with a q-value above zero."""
+    qualities: dict[str, float] = {}
+    for entry in (accept_encoding or "").split(","):
+        coding, _, params = entry.partition(";")
+        qualities[coding.strip().lower()] = _quality(params)
+    named = qualities.get("gzip", qualities.get("x-gzip"))
+    return (named if named is not None else qualities.get("*", 0.0)) > 0

@@ -7,11 +7,11 @@ import datetime as dt
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from db import history
+from db import documents, history
 from db.users import UnknownUser
 from web.params import DATE, HISTORY_LIMIT, SINCE, UNTIL, USERNAME, operation
 from web.problems import bad_parameter, not_found
-from web.snapshots import SNAPSHOT_RESPONSES, database_of, serve_snapshot
+from web.snapshots import SNAPSHOT_RESPONSES, database_of, serve_document
 
 
 @operation(
@@ -57,6 +57,4 @@ async def plays(
     responses=SNAPSHOT_RESPONSES,
 )
 async def statistics(request: Request, username: str, date: dt.date | None) -> Response:
-    return await serve_snapshot(
-        request, username, date, ("statistics",), history.snapshot_statistics
-    )
+    return await serve_document(request, username, date, documents.STATISTICS)

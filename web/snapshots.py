@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from db import queries
+from db import documents, queries
 from db.database import Database
-from db.queries import SnapshotNotFound, SnapshotRef
+from db.queries import SnapshotNotFound
 from db.users import UnknownUser
-from web.caching import caching_headers, etag_matches, snapshot_etag
+from web.caching import accepts_gzip, caching_headers, etag_matches
 from web.params import DATE, ITEM_TYPE, TIME_RANGE, USERNAME, operation
 from web.problems import Problem, not_found
+from web.read_cache import ReadCache
+
+JSON = "application/json"
 
 SNAPSHOT_RESPONSES = {
     200: "The snapshot's data.",
@@ -31,55 +32,34 @@ def database_of(request: Request) -> Database:
     return database
 
 
+def read_cache_of(request: Request) -> ReadCache:
+    cache: ReadCache = request.state.read_cache
+    return cache
+
+
 def _not_found(exc: UnknownUser | SnapshotNotFound) -> Problem:
     if isinstance(exc, SnapshotNotFound):
         return not_found(str(exc), nearest_dates=[d.isoformat() for d in exc.nearest])
     return not_found(str(exc))
 
 
-async def serve_snapshot(
-    request: Request,
-    username: str,
-    date: dt.date | None,
-    variant: tuple[str, ...],
-    build: Callable[[SnapshotRef], dict[str, Any]],
+async def serve_document(
+    request: Request, username: str, date: dt.date | None, variant: str
 ) -> Response:
-    """Find the snapshot and answer 304 from its identity, or build the body: one worker call."""
-    if_none_match = request.headers.get("if-none-match")
-
-    def find_and_build() -> tuple[str, dict[str, Any] | None]:
-        ref = queries.find_snapshot(username, date)
-        etag = snapshot_etag(ref, *variant)
-        if if_none_match and etag_matches(if_none_match, etag):
-            return etag, None
-        return etag, build(ref)
-
+    """Answer with the snapshot's stored document: 304 from its ETag, gzip when accepted."""
     try:
-        etag, payload = await database_of(request).run(find_and_build)
+        document = await read_cache_of(request).document(username, date, variant)
     except (UnknownUser, SnapshotNotFound) as exc:
         raise _not_found(exc) from None
-    headers = caching_headers(request, etag, dated=date is not None)
-    if payload is None:
+    headers = caching_headers(request, document.etag, dated=date is not None)
+    headers["Vary"] = "Accept-Encoding"
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match and etag_matches(if_none_match, document.etag):
         return Response(status_code=304, headers=headers)
-    return JSONResponse(payload, headers=headers)
-
-
-def _generated_at(ref: SnapshotRef) -> str:
-    return ref.generated_at.replace(tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def _recommendations_payload(ref: SnapshotRef) -> dict[str, Any]:
-    picks = queries.recommendations(ref.id)
-    return {
-        "username": ref.username,
-        "date": ref.date.isoformat(),
-        "generated_at": _generated_at(ref),
-        "source": ref.recommendation_source,
-        "features_source": ref.features_source,
-        **queries.recommendation_mix(picks),
-        "recommendations": picks,
-        "clusters": queries.clusters(ref.id),
-    }
+    if accepts_gzip(request.headers.get("accept-encoding")):
+        headers["Content-Encoding"] = "gzip"
+        return Response(document.gzip, headers=headers, media_type=JSON)
+    return Response(document.body, headers=headers, media_type=JSON)
 
 
 @operation(
@@ -89,9 +69,7 @@ def _recommendations_payload(ref: SnapshotRef) -> dict[str, Any]:
     responses=SNAPSHOT_RESPONSES,
 )
 async def user_recommendations(request: Request, username: str, date: dt.date | None) -> Response:
-    return await serve_snapshot(
-        request, username, date, ("recommendations",), _recommendations_payload
-    )
+    return await serve_document(request, username, date, documents.RECOMMENDATIONS)
 
 
 @operation(
@@ -105,26 +83,8 @@ async def user_recommendations(request: Request, username: str, date: dt.date | 
 async def top_items(
     request: Request, username: str, date: dt.date | None, type: str, time_range: str
 ) -> Response:
-    def build(ref: SnapshotRef) -> dict[str, Any]:
-        return {
-            "username": ref.username,
-            "date": ref.date.isoformat(),
-            "type": type,
-            "time_range": time_range,
-            "items": queries.top_items(ref.id, type, time_range),
-        }
-
-    return await serve_snapshot(request, username, date, ("top-items", type, time_range), build)
-
-
-def _clusters_payload(ref: SnapshotRef) -> dict[str, Any]:
-    return {
-        "username": ref.username,
-        "date": ref.date.isoformat(),
-        "features_source": ref.features_source,
-        "note": ref.clusters_note,
-        "clusters": queries.clusters(ref.id),
-    }
+    variant = documents.top_items_variant(type, time_range)
+    return await serve_document(request, username, date, variant)
 
 
 @operation(
@@ -134,7 +94,7 @@ def _clusters_payload(ref: SnapshotRef) -> dict[str, Any]:
     responses=SNAPSHOT_RESPONSES,
 )
 async def clusters(request: Request, username: str, date: dt.date | None) -> Response:
-    return await serve_snapshot(request, username, date, ("clusters",), _clusters_payload)
+    return await serve_document(request, username, date, documents.CLUSTERS)
 
 
 @operation(

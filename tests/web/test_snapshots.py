@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 
-from db import catalogue
+from db import catalogue, documents
 from db.database import Database
-from db.models import Recommendation, Snapshot
+from db.documents import render_snapshot
+from db.models import AudioFeatures, Play, Recommendation, Snapshot, User
 from spotify_models import Artist as SpotifyArtist
 from tests.factories import make_snapshot, make_track, make_user
 
@@ -197,6 +200,12 @@ async def test_top_artists_serve_genres_as_a_list(
     genres = ("indie folk", "chamber pop")
     artist = SpotifyArtist(id="a2", name="Artist a2", genres=genres, popularity=5, image_url=None)
     database.run_sync(catalogue.upsert_artists, [artist])
+    tomorrow = DAY + dt.timedelta(days=1)
+    database.run_sync(
+        lambda: make_snapshot(
+            User.get(username="ann"), tomorrow, top_artists={"medium_term": ["a2"]}
+        )
+    )
     body = (await seeded.get("/users/ann/top-items", params={"type": "artists"})).json()
     assert body["items"][0]["genres"] == ["indie folk", "chamber pop"]
 
@@ -242,16 +251,6 @@ async def test_a_dated_snapshot_is_cacheable_and_answers_304(
     assert again.headers["etag"] == etag
     other_view = await seeded.get("/users/ann/clusters?date=2026-11-20")
     assert other_view.headers["etag"] != etag
-    database.run_sync(
-        lambda: (
-            Snapshot.update(generated_at=dt.datetime(2026, 11, 21, 1, 0))
-            .where(Snapshot.date == DAY)
-            .execute()
-        )
-    )
-    regenerated = await seeded.get(url, headers={"If-None-Match": etag})
-    assert regenerated.status_code == 200
-    assert regenerated.headers["etag"] != etag
 
 
 async def test_responses_carry_no_stored_secret(seeded: httpx.AsyncClient) -> None:
@@ -280,6 +279,7 @@ async def test_recommendations_report_novelty_and_source_mix(
             Recommendation.update(source=source, new_artist=new).where(
                 (Recommendation.snapshot == snapshot) & (Recommendation.rank == rank)
             ).execute()
+        render_snapshot(snapshot.id)
 
     database.run_sync(write)
 
@@ -347,3 +347,84 @@ async def test_a_problem_does_not_echo_a_long_path(seeded: httpx.AsyncClient, pa
 async def test_a_problem_names_a_short_path_as_its_instance(seeded: httpx.AsyncClient) -> None:
     response = await seeded.get("/users/nobody/snapshots")
     assert response.json()["instance"] == "/users/nobody/snapshots"
+async def test_gzip_is_sent_from_the_stored_copy_when_the_client_accepts_it(
+    database: Database, seeded: httpx.AsyncClient
+) -> None:
+    url = "/users/ann/clusters?date=2026-11-20"
+    stored = database.run_sync(documents.find_document, "ann", DAY, documents.CLUSTERS)
+    zipped = await seeded.get(url, headers={"Accept-Encoding": "br, gzip;q=0.5"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.headers["vary"] == "Accept-Encoding"
+    assert zipped.headers["content-length"] == str(len(stored.gzip))
+    assert zipped.content == stored.body  # httpx undid the stored gzip
+    plain = await seeded.get(url, headers={"Accept-Encoding": "identity, gzip;q=0"})
+    assert "content-encoding" not in plain.headers
+    assert plain.content == stored.body
+    assert plain.headers["etag"] == zipped.headers["etag"]
+
+
+async def test_a_gzip_client_with_a_current_copy_gets_304(seeded: httpx.AsyncClient) -> None:
+    url = "/users/ann/top-items?date=2026-11-20&type=tracks&time_range=short_term"
+    first = await seeded.get(url, headers={"Accept-Encoding": "gzip"})
+    again = await seeded.get(
+        url, headers={"Accept-Encoding": "gzip", "If-None-Match": first.headers["etag"]}
+    )
+    assert again.status_code == 304
+    assert again.content == b""
+    assert "content-encoding" not in again.headers
+
+
+async def test_a_dated_statistics_answer_never_changes(
+    database: Database, seeded: httpx.AsyncClient, app_client: Callable[..., Any]
+) -> None:
+    """Issue 11, defect 6: features and plays stored later do not alter a dated answer."""
+    url = "/users/ann/statistics?date=2026-11-20"
+    before = await seeded.get(url)
+    assert before.json()["tracks_with_features"] == 0
+
+    def later() -> None:
+        for track_id in ("t1", "t2"):
+            AudioFeatures.create(
+                track=track_id,
+                **dict.fromkeys(FEATURE_FLOATS, 0.5),
+                key=1,
+                mode=1,
+                time_signature=4,
+                source="csv",
+            )
+        Play.create(user=User.get(username="ann"), track="t1", played_at=dt.datetime(2026, 11, 19))
+
+    database.run_sync(later)
+    fresh_process = await app_client()
+    after = await fresh_process.get(url)
+    assert after.content == before.content
+    assert after.headers["etag"] == before.headers["etag"]
+
+
+FEATURE_FLOATS = (
+    "danceability",
+    "energy",
+    "loudness",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+)
+
+
+async def test_a_forced_redo_is_served_with_a_new_etag(
+    database: Database, seeded: httpx.AsyncClient, app_client: Callable[..., Any]
+) -> None:
+    url = "/user-recommendations/ann?date=2026-11-20"
+    etag = (await seeded.get(url)).headers["etag"]
+
+    def redo() -> None:
+        Snapshot.delete().where(Snapshot.date == DAY).execute()
+        make_snapshot(User.get(username="ann"), DAY, recommendations=["t1"])
+
+    database.run_sync(redo)
+    regenerated = await (await app_client()).get(url, headers={"If-None-Match": etag})
+    assert regenerated.status_code == 200
+    assert regenerated.headers["etag"] != etag

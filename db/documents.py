@@ -1,0 +1,231 @@
+"""Snapshot documents: each response of a snapshot, rendered once, stored as bytes.
+
+A dated snapshot never changes, so its responses are rendered in the transaction that writes
+it (recommendations with clusters, clusters, each top-items list and statistics) and stored
+with their ETag and a gzip copy. A read then looks up bytes by (user, date, variant).
+
+When a change alters a response's shape, bump FORMAT_VERSION and append a step to
+`db.migrations.MIGRATIONS` (so `serve` asks for `migrate`); `migrate` re-renders every
+document of an older version from the stored rows, and only then do the ETags change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import gzip
+import hashlib
+from collections.abc import Callable, Iterable
+from typing import Any, cast
+
+import orjson
+import peewee as pw
+
+from db import history, queries
+from db.models import Snapshot, SnapshotDocument, User
+from db.queries import SnapshotRef
+from spotify_models import ITEM_TYPES, TIME_RANGES
+
+FORMAT_VERSION = 1
+
+RECOMMENDATIONS = "recommendations"
+CLUSTERS = "clusters"
+STATISTICS = "statistics"
+
+
+def top_items_variant(item_type: str, time_range: str) -> str:
+    return f"top-items:{item_type}:{time_range}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Document:
+    """A stored response: its snapshot's date, strong ETag, body and gzip copy."""
+
+    date: dt.date
+    etag: str
+    body: bytes
+    gzip: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzip)
+
+
+def _recommendations(ref: SnapshotRef) -> dict[str, Any]:
+    picks = queries.recommendations(ref.id)
+    return {
+        "username": ref.username,
+        "date": ref.date.isoformat(),
+        "generated_at": queries.iso_utc(ref.generated_at),
+        "source": ref.recommendation_source,
+        "features_source": ref.features_source,
+        **queries.recommendation_mix(picks),
+        "recommendations": picks,
+        "clusters": queries.clusters(ref.id),
+    }
+
+
+def _clusters(ref: SnapshotRef) -> dict[str, Any]:
+    return {
+        "username": ref.username,
+        "date": ref.date.isoformat(),
+        "features_source": ref.features_source,
+        "note": ref.clusters_note,
+        "clusters": queries.clusters(ref.id),
+    }
+
+
+def _top_items(item_type: str, time_range: str) -> Callable[[SnapshotRef], dict[str, Any]]:
+    def render(ref: SnapshotRef) -> dict[str, Any]:
+        return {
+            "username": ref.username,
+            "date": ref.date.isoformat(),
+            "type": item_type,
+            "time_range": time_range,
+            "items": queries.top_items(ref.id, item_type, time_range),
+        }
+
+    return render
+
+
+RENDERERS: dict[str, Callable[[SnapshotRef], dict[str, Any]]] = {
+    RECOMMENDATIONS: _recommendations,
+    CLUSTERS: _clusters,
+    STATISTICS: history.snapshot_statistics,
+    **{
+        top_items_variant(item_type, time_range): _top_items(item_type, time_range)
+        for item_type in ITEM_TYPES
+        for time_range in TIME_RANGES
+    },
+}
+
+
+def _etag(ref: SnapshotRef, body: bytes) -> str:
+    # A forced redo changes generated_at; a new format version changes the tag even where
+    # the bytes happen to stay the same, so clients revalidate once after a re-render.
+    stamp = f"{ref.generated_at.isoformat()}|{FORMAT_VERSION}|".encode()
+    return '"' + hashlib.sha256(stamp + body).hexdigest()[:32] + '"'
+
+
+def render(ref: SnapshotRef, variant: str) -> Document:
+    """One response of the snapshot, rendered from its stored rows."""
+    body = orjson.dumps(RENDERERS[variant](ref))
+    return Document(ref.date, _etag(ref, body), body, gzip.compress(body, 9, mtime=0))
+
+
+def _ref_of(snapshot_id: int) -> tuple[SnapshotRef, int]:
+    row = (
+        Snapshot.select(
+            Snapshot.id,
+            User.username,
+            Snapshot.date,
+            Snapshot.generated_at,
+            Snapshot.recommendation_source,
+            Snapshot.features_source,
+            Snapshot.clusters_note,
+            Snapshot.user,
+        )
+        .join(User)
+        .where(Snapshot.id == snapshot_id)
+        .tuples()
+        .get()
+    )
+    columns = cast(tuple[Any, ...], row)
+    return SnapshotRef(*columns[:-1]), int(columns[-1])
+
+
+def render_snapshot(snapshot_id: int) -> None:
+    """(Re)write every document of the snapshot; run inside the transaction that wrote it."""
+    ref, user_id = _ref_of(snapshot_id)
+    rows = [
+        {
+            "snapshot": snapshot_id,
+            "user": user_id,
+            "date": ref.date,
+            "variant": variant,
+            "format_version": FORMAT_VERSION,
+            "etag": document.etag,
+            "body": document.body,
+            "gzip": document.gzip,
+        }
+        for variant in RENDERERS
+        for document in (render(ref, variant),)
+    ]
+    with SnapshotDocument._meta.database.atomic():
+        SnapshotDocument.delete().where(SnapshotDocument.snapshot == snapshot_id).execute()
+        # Two readers may render a snapshot that lacks documents at once: the first one wins.
+        SnapshotDocument.insert_many(rows).on_conflict_ignore().execute()
+
+
+def outdated_snapshots() -> list[int]:
+    """Complete snapshots lacking a document of the current format version."""
+    current = SnapshotDocument.select(pw.fn.COUNT(SnapshotDocument.id)).where(
+        (SnapshotDocument.snapshot == Snapshot.id)
+        & (SnapshotDocument.format_version == FORMAT_VERSION)
+    )
+    query = (
+        Snapshot.select(Snapshot.id)
+        .where((Snapshot.status == Snapshot.COMPLETE) & (current < len(RENDERERS)))
+        .order_by(Snapshot.id)
+        .tuples()
+    )
+    return [snapshot_id for (snapshot_id,) in cast(Iterable[tuple[int]], query)]
+
+
+def render_outdated() -> int:
+    """Render the documents of every snapshot that lacks current ones; returns how many."""
+    outdated = outdated_snapshots()
+    for snapshot_id in outdated:
+        render_snapshot(snapshot_id)
+    return len(outdated)
+
+
+def _stored(username: str, date: dt.date, variant: str) -> Document | None:
+    row = (
+        SnapshotDocument.select(SnapshotDocument.etag, SnapshotDocument.body, SnapshotDocument.gzip)
+        .join(User)
+        .where(
+            (User.username == username)
+            & (SnapshotDocument.date == date)
+            & (SnapshotDocument.variant == variant)
+        )
+        .tuples()
+        .first()
+    )
+    if row is None:
+        return None
+    etag, body, zipped = row
+    return Document(date, etag, bytes(body), bytes(zipped))
+
+
+def find_document(username: str, date: dt.date | None, variant: str) -> Document:
+    """The stored response of the user's snapshot on `date` (their latest when None).
+
+    Raises UnknownUser or SnapshotNotFound. A complete snapshot without documents (written
+    before they existed, and not yet migrated) gets them now, so its answer is frozen too.
+    """
+    if date is not None and (stored := _stored(username, date, variant)) is not None:
+        return stored
+    ref = queries.find_snapshot(username, date)
+    stored = _stored(username, ref.date, variant)
+    if stored is None:
+        render_snapshot(ref.id)
+        stored = _stored(username, ref.date, variant)
+    assert stored is not None, "render_snapshot writes every variant"
+    return stored
+
+
+def change_marker() -> tuple[Any, ...]:
+    """A cheap value that changes whenever a snapshot, a document or a user comes or goes."""
+    aggregates = (
+        # SQLite may give a redone snapshot its old id again; its generated_at is new.
+        Snapshot.select(
+            pw.fn.COUNT(Snapshot.id), pw.fn.MAX(Snapshot.id), pw.fn.MAX(Snapshot.generated_at)
+        ),
+        User.select(pw.fn.COUNT(User.id), pw.fn.MAX(User.id)),
+        SnapshotDocument.select(pw.fn.MAX(SnapshotDocument.id)),
+    )
+    values: list[Any] = []
+    for query in aggregates:
+        values.extend(cast(tuple[Any, ...], query.tuples().get()))
+    return tuple(values)

@@ -1,0 +1,172 @@
+"""The read cache: hits need no database, a byte budget bounds it, and whatever another process
+changes is seen within the visibility interval (an injected clock stands in for time)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from db import documents
+from db.database import Database
+from db.documents import Document
+from db.models import Snapshot, User
+from db.queries import SnapshotNotFound
+from db.users import UnknownUser
+from tests.factories import make_snapshot, make_track, make_user
+from web.read_cache import ENTRY_OVERHEAD, VISIBILITY_SECONDS, ReadCache
+
+DAY = dt.date(2026, 11, 20)
+YESTERDAY = DAY - dt.timedelta(days=1)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def calls(database: Database, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of every unit of database work the cache asks for."""
+    seen: list[str] = []
+    run = database.run
+
+    async def counting(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        seen.append(fn.__name__)
+        return await run(fn, *args, **kwargs)
+
+    monkeypatch.setattr(database, "run", counting)
+    return seen
+
+
+def _seed(database: Database) -> None:
+    def write() -> None:
+        user = make_user("ann")
+        make_track("t1")
+        make_track("t2")
+        make_snapshot(user, YESTERDAY, recommendations=["t1"])
+        make_snapshot(user, DAY, recommendations=["t2"])
+
+    database.run_sync(write)
+
+
+def _picks(document: Document) -> list[str]:
+    body = orjson.loads(document.body)
+    return [pick["track"]["id"] for pick in body["recommendations"]]
+
+
+async def test_latest_and_dated_hits_need_no_database(database: Database, calls: list[str]) -> None:
+    _seed(database)
+    cache = ReadCache(database, 2**20, clock=Clock())
+    first = await cache.document("ann", None, documents.RECOMMENDATIONS)
+    assert (first.date, calls) == (DAY, ["change_marker", "find_document"])
+    calls.clear()
+    assert await cache.document("ann", None, documents.RECOMMENDATIONS) == first
+    assert await cache.document("ann", DAY, documents.RECOMMENDATIONS) == first
+    assert calls == []
+
+
+async def test_the_change_marker_is_read_at_most_once_per_interval(
+    database: Database, calls: list[str]
+) -> None:
+    _seed(database)
+    clock = Clock()
+    cache = ReadCache(database, 2**20, clock=clock)
+    start = clock.now
+    for offset in (0.0, 0.5, 1.0, 1.9):
+        clock.now = start + offset
+        await cache.document("ann", DAY, documents.CLUSTERS)
+    assert calls.count("change_marker") == 1
+    clock.now = start + VISIBILITY_SECONDS
+    await cache.document("ann", DAY, documents.CLUSTERS)
+    assert calls.count("change_marker") == 2
+
+
+def _new_latest() -> None:
+    make_track("t3")
+    make_snapshot(User.get(username="ann"), DAY + dt.timedelta(days=1), recommendations=["t3"])
+
+
+def _forced_redo() -> None:
+    Snapshot.delete().where(Snapshot.date == DAY).execute()
+    make_track("t3")
+    make_snapshot(User.get(username="ann"), DAY, recommendations=["t3"])
+
+
+def _deleted_snapshot() -> None:
+    Snapshot.delete().where(Snapshot.date == DAY).execute()
+
+
+def _deleted_user() -> None:
+    User.delete().where(User.username == "ann").execute()
+
+
+@pytest.mark.parametrize(
+    ("change", "date", "expected"),
+    [
+        pytest.param(_new_latest, None, ["t3"], id="new-snapshot-becomes-latest"),
+        pytest.param(_forced_redo, DAY, ["t3"], id="forced-redo"),
+        pytest.param(_forced_redo, None, ["t3"], id="forced-redo-of-latest"),
+        pytest.param(_deleted_snapshot, None, ["t1"], id="deleted-latest-snapshot"),
+        pytest.param(_deleted_snapshot, DAY, SnapshotNotFound, id="deleted-dated-snapshot"),
+        pytest.param(_deleted_user, DAY, UnknownUser, id="deleted-user"),
+    ],
+)
+async def test_another_processes_change_is_seen_within_the_interval(
+    database: Database,
+    change: Callable[[], None],
+    date: dt.date | None,
+    expected: list[str] | type[Exception],
+) -> None:
+    _seed(database)
+    clock = Clock()
+    cache = ReadCache(database, 2**20, clock=clock)
+    before = await cache.document("ann", date, documents.RECOMMENDATIONS)
+    assert _picks(before) == ["t2"]
+    database.run_sync(change)  # as the CLI or another worker would
+    clock.now += VISIBILITY_SECONDS
+    if isinstance(expected, list):
+        after = await cache.document("ann", date, documents.RECOMMENDATIONS)
+        assert _picks(after) == expected
+        assert after.etag != before.etag
+    else:
+        with pytest.raises(expected):
+            await cache.document("ann", date, documents.RECOMMENDATIONS)
+
+
+async def test_the_byte_budget_evicts_the_least_recently_used(
+    database: Database, calls: list[str]
+) -> None:
+    _seed(database)
+    sizes = [
+        database.run_sync(documents.find_document, "ann", day, documents.RECOMMENDATIONS).size
+        for day in (YESTERDAY, DAY)
+    ]
+    cache = ReadCache(database, max(sizes) * 2 + 2 * ENTRY_OVERHEAD, clock=Clock())
+    await cache.document("ann", YESTERDAY, documents.RECOMMENDATIONS)
+    await cache.document("ann", DAY, documents.RECOMMENDATIONS)
+    await cache.document("ann", YESTERDAY, documents.RECOMMENDATIONS)  # now the most recent
+    await cache.document("ann", DAY, documents.CLUSTERS)  # pushes DAY's recommendations out
+    assert cache.used_bytes <= max(sizes) * 2 + 2 * ENTRY_OVERHEAD
+    calls.clear()
+    await cache.document("ann", YESTERDAY, documents.RECOMMENDATIONS)
+    assert calls == []
+    await cache.document("ann", DAY, documents.RECOMMENDATIONS)
+    assert calls == ["find_document"]
+
+
+async def test_a_document_larger_than_the_budget_is_served_but_not_kept(
+    database: Database, calls: list[str]
+) -> None:
+    _seed(database)
+    cache = ReadCache(database, 10, clock=Clock())
+    for _ in range(2):
+        await cache.document("ann", DAY, documents.RECOMMENDATIONS)
+    assert calls.count("find_document") == 2
+    assert cache.used_bytes == 0

@@ -1,0 +1,103 @@
+"""The read cache: snapshot documents kept in memory, bounded by bytes, least recently used out.
+
+Documents are immutable until their snapshot is redone or deleted, so a hit needs no database
+work at all. Other processes (the CLI, another worker, another machine) change snapshots
+behind this one's back; the cache asks the database for a cheap change marker at most once
+per `interval` seconds and starts over when it moved, so every change is seen within that
+interval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+from db import documents
+from db.database import Database
+from db.documents import Document
+
+Key = tuple[str, dt.date, str]
+
+VISIBILITY_SECONDS = 2.0
+# What an entry costs beyond its bytes (the key, the Document, the dict slot), roughly.
+ENTRY_OVERHEAD = 256
+# "Latest" resolutions kept: a date per user, tiny beside the documents.
+LATEST_ENTRIES = 100_000
+
+
+class ReadCache:
+    """Snapshot documents by (user, date, variant), within a byte budget."""
+
+    def __init__(
+        self,
+        database: Database,
+        budget_bytes: int,
+        *,
+        interval: float = VISIBILITY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._database = database
+        self._budget = budget_bytes
+        self._interval = interval
+        self._clock = clock
+        self._entries: OrderedDict[Key, Document] = OrderedDict()
+        self._latest: dict[str, dt.date] = {}
+        self._used = 0
+        self._marker: Hashable = None
+        self._checked_at: float | None = None
+        self._generation = 0
+
+    @property
+    def used_bytes(self) -> int:
+        return self._used
+
+    async def document(self, username: str, date: dt.date | None, variant: str) -> Document:
+        """The document, from memory when it is there; raises UnknownUser, SnapshotNotFound."""
+        await self._revalidate()
+        day = date if date is not None else self._latest.get(username)
+        if day is not None and (hit := self._entries.get((username, day, variant))):
+            self._entries.move_to_end((username, day, variant))
+            return hit
+        generation = self._generation
+        found = await self._database.run(documents.find_document, username, day, variant)
+        # A read that began before the cache started over may have found what is gone now.
+        if generation == self._generation:
+            if date is None and day is None:
+                self._remember_latest(username, found.date)
+            self._store((username, found.date, variant), found)
+        return found
+
+    async def _revalidate(self) -> None:
+        now = self._clock()
+        if self._checked_at is not None and now - self._checked_at < self._interval:
+            return
+        # Stamped before the query, so concurrent requests don't ask too, and a change that
+        # committed before this moment is seen by the query.
+        self._checked_at = now
+        marker = await self._database.run(documents.change_marker)
+        if marker != self._marker:
+            self.clear()
+            self._marker = marker
+
+    def clear(self) -> None:
+        self._generation += 1
+        self._entries.clear()
+        self._latest.clear()
+        self._used = 0
+
+    def _remember_latest(self, username: str, date: dt.date) -> None:
+        if len(self._latest) >= LATEST_ENTRIES:
+            self._latest.clear()
+        self._latest[username] = date
+
+    def _store(self, key: Key, document: Document) -> None:
+        cost = document.size + ENTRY_OVERHEAD
+        if cost > self._budget or key in self._entries:
+            return
+        while self._used + cost > self._budget:
+            _, evicted = self._entries.popitem(last=False)
+            self._used -= evicted.size + ENTRY_OVERHEAD
+        self._entries[key] = document
+        self._used += cost
