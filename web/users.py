@@ -74,5 +74,7 @@ async def delete_user(request: Request, username: str) -> Response:
         await request.state.database.run(remove_user, username)
     except UnknownUser as exc:
         raise not_found(str(exc)) from None
+    # This process stops serving them at once; the others within the cache's interval.
+    request.state.read_cache.clear()
     logger.info("admin API removed user %s and all of their data", username)
     return Response(status_code=204)

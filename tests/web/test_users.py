@@ -10,7 +10,7 @@ from starlette.datastructures import Secret
 
 from db.database import Database
 from db.models import Snapshot, User, utcnow
-from tests.factories import make_user
+from tests.factories import make_snapshot, make_user
 
 ADMIN = "admin-token-value"
 
@@ -85,6 +85,16 @@ async def test_admin_removes_a_user_and_their_data(
     again = await client.delete("/users/ann", headers={"Authorization": f"Bearer {ADMIN}"})
     assert again.status_code == 404
     assert again.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_removed_user_is_no_longer_served_from_memory(
+    app_client: Callable[..., Any], database: Database
+) -> None:
+    database.run_sync(lambda: make_snapshot(make_user("ann"), dt.date(2026, 5, 1)))
+    client = await app_client(admin_token=Secret(ADMIN))
+    assert (await client.get("/users/ann/clusters")).status_code == 200
+    await client.delete("/users/ann", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert (await client.get("/users/ann/clusters")).status_code == 404
 
 
 @pytest.mark.parametrize(
