@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg2
 
 from db.database import Database
+from db.documents import render_outdated
 from db.migrations import migrate
 from db.models import (
     Album,
@@ -87,7 +88,9 @@ def populate(url: str, shape: Shape, seed: int = 7) -> list[str]:
         with database.peewee.connection_context(), database.peewee.atomic():
             track_ids = _catalogue(shape.tracks)
             rng = random.Random(seed)
-            return [_user_snapshot(i, shape, track_ids, rng) for i in range(shape.users)]
+            usernames = [_user_snapshot(i, shape, track_ids, rng) for i in range(shape.users)]
+            render_outdated()  # as the write path does for each snapshot
+            return usernames
     finally:
         database.close()
 
