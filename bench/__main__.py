@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from bench import (
+    api,
     artist_profile,
     conditional,
     db_access,
@@ -27,6 +28,7 @@ BENCHMARKS: dict[str, Callable[[], Report]] = {
     recommend.NAME: recommend.run,
     history_import.NAME: history_import.run,
     artist_profile.NAME: artist_profile.run,
+    api.NAME: api.run,
 }
 
 

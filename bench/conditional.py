@@ -1,7 +1,8 @@
 """conditional: a 304 from If-None-Match against a full 200 of the same snapshot.
 
-The ETag is stored with the snapshot's rendered document (one look-up, the bench app keeps
-no read cache), so a 304 differs from the 200 only by the body it does not send. Timed in-process through the ASGI interface: the app's own cost.
+The ETag is stored with the snapshot's rendered document (one look-up; the bench app keeps
+no read cache), so a 304 differs from the 200 only by the body it does not send. Timed
+in-process through the ASGI interface: the app's own cost.
 """
 
 from __future__ import annotations

@@ -1,0 +1,72 @@
+"""Serving the API: one process, or several uvicorn workers with the scheduler in exactly one.
+
+Each worker is a process of its own, with its own database pool and read cache; they share
+the listening socket. The nightly scheduler must run once per machine, not once per worker:
+the workers race for an exclusive lock on a file the supervisor names, and only the winner
+starts it. The lock dies with its holder, and uvicorn replaces a dead worker, so the
+replacement takes it over.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import IO
+
+from starlette.applications import Starlette
+
+from application import build_app
+from settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Set by the supervisor for its workers: the lock file, or empty when no scheduler is wanted.
+SCHEDULER_LOCK_ENV = "SPOTIFY_INSIGHT_SCHEDULER_LOCK"
+
+_held: list[IO[bytes]] = []
+
+
+def elect_scheduler(lock_path: str) -> bool:
+    """Whether this process won the scheduler: it holds `lock_path` until it exits."""
+    handle = Path(lock_path).open("ab")  # noqa: SIM115 - held for the life of the process
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return False
+    _held.append(handle)
+    return True
+
+
+def worker_app() -> Starlette:
+    """The app of one worker process (uvicorn calls this factory in each of them)."""
+    settings = Settings.from_environment()
+    lock_path = os.environ.get(SCHEDULER_LOCK_ENV, "")
+    scheduler = bool(lock_path) and elect_scheduler(lock_path)
+    if scheduler:
+        logger.info("worker %d runs the nightly scheduler", os.getpid())
+    return build_app(settings, scheduler=scheduler)
+
+
+def serve(settings: Settings, *, host: str, port: int, workers: int, scheduler: bool) -> None:
+    """Serve until interrupted: in this process, or in `workers` worker processes."""
+    import uvicorn
+
+    if workers == 1:
+        app = build_app(settings, scheduler=scheduler)
+        uvicorn.run(app, host=host, port=port, log_level="info")
+        return
+    with tempfile.TemporaryDirectory(prefix="spotify-insight-") as directory:
+        lock = str(Path(directory) / "scheduler.lock") if scheduler else ""
+        os.environ[SCHEDULER_LOCK_ENV] = lock
+        uvicorn.run(
+            "serving:worker_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="info",
+        )
