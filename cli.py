@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from tqdm import tqdm
 
-from application import build_app, open_database, open_resources, token_cipher
+from application import open_database, open_resources, token_cipher
 from db.database import Database, DatabaseURLError
 from db.evaluation_data import stored_tracks, user_events
 from db.migrations import SchemaOutOfDate, check_schema, migrate
@@ -161,15 +161,15 @@ def _cmd_generate_key(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
+    from serving import serve
 
     with _checked_database(settings):
         pass  # only the schema check
     if not args.no_scheduler:
         validate_schedule(settings.snapshot_cron, settings.snapshot_timezone)
-    app = build_app(settings, scheduler=not args.no_scheduler)
     install_log_redaction()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    scheduler = not args.no_scheduler
+    serve(settings, host=args.host, port=args.port, workers=args.workers, scheduler=scheduler)
     return 0
 
 
@@ -369,6 +369,12 @@ def _serve_parser(commands: Any) -> None:
     _add_listen_arguments(serve)
     serve.add_argument(
         "--no-scheduler", action="store_true", help="serve only; no nightly snapshots"
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="worker processes sharing the port (default 1); the scheduler runs in one of them",
     )
 
 

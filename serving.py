@@ -19,6 +19,7 @@ from typing import IO
 from starlette.applications import Starlette
 
 from application import build_app
+from logs import configure_logging, install_log_redaction
 from settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ def elect_scheduler(lock_path: str) -> bool:
 def worker_app() -> Starlette:
     """The app of one worker process (uvicorn calls this factory in each of them)."""
     settings = Settings.from_environment()
+    configure_logging(settings.log_level)
+    install_log_redaction()
     lock_path = os.environ.get(SCHEDULER_LOCK_ENV, "")
     scheduler = bool(lock_path) and elect_scheduler(lock_path)
     if scheduler:

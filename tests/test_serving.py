@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
+import pytest
+
 import serving
+from db.database import Database
+from settings import Settings
+from tests.factories import make_snapshot, make_user
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,3 +46,45 @@ def test_only_one_process_wins_the_scheduler_and_it_passes_on_with_its_holder(
         for handle in serving._held:
             handle.close()
         serving._held.clear()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_serving(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    pytest.fail(f"serve --workers 2 did not start:\n{log.read_text(errors='replace')}")
+
+
+def test_serve_with_two_workers_answers_and_runs_one_scheduler(
+    database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    database.run_sync(lambda: make_snapshot(make_user("ann"), dt.date(2026, 11, 20)))
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "LOG_LEVEL": "INFO"}
+    command = [sys.executable, "application.py", "serve", "--workers", "2", "--port", str(port)]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(base, process, log)
+        answers = {httpx.get(f"{base}/users/ann/clusters", timeout=5).status_code for _ in range(8)}
+        # Both workers have started once each has logged its start-up.
+        deadline = time.monotonic() + 30
+        while log.read_text().count("Application startup complete") < 2:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    assert answers == {200}
+    assert log.read_text().count("runs the nightly scheduler") == 1, log.read_text()
