@@ -347,6 +347,8 @@ async def test_a_problem_does_not_echo_a_long_path(seeded: httpx.AsyncClient, pa
 async def test_a_problem_names_a_short_path_as_its_instance(seeded: httpx.AsyncClient) -> None:
     response = await seeded.get("/users/nobody/snapshots")
     assert response.json()["instance"] == "/users/nobody/snapshots"
+
+
 async def test_gzip_is_sent_from_the_stored_copy_when_the_client_accepts_it(
     database: Database, seeded: httpx.AsyncClient
 ) -> None:
