@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from starlette.requests import Request
 
+from db.queries import SnapshotRef
+
 ONE_DAY = 86_400
+
+
+def snapshot_etag(ref: SnapshotRef, *variant: str) -> str:
+    """Strong ETag from the snapshot's identity: a forced re-run changes generated_at.
+
+    For responses computed at read time (e.g. /changes); stored documents carry their own.
+    """
+    identity = "|".join((str(ref.id), ref.generated_at.isoformat(), *variant))
+    return '"' + hashlib.sha256(identity.encode()).hexdigest()[:32] + '"'
 
 
 def _cache_control(request: Request, dated: bool) -> str:
