@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from db.capabilities import DatabaseCapabilityStore
-from db.database import Database
+from db.database import Database, Timeouts
 from db.migrations import check_schema
 from db.token_cipher import TokenCipher
 from jobs.artist_profiles import ArtistProfiles
@@ -36,6 +37,7 @@ from jobs.service import Handler, RunCannotStart, SnapshotService
 from jobs.user_sessions import UserSessions
 from settings import Settings
 from spotify_client import QuotaExceeded, SpotifyClient, create_http_client
+from web.origin import PublicOrigin
 from web.problems import EXCEPTION_HANDLERS
 from web.read_cache import ReadCache
 from web.routes import build_routes
@@ -43,8 +45,14 @@ from web.routes import build_routes
 logger = logging.getLogger(__name__)
 
 
-def open_database(settings: Settings) -> Database:
-    return Database(settings.database_url, settings.db_pool_size)
+def open_database(settings: Settings, *, for_migration: bool = False) -> Database:
+    """The configured database; only a migration may create it, and it has no statement timeout."""
+    timeouts = Timeouts(
+        settings.db_connect_timeout, None if for_migration else settings.db_statement_timeout
+    )
+    return Database(
+        settings.database_url, settings.db_pool_size, timeouts=timeouts, create=for_migration
+    )
 
 
 def token_cipher(settings: Settings) -> TokenCipher:
@@ -211,7 +219,10 @@ def build_app(settings: Settings, *, scheduler: bool = False) -> Starlette:
                     nightly.shutdown(wait=False)
 
     app = Starlette(
-        routes=build_routes(settings), exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan
+        routes=build_routes(settings),
+        middleware=[Middleware(PublicOrigin, origin=settings.public_origin)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     return app

@@ -59,7 +59,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    database = open_database(settings)
+    database = open_database(settings, for_migration=True)
     try:
         start, end = database.run_sync(migrate, database.peewee)
     finally:

@@ -67,7 +67,7 @@ def _demo_settings(
 
 
 def _register_demo_users(settings: Settings, world: World) -> list[str]:
-    database = open_database(settings)
+    database = open_database(settings, for_migration=True)
     cipher = token_cipher(settings)
     registered = []
     try:

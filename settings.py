@@ -8,10 +8,12 @@ all read from one place, and a new setting cannot be missed by any of them.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.config import Config, EnvironError
 from starlette.datastructures import CommaSeparatedStrings, Secret
@@ -28,7 +30,11 @@ RECOMMENDATION_SOURCES = (
     "collaborators",
     "search",
 )
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# `.env` is read beside the code (as the README says), whichever directory the service starts in.
+ENV_FILE = Path(__file__).resolve().parent / ".env"
 _DECLARATION = "setting"
+_PARSE_DEFAULT: Any = object()
 
 
 class SettingsError(ValueError):
@@ -47,10 +53,16 @@ class Declaration:
     default: str | Callable[[], str]
     meaning: str
     shown_default: str | None
+    # The value when the variable is absent, for settings where written-but-empty is a mistake.
+    unset: Any = _PARSE_DEFAULT
 
     def read(self, config: Config) -> Any:
-        default = self.default() if callable(self.default) else self.default
-        return self.parse(self.variable, config(self.variable, default=default))
+        raw = config(self.variable, default=None)
+        if raw is None:
+            if self.unset is not _PARSE_DEFAULT:
+                return self.unset
+            raw = self.default() if callable(self.default) else self.default
+        return self.parse(self.variable, raw)
 
     def table_row(self) -> str:
         default = self.shown_default or f"`{self.default}`"
@@ -64,9 +76,14 @@ def _declare(
     meaning: str,
     *,
     shown_default: str | None = None,
+    unset: Any = _PARSE_DEFAULT,
 ) -> dict[str, Declaration]:
     """A field's metadata; the field itself has no default, so a Settings is built whole."""
-    return {_DECLARATION: Declaration(variable, parse, default, meaning, shown_default)}
+    return {_DECLARATION: Declaration(variable, parse, default, meaning, shown_default, unset)}
+
+
+def _echo(raw: str) -> str:
+    return repr(raw if len(raw) <= 40 else raw[:40] + "…")
 
 
 def _text(variable: str, raw: str) -> str:
@@ -77,8 +94,11 @@ def _optional_text(variable: str, raw: str) -> str | None:
     return raw or None
 
 
-def _upper(variable: str, raw: str) -> str:
-    return raw.upper()
+def _log_level(variable: str, raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in LOG_LEVELS:
+        raise SettingsError(f"{variable} must be one of {', '.join(LOG_LEVELS)}, not {_echo(raw)}")
+    return value
 
 
 def _optional_path(variable: str, raw: str) -> Path | None:
@@ -93,14 +113,42 @@ def _secret_list(variable: str, raw: str) -> tuple[Secret, ...]:
     return tuple(Secret(value) for value in CommaSeparatedStrings(raw) if value)
 
 
-def _positive(cast: type[int] | type[float]) -> Parse:
+def _key_list(variable: str, raw: str) -> tuple[Secret, ...]:
+    # Written but empty (`API_KEYS=" , "`, or `API_KEYS=$UNSET_VARIABLE`) is a mistake that
+    # would silently open every read: refuse it rather than guess.
+    keys = tuple(Secret(value.strip()) for value in raw.split(",") if value.strip())
+    if not keys:
+        raise SettingsError(
+            f"{variable} is set but lists no key: list keys separated by commas, "
+            f"or remove {variable} to leave reads open"
+        )
+    return keys
+
+
+def _whole(maximum: int) -> Parse:
+    def parse(variable: str, raw: str) -> int:
+        text = raw.strip()
+        fits = text.isascii() and text.isdigit() and len(text) <= len(str(maximum))
+        if not fits or not 1 <= int(text) <= maximum:
+            raise SettingsError(
+                f"{variable} must be a positive whole number up to {maximum}, not {_echo(raw)}"
+            )
+        return int(text)
+
+    return parse
+
+
+def _seconds(maximum: int) -> Parse:
     def parse(variable: str, raw: str) -> float:
         try:
-            value = cast(raw)
+            value = float(raw)
         except ValueError:
-            raise SettingsError(f"{variable} must be a positive number, not {raw!r}") from None
-        if value <= 0:
-            raise SettingsError(f"{variable} must be a positive number, not {raw!r}")
+            value = math.nan
+        # NaN fails every comparison, so it is refused here too, as is 1e400 (infinity).
+        if not 0 < value <= maximum:
+            raise SettingsError(
+                f"{variable} must be a positive number of seconds up to {maximum}, not {_echo(raw)}"
+            )
         return value
 
     return parse
@@ -131,6 +179,26 @@ def _url(variable: str, raw: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise SettingsError(f"{variable} must be an http:// or https:// URL, not {value!r}")
     return value
+
+
+def _optional_origin(variable: str, raw: str) -> str | None:
+    if not raw.strip():
+        return None
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise SettingsError(
+            f"{variable} must be the service's public origin, like https://insight.example.org, "
+            f"not {_echo(raw)}"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise SettingsError(f"{variable} must be scheme://host[:port] only, not {_echo(raw)}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of an absolute URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def check_names(names: Iterable[str], known: Sequence[str]) -> tuple[str, ...]:
@@ -183,7 +251,7 @@ class Settings:
     db_pool_size: int = dataclasses.field(
         metadata=_declare(
             "DB_POOL_SIZE",
-            _positive(int),
+            _whole(1000),
             "8",
             "PostgreSQL connections, and threads doing database work at once",
         )
@@ -191,9 +259,37 @@ class Settings:
     read_cache_mb: int = dataclasses.field(
         metadata=_declare(
             "READ_CACHE_MB",
-            _positive(int),
+            _whole(1_000_000),
             "64",
             "megabytes of rendered snapshot responses each serving process keeps in memory",
+        )
+    )
+    db_connect_timeout: float = dataclasses.field(
+        metadata=_declare(
+            "DB_CONNECT_TIMEOUT",
+            _seconds(300),
+            "5",
+            "seconds to wait for a PostgreSQL connection, or a free one in the pool, "
+            "before answering 503",
+        )
+    )
+    db_statement_timeout: float = dataclasses.field(
+        metadata=_declare(
+            "DB_STATEMENT_TIMEOUT",
+            _seconds(3600),
+            "60",
+            "seconds a PostgreSQL statement may run before the server cancels it "
+            "(`migrate` has none)",
+        )
+    )
+    public_url: str | None = dataclasses.field(
+        metadata=_declare(
+            "PUBLIC_URL",
+            _optional_origin,
+            "",
+            "origin the service is reached at (`https://host[:port]`); absolute URLs in "
+            "answers are built from it, never from the request's Host header",
+            shown_default="the origin of `SPOTIFY_REDIRECT_URI`",
         )
     )
     spotify_client_id: str | None = dataclasses.field(
@@ -228,12 +324,12 @@ class Settings:
     )
     spotify_max_concurrency: int = dataclasses.field(
         metadata=_declare(
-            "SPOTIFY_MAX_CONCURRENCY", _positive(int), "8", "requests in flight to Spotify at once"
+            "SPOTIFY_MAX_CONCURRENCY", _whole(1000), "8", "requests in flight to Spotify at once"
         )
     )
     spotify_timeout: float = dataclasses.field(
         metadata=_declare(
-            "SPOTIFY_TIMEOUT", _positive(float), "10", "seconds before a Spotify request times out"
+            "SPOTIFY_TIMEOUT", _seconds(3600), "10", "seconds before a Spotify request times out"
         )
     )
     token_encryption_keys: tuple[Secret, ...] = dataclasses.field(
@@ -248,10 +344,12 @@ class Settings:
     api_keys: tuple[Secret, ...] = dataclasses.field(
         metadata=_declare(
             "API_KEYS",
-            _secret_list,
+            _key_list,
             "",
-            "comma list; when set, API reads need `Authorization: Bearer <key>`",
+            "comma list; when set, API reads need `Authorization: Bearer <key>`; "
+            "set but empty stops the service",
             shown_default="unset = open",
+            unset=(),
         )
     )
     admin_token: Secret | None = dataclasses.field(
@@ -273,13 +371,13 @@ class Settings:
     )
     snapshot_workers: int = dataclasses.field(
         metadata=_declare(
-            "SNAPSHOT_WORKERS", _positive(int), "4", "users snapshotted at once by one process"
+            "SNAPSHOT_WORKERS", _whole(1000), "4", "users snapshotted at once by one process"
         )
     )
     snapshot_lease: float = dataclasses.field(
         metadata=_declare(
             "SNAPSHOT_LEASE_SECONDS",
-            _positive(float),
+            _seconds(7 * 24 * 3600),
             "600",
             "how long a claimed job is held before another worker may take it over",
         )
@@ -344,18 +442,25 @@ class Settings:
         )
     )
     log_level: str = dataclasses.field(
-        metadata=_declare("LOG_LEVEL", _upper, "INFO", "`DEBUG`, `INFO`, `WARNING`...")
+        metadata=_declare(
+            "LOG_LEVEL", _log_level, "INFO", ", ".join(f"`{level}`" for level in LOG_LEVELS)
+        )
     )
 
     @classmethod
-    def from_environment(cls, env_file: str | Path | None = ".env") -> Settings:
+    def from_environment(cls, env_file: str | Path | None = ENV_FILE) -> Settings:
         """Read and validate the settings; raise SettingsError with one clear line."""
-        config = Config(env_file if env_file and Path(env_file).is_file() else None)
+        config = _config(Path(env_file) if env_file else None)
         try:
             values = {field.name: declaration.read(config) for field, declaration in _declared()}
         except (EnvironError, ValueError) as exc:
             raise SettingsError(str(exc).splitlines()[0]) from None
         return cls(**values)
+
+    @property
+    def public_origin(self) -> str:
+        """Where clients reach the service: PUBLIC_URL, else the redirect URI's origin."""
+        return self.public_url or origin_of(self.spotify_redirect_uri)
 
     @property
     def has_spotify_app(self) -> bool:
@@ -368,6 +473,22 @@ class Settings:
             raise SettingsError(
                 f"SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET must be set to {purpose}"
             )
+
+
+def _config(env_file: Path | None) -> Config:
+    if env_file is None or not env_file.is_file():
+        return Config()
+    try:
+        return Config(env_file)
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"{env_file} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}); save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise SettingsError(
+            f"{env_file} cannot be read ({exc.strerror}); check its permissions"
+        ) from None
 
 
 def _declared() -> Iterator[tuple[dataclasses.Field[Any], Declaration]]:

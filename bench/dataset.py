@@ -82,7 +82,7 @@ def _admin(statement: str) -> None:
 
 def populate(url: str, shape: Shape, seed: int = 7) -> list[str]:
     """Migrate the database at `url` and fill it; answer the usernames."""
-    database = Database(url, pool_size=2)
+    database = Database(url, pool_size=2, create=True)
     try:
         database.run_sync(migrate, database.peewee)
         with database.peewee.connection_context(), database.peewee.atomic():

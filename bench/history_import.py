@@ -121,7 +121,7 @@ def _parse_seconds(paths: list[Path]) -> float:
 
 
 def _import_seconds(url: str, paths: list[Path]) -> tuple[float, int]:
-    database = Database(url, pool_size=2)
+    database = Database(url, pool_size=2, create=True)
     try:
         with database.peewee.connection_context():
             database.peewee.drop_tables(ALL_MODELS, safe=True, cascade=database.is_postgres)

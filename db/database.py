@@ -9,10 +9,13 @@ holding a thread. The README explains why this won over `playhouse.pwasyncio`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
-from urllib.parse import urlsplit
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote, urlsplit
 
 import anyio
 import anyio.to_thread
@@ -45,18 +48,73 @@ class DatabaseURLError(ValueError):
     """DATABASE_URL names no database this service can use."""
 
 
+class DatabaseMissing(pw.OperationalError):
+    """The SQLite file is not there; only `migrate` creates a database."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeouts:
+    """How long to wait for a connection and for a statement (PostgreSQL); None = forever."""
+
+    connect: float = 5.0
+    statement: float | None = 60.0
+
+
+class _ExistingSqlite(pw.SqliteDatabase):
+    """SQLite that opens an existing file and never creates one.
+
+    SQLite creates a missing file on connect: a moved database came back empty, /health
+    said ok and every data route failed. `mode=rw` makes the open itself refuse.
+    """
+
+    def __init__(self, path: str, **kwargs: Any) -> None:
+        self.path = path
+        super().__init__(f"file:{quote(path)}?mode=rw", uri=True, **kwargs)
+
+    def _connect(self) -> Any:
+        if not Path(self.path).is_file():
+            raise DatabaseMissing(
+                f"the SQLite database {self.path} does not exist; "
+                "run `python application.py migrate` to create it, or check DATABASE_URL"
+            )
+        return super()._connect()  # type: ignore[misc]
+
+
 def ping() -> None:
     """Ask the database for the cheapest answer it can give; raises when it is unavailable."""
     database_proxy.execute_sql("SELECT 1")
 
 
-def _connect(url: str, pool_size: int) -> pw.Database:
+def _sqlite(url: str, create: bool) -> pw.Database:
+    path = str(db_url.parse(url)["database"])
+    if create or path == ":memory:":
+        return pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS)
+    return _ExistingSqlite(path, pragmas=SQLITE_PRAGMAS)
+
+
+def _postgres(url: str, scheme: str, pool_size: int, timeouts: Timeouts) -> pw.Database:
+    pooled = "postgresql+pool" + url[len(scheme) :]
+    # libpq's connect_timeout is whole seconds, at least 2 (it treats 1 as 2).
+    connect = max(2, math.ceil(timeouts.connect))
+    options = {}
+    if timeouts.statement is not None:
+        options["options"] = f"-c statement_timeout={math.ceil(timeouts.statement * 1000)}"
+    return db_url.connect(
+        pooled,
+        max_connections=pool_size,
+        stale_timeout=300,
+        timeout=timeouts.connect,
+        connect_timeout=connect,
+        **options,
+    )
+
+
+def _connect(url: str, pool_size: int, timeouts: Timeouts, create: bool) -> pw.Database:
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
-        return db_url.connect(url, pragmas=SQLITE_PRAGMAS)
+        return _sqlite(url, create)
     if scheme in ("postgres", "postgresql"):
-        pooled = "postgresql+pool" + url[len(scheme) :]
-        return db_url.connect(pooled, max_connections=pool_size, stale_timeout=300, timeout=30)
+        return _postgres(url, scheme, pool_size, timeouts)
     raise DatabaseURLError(
         "DATABASE_URL must be sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
     )
@@ -65,10 +123,18 @@ def _connect(url: str, pool_size: int) -> pw.Database:
 class Database:
     """The service's one database, bound to the models' proxy."""
 
-    def __init__(self, url: str, pool_size: int = 8) -> None:
+    def __init__(
+        self,
+        url: str,
+        pool_size: int = 8,
+        *,
+        timeouts: Timeouts = Timeouts(),
+        create: bool = False,
+    ) -> None:
+        """`create` lets SQLite make a missing file: for `migrate` (and tests) only."""
         self.url = url
         self.pool_size = pool_size
-        self.peewee = _connect(url, pool_size)
+        self.peewee = _connect(url, pool_size, timeouts, create)
         self._limiter: anyio.CapacityLimiter | None = None
         database_proxy.initialize(self.peewee)
 
@@ -87,6 +153,19 @@ class Database:
             self._limiter = anyio.CapacityLimiter(self.pool_size)
         work = functools.partial(self.run_sync, fn, *args, **kwargs)
         return await anyio.to_thread.run_sync(work, limiter=self._limiter)
+
+    async def answers_within(self, seconds: float) -> bool:
+        """Whether the database answers a ping in time (health checks).
+
+        A database that never answers must not hold the caller: the ping's thread is
+        abandoned at the deadline (it ends when its connect or statement times out), and it
+        bypasses the limiter, so threads stuck on data routes cannot delay the answer.
+        """
+        work = functools.partial(self.run_sync, ping)
+        with anyio.move_on_after(seconds):
+            await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+            return True
+        return False
 
     def close(self) -> None:
         """Close every pooled connection (lifespan shutdown)."""

@@ -6,6 +6,14 @@ import dataclasses
 import datetime as dt
 
 from db.models import OAuthState
+from db.transactions import write_transaction
+
+# Unused, unexpired states at most: past it, a login start is refused, whoever sends it.
+MAX_LIVE_STATES = 1_000
+
+
+class TooManyStates(RuntimeError):
+    """MAX_LIVE_STATES logins are already in progress."""
 
 
 class StateRejected(ValueError):
@@ -23,9 +31,16 @@ class IssuedState:
 def record_state(
     nonce: str, username: str | None, expires_at: dt.datetime, now: dt.datetime
 ) -> None:
-    """Remember a new login state; states that expired are purged on the way."""
-    OAuthState.delete().where(OAuthState.expires_at <= now).execute()
-    OAuthState.create(nonce=nonce, username=username, expires_at=expires_at)
+    """Remember a new login state; states that expired are purged on the way.
+
+    TooManyStates when MAX_LIVE_STATES are live: a flood of starts cannot grow the table.
+    """
+    with write_transaction():
+        OAuthState.delete().where(OAuthState.expires_at <= now).execute()
+        live = OAuthState.select().where(OAuthState.used_at.is_null()).count()
+        if live >= MAX_LIVE_STATES:
+            raise TooManyStates(f"{live} logins are in progress")
+        OAuthState.create(nonce=nonce, username=username, expires_at=expires_at)
 
 
 def consume_state(nonce: str, now: dt.datetime) -> IssuedState:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
@@ -76,7 +77,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
     """A migrated database with fresh tables, bound to the models."""
-    db = Database(database_url, pool_size=4)
+    db = Database(database_url, pool_size=4, create=True)
     with db.peewee.connection_context():
         db.peewee.drop_tables(ALL_MODELS, safe=True, cascade=db.is_postgres)
         migrate(db.peewee)
@@ -122,6 +123,18 @@ def with_lifespan_state(app: ASGIApp, state: Mapping[str, Any] | None) -> ASGIAp
         await app(scope, receive, send)
 
     return asgi
+
+
+@pytest.fixture
+def silent_server() -> Iterator[tuple[str, int]]:
+    """A TCP server that accepts connections (in the kernel's backlog) and never answers."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    try:
+        yield listener.getsockname()
+    finally:
+        listener.close()
 
 
 @pytest.fixture

@@ -140,7 +140,7 @@ async def test_onboarding_over_http_leaves_no_secret_in_the_database_logs_or_pag
     monkeypatch.chdir(tmp_path)
     db_path = tmp_path / "insight.db"
     db_url = f"sqlite:///{db_path}"
-    setup = Database(db_url, pool_size=1)
+    setup = Database(db_url, pool_size=1, create=True)
     setup.run_sync(migrate, setup.peewee)
     setup.close()
     key = generate_key()

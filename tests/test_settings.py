@@ -21,7 +21,9 @@ TABLE_HEADER = "| variable | meaning | default |"
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        pytest.param("DB_POOL_SIZE", "zero", "DB_POOL_SIZE must be a positive number", id="pool"),
+        pytest.param(
+            "DB_POOL_SIZE", "zero", "DB_POOL_SIZE must be a positive whole number", id="pool"
+        ),
         pytest.param(
             "RECOMMENDER",
             "magic",
@@ -94,6 +96,9 @@ def test_a_fresh_install_has_the_documented_defaults(settings: Settings) -> None
         database_url="",
         db_pool_size=8,
         read_cache_mb=64,
+        db_connect_timeout=5.0,
+        db_statement_timeout=60.0,
+        public_url=None,
         spotify_client_id=None,
         spotify_client_secret=None,
         spotify_redirect_uri="http://127.0.0.1:8000/auth/callback",
@@ -117,6 +122,7 @@ def test_a_fresh_install_has_the_documented_defaults(settings: Settings) -> None
         discovery=0.4,
         log_level="INFO",
     )
+    assert fresh.public_origin == "http://127.0.0.1:8000"
 
 
 def test_the_default_database_is_sqlite_in_the_working_directory(
@@ -215,3 +221,117 @@ def test_python_settings_py_prints_the_table() -> None:
         check=True,
     )
     assert printed.stdout == markdown_table() + "\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        pytest.param(
+            "SPOTIFY_TIMEOUT", "nan", "SPOTIFY_TIMEOUT must be a positive number", id="nan"
+        ),
+        pytest.param(
+            "SPOTIFY_TIMEOUT", "inf", "SPOTIFY_TIMEOUT must be a positive number", id="inf"
+        ),
+        pytest.param(
+            "SNAPSHOT_LEASE_SECONDS",
+            "1e400",
+            "SNAPSHOT_LEASE_SECONDS must be a positive",
+            id="1e400",
+        ),
+        pytest.param(
+            "SNAPSHOT_LEASE_SECONDS",
+            "1e300",
+            "SNAPSHOT_LEASE_SECONDS must be a positive",
+            id="1e300",
+        ),
+        pytest.param("DB_POOL_SIZE", "9" * 30, "DB_POOL_SIZE must be a positive whole", id="huge"),
+        pytest.param(
+            "SNAPSHOT_WORKERS", "2.5", "SNAPSHOT_WORKERS must be a positive whole", id="frac"
+        ),
+        pytest.param("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of DEBUG, INFO", id="log-level"),
+        pytest.param("API_KEYS", " , ", "API_KEYS is set but lists no key", id="no-api-key"),
+        pytest.param("API_KEYS", "", "API_KEYS is set but lists no key", id="empty-api-keys"),
+    ],
+)
+def test_a_value_that_would_fail_later_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=message) as raised:
+        Settings.from_environment(env_file=None)
+    assert "\n" not in str(raised.value)
+    assert str(raised.value).startswith(name)
+
+
+def test_an_env_file_that_is_not_utf8_is_one_line_naming_it(
+    settings: Settings, tmp_path: Path
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_bytes("ADMIN_TOKEN=caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_environment(env_file=env_file)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert str(env_file) in message
+    assert "UTF-8" in message
+
+
+def test_the_env_file_is_read_beside_the_code_not_from_the_working_directory(
+    tmp_path: Path,
+) -> None:
+    """Started from another directory, the service still reads its own `.env`."""
+    code = tmp_path / "app"
+    code.mkdir()
+    (code / "settings.py").write_text((ROOT / "settings.py").read_text())
+    (code / ".env").write_text("ADMIN_TOKEN=beside-the-code\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ".env").write_text("ADMIN_TOKEN=working-directory\n")
+    env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
+    env["PYTHONPATH"] = f"{code}{os.pathsep}{ROOT}"
+    script = "import settings; print(settings.Settings.from_environment().admin_token)"
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=elsewhere, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    # Secret's str() is the value itself.
+    assert done.stdout.strip() == "beside-the-code"
+
+
+@pytest.mark.parametrize(
+    ("value", "origin"),
+    [
+        pytest.param("https://insight.example.org", "https://insight.example.org", id="https"),
+        pytest.param("http://10.0.0.5:8080/", "http://10.0.0.5:8080", id="trailing-slash"),
+    ],
+)
+def test_public_url_is_an_origin(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, value: str, origin: str
+) -> None:
+    monkeypatch.setenv("PUBLIC_URL", value)
+    assert Settings.from_environment(env_file=None).public_origin == origin
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("insight.example.org", id="no-scheme"),
+        pytest.param("https://insight.example.org/app", id="path"),
+        pytest.param("https://insight.example.org/?a=1", id="query"),
+        pytest.param("ftp://insight.example.org", id="scheme"),
+    ],
+)
+def test_a_public_url_that_is_not_an_origin_is_refused(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, value: str
+) -> None:
+    monkeypatch.setenv("PUBLIC_URL", value)
+    with pytest.raises(SettingsError, match=r"^PUBLIC_URL must be"):
+        Settings.from_environment(env_file=None)
+
+
+def test_the_public_origin_defaults_to_the_redirect_uris(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    monkeypatch.setenv("SPOTIFY_REDIRECT_URI", "https://music.example.org:8443/auth/callback")
+    read = Settings.from_environment(env_file=None)
+    assert read.public_origin == "https://music.example.org:8443"

@@ -22,7 +22,7 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from db.oauth_states import StateRejected, consume_state, record_state
+from db.oauth_states import StateRejected, TooManyStates, consume_state, record_state
 from db.token_cipher import TokenCipher
 from db.users import AccountConflict, InvalidUsername, save_spotify_login, validate_username
 from spotify_client import (
@@ -35,6 +35,7 @@ from spotify_client import (
 )
 from web.pages import link, paragraph, render, text
 from web.params import Param, operation
+from web.rate_limit import SlidingWindow
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ STATE_MAX_AGE = 600
 STATE_COOKIE = "insight_oauth"
 FORM_COOKIE = "insight_login_form"
 _STATE_SALT = "oauth-state"
+# Login starts per client address in any LOGIN_WINDOW_SECONDS; each start stores a state row.
+LOGIN_STARTS_PER_CLIENT = 10
+LOGIN_WINDOW_SECONDS = 60
 
 # Seconds since the epoch; tests move it to expire states without waiting.
 clock: Callable[[], float] = time.time
@@ -195,7 +199,11 @@ async def _issue_state(request: Request, onboarding: _Onboarding, username: str 
     binding = secrets.token_urlsafe(32)
     now = _now()
     expires_at = now + dt.timedelta(seconds=STATE_MAX_AGE)
-    await request.state.database.run(record_state, nonce, username, expires_at, now)
+    try:
+        await request.state.database.run(record_state, nonce, username, expires_at, now)
+    except TooManyStates as exc:
+        logger.warning("login start refused: %s", exc)
+        return _too_many(STATE_MAX_AGE // 10)
     state = onboarding.serializer().dumps({"n": nonce, "b": _digest(binding)})
     query = urlencode(
         {
@@ -212,11 +220,28 @@ async def _issue_state(request: Request, onboarding: _Onboarding, username: str 
     return response
 
 
+def _starts(request: Request) -> SlidingWindow:
+    limiter: SlidingWindow | None = getattr(request.app.state, "login_starts", None)
+    if limiter is None:
+        limiter = request.app.state.login_starts = SlidingWindow(LOGIN_WINDOW_SECONDS)
+    return limiter
+
+
+def _too_many(retry_after: int) -> Response:
+    return render(
+        "Too many logins",
+        paragraph("Too many logins were started from here or at once; try again in a minute."),
+        status=429,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 @operation(
     "Start a login: record a single-use state and redirect to Spotify",
     responses={
         303: "Redirect to Spotify's consent screen.",
         400: "The form was not sent by this server's login page (HTML page).",
+        429: "Too many logins started from this client, or in progress at once (HTML page).",
         503: "Onboarding is not configured (HTML page).",
     },
     protected=False,
@@ -226,6 +251,10 @@ async def start_login(request: Request) -> Response:
     onboarding = _onboarding(request)
     if onboarding is None:
         return _not_configured()
+    client = request.client.host if request.client else "unknown"
+    now = clock()
+    if not _starts(request).allow(client, now, LOGIN_STARTS_PER_CLIENT):
+        return _too_many(_starts(request).retry_after(client, now))
     form = await request.form()
     username = str(form.get("username") or "").strip()
     if not _form_token_ok(request, str(form.get("form_token") or "")):

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from pathlib import Path
 
+import anyio
 import pytest
 
-from db.database import Database, DatabaseURLError
+from application import open_database
+from db.database import DATABASE_UNAVAILABLE, Database, DatabaseURLError, ping
 from db.migrations import LATEST_VERSION, SchemaOutOfDate, check_schema, current_version, migrate
 from db.models import SchemaVersion, User
+from settings import Settings
 
 
 def test_migrate_is_idempotent(database: Database) -> None:
@@ -81,3 +86,67 @@ def test_migrate_adds_pick_sources_to_a_version_2_database(database: Database) -
         lambda: [(r.reason, r.source, r.new_artist) for r in Recommendation.select()]
     )
     assert rows == [("x", None, None)]
+
+
+def test_a_missing_sqlite_file_is_never_created(tmp_path: Path) -> None:
+    """Only `migrate` creates a database: a moved file must not come back empty."""
+    path = tmp_path / "moved.db"
+    database = Database(f"sqlite:///{path}")
+    try:
+        with pytest.raises(DATABASE_UNAVAILABLE, match=r"does not exist; run .*migrate"):
+            database.run_sync(ping)
+    finally:
+        database.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_migration_creates_the_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    database = Database(f"sqlite:///{path}", create=True)
+    try:
+        assert database.run_sync(migrate, database.peewee) == (0, LATEST_VERSION)
+    finally:
+        database.close()
+    reopened = Database(f"sqlite:///{path}")
+    try:
+        reopened.run_sync(check_schema, reopened.peewee)
+    finally:
+        reopened.close()
+
+
+async def test_a_silent_postgresql_is_unavailable_after_the_connect_timeout(
+    settings: Settings, silent_server: tuple[str, int]
+) -> None:
+    host, port = silent_server
+    configured = dataclasses.replace(
+        settings,
+        database_url=f"postgresql://insight@{host}:{port}/insight",
+        db_connect_timeout=2.0,
+    )
+    database = open_database(configured)
+    try:
+        # A guard against hanging the suite; the connect timeout ends the wait long before.
+        with anyio.fail_after(30), pytest.raises(DATABASE_UNAVAILABLE):
+            await database.run(ping)
+    finally:
+        database.close()
+
+
+def test_a_statement_past_the_statement_timeout_is_cancelled(
+    database: Database, database_url: str, settings: Settings
+) -> None:
+    if not database.is_postgres:
+        pytest.skip("SQLite runs in-process; a statement timeout is PostgreSQL's")
+    configured = dataclasses.replace(settings, db_statement_timeout=0.2)
+    slow = open_database(configured)
+    try:
+        with pytest.raises(DATABASE_UNAVAILABLE, match="statement timeout"):
+            slow.run_sync(lambda: slow.peewee.execute_sql("SELECT pg_sleep(5)"))
+        slow.run_sync(ping)
+    finally:
+        slow.close()
+    unbounded = open_database(configured, for_migration=True)
+    try:
+        unbounded.run_sync(lambda: unbounded.peewee.execute_sql("SELECT pg_sleep(0.5)"))
+    finally:
+        unbounded.close()

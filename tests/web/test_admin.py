@@ -104,7 +104,7 @@ async def test_a_run_is_started_and_can_be_followed(
     assert response.status_code == 202, response.text
     assert response.json() == {
         "run_id": "run-1",
-        "status_url": "http://insight.test/admin/snapshots/run-1",
+        "status_url": "http://127.0.0.1:8000/admin/snapshots/run-1",
     }
     assert fake.calls == [(*expected, "admin")]
     progress = await admin.get(response.json()["status_url"], headers=AUTH)
@@ -247,3 +247,14 @@ async def test_a_deeply_nested_body_is_a_400_problem(
     assert response.headers["content-type"] == "application/problem+json"
     assert "nested" in response.json()["detail"]
     assert fake.calls == []
+
+
+async def test_the_run_location_ignores_the_host_header(
+    admin: httpx.AsyncClient, fake: FakeSnapshots
+) -> None:
+    hostile = {"Host": "evil.example:666", "X-Forwarded-Host": "evil.example"}
+    response = await admin.post("/admin/snapshots", json={}, headers={**hostile, **AUTH})
+    assert response.status_code == 202
+    # The default public origin: SPOTIFY_REDIRECT_URI's.
+    assert response.json()["status_url"] == "http://127.0.0.1:8000/admin/snapshots/run-1"
+    assert response.headers["location"] == response.json()["status_url"]

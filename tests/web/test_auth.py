@@ -11,7 +11,7 @@ import pytest
 import respx
 from starlette.datastructures import Secret
 
-from db import users
+from db import oauth_states, users
 from db.database import Database
 from db.models import OAuthState, User
 from db.token_cipher import TokenCipher, generate_key
@@ -140,8 +140,7 @@ async def test_login_redirects_to_spotify_with_every_oauth_parameter(
 async def test_the_state_cookie_is_secure_over_https(
     app_client: Callable[..., Any], database: Database
 ) -> None:
-    client = await app_client(**ONBOARDING)
-    client.base_url = httpx.URL("https://insight.test")
+    client = await app_client(**ONBOARDING, public_url="https://insight.example.org")
     response = await _start(client)
     assert "; secure" in response.headers["set-cookie"].lower()
 
@@ -404,3 +403,33 @@ async def test_onboarding_says_when_it_is_not_configured(
     ):
         assert response.status_code == 503
         assert "not configured" in response.text
+
+
+def _live_states(database: Database) -> int:
+    return database.run_sync(OAuthState.select().count)
+
+
+async def test_login_starts_from_one_client_are_rate_limited(
+    browser: httpx.AsyncClient, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [time.time()]
+    monkeypatch.setattr(auth, "clock", lambda: now[0])
+    answers = [(await _start(browser)).status_code for _ in range(30)]
+    allowed = auth.LOGIN_STARTS_PER_CLIENT
+    assert answers == [303] * allowed + [429] * (30 - allowed)
+    assert _live_states(database) == allowed
+    refused = await _start(browser)
+    assert "Too many logins" in refused.text
+    assert refused.headers["retry-after"].isdigit()
+    now[0] += auth.LOGIN_WINDOW_SECONDS + 1
+    assert (await _start(browser)).status_code == 303
+
+
+async def test_live_login_states_are_bounded_whatever_the_clients(
+    browser: httpx.AsyncClient, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth, "LOGIN_STARTS_PER_CLIENT", 1_000)
+    monkeypatch.setattr(oauth_states, "MAX_LIVE_STATES", 5)
+    answers = [(await _start(browser)).status_code for _ in range(8)]
+    assert answers == [303] * 5 + [429] * 3
+    assert _live_states(database) == 5

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -9,7 +11,11 @@ import peewee as pw
 import pytest
 from starlette.routing import Route
 
-from web import health
+from application import build_app
+from db import database as database_module
+from db.database import Database
+from settings import Settings
+from tests.conftest import with_lifespan_state
 from web.openapi import operations
 from web.routes import routes
 
@@ -26,7 +32,7 @@ async def test_health_is_503_when_the_database_fails(
     def broken() -> None:
         raise pw.OperationalError("connection refused")
 
-    monkeypatch.setattr(health, "ping", broken)
+    monkeypatch.setattr(database_module, "ping", broken)
     response = await api.get("/health")
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
@@ -129,3 +135,43 @@ async def test_published_patterns_are_anchored(app_client: Callable[..., Any]) -
     ]
     assert patterns
     assert all(p.startswith("^") and p.endswith("$") for p in patterns), patterns
+
+
+async def test_health_is_503_in_time_when_the_database_never_answers(
+    settings: Settings, database: Database, silent_server: tuple[str, int]
+) -> None:
+    """A PostgreSQL that accepts connections and never answers: /health must not hang."""
+    host, port = silent_server
+    silent = Database(f"postgresql://insight@{host}:{port}/insight", pool_size=2)
+    app = build_app(settings)
+    async with app.router.lifespan_context(app) as state:
+        asgi = with_lifespan_state(app, {**(state or {}), "database": silent})
+        transport = httpx.ASGITransport(app=asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://insight.test") as client:
+            # Waits far longer than /health's own deadline, and fails rather than hang.
+            asked = asyncio.ensure_future(client.get("/health"))
+            done, _ = await asyncio.wait({asked}, timeout=30)
+            assert asked in done, "/health hung on a silent database"
+            response = asked.result()
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_data_route_is_503_when_the_database_file_is_gone(
+    settings: Settings, database: Database, database_url: str
+) -> None:
+    """A moved SQLite file is not re-created empty: health and data routes say so."""
+    if not database_url.startswith("sqlite:///"):
+        pytest.skip("PostgreSQL has no file to move; it never creates a database either")
+    path = Path(database_url.removeprefix("sqlite:///"))
+    app = build_app(settings)
+    async with app.router.lifespan_context(app) as state:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        transport = httpx.ASGITransport(app=with_lifespan_state(app, state))
+        async with httpx.AsyncClient(transport=transport, base_url="http://insight.test") as client:
+            health_answer = await client.get("/health")
+            data_answer = await client.get("/users/ann/snapshots")
+    assert health_answer.status_code == 503
+    assert data_answer.status_code == 503
+    assert not path.exists()

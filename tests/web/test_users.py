@@ -48,7 +48,7 @@ async def test_a_user_shows_token_health_and_a_reauth_link(
         "display_name": "Ann",
         "status": status,
         "last_snapshot": "2026-05-01",
-        "reauth_url": "http://insight.test/auth/login?username=ann",
+        "reauth_url": "http://127.0.0.1:8000/auth/login?username=ann",
     }
     assert "refresh" not in str(body).lower()
 
