@@ -21,6 +21,7 @@ from tqdm import tqdm
 from application import open_database, open_resources, token_cipher
 from db.database import Database, DatabaseURLError
 from db.evaluation_data import stored_tracks, user_events
+from db.local_time import InvalidTimezone
 from db.migrations import SchemaOutOfDate, check_schema, migrate
 from db.token_cipher import TokenCipher, TokenCipherError, generate_key
 from db.users import (
@@ -31,10 +32,12 @@ from db.users import (
     remove_user,
     rotate_tokens,
     save_user_token,
+    set_user_timezone,
     validate_username,
 )
 from jobs.clustering import CLUSTER_FEATURES
 from jobs.features import FeatureSourceError
+from jobs.history_import import import_history
 from jobs.recommend.corpus import database_corpus
 from jobs.recommend.csv_pool import read_csv_catalogue
 from jobs.recommend.evaluation import OURS, UserCase, baselines, evaluate, format_table, ours
@@ -44,6 +47,7 @@ from jobs.service import ClaimedJob, JobOutcome, RunSummary, UnknownUsers
 from logs import configure_logging, install_log_redaction
 from settings import Settings, SettingsError
 from spotify_client import InvalidGrant, QuotaExceeded, SpotifyError
+from streaming_history import MalformedExport
 from web.params import parse_date
 
 
@@ -141,6 +145,23 @@ def _cmd_users_remove(settings: Settings, args: argparse.Namespace) -> int:
     with _checked_database(settings) as database:
         database.run_sync(remove_user, args.username)
     print(f"removed user {args.username} and all of their data")
+    return 0
+
+
+def _cmd_users_set(settings: Settings, args: argparse.Namespace) -> int:
+    if args.timezone is None:
+        raise CommandError("nothing to set: give --timezone ZONE")
+    with _checked_database(settings) as database:
+        zone = database.run_sync(set_user_timezone, args.username, args.timezone)
+    print(f"user {args.username}: statistics count days and hours in {zone}")
+    return 0
+
+
+def _cmd_history_import(settings: Settings, args: argparse.Namespace) -> int:
+    with _checked_database(settings) as database:
+        report = import_history(database, args.username, [Path(p) for p in args.paths])
+    for line in report.lines():
+        print(line)
     return 0
 
 
@@ -304,11 +325,39 @@ def _users_parser(subparsers: Any) -> None:
         commands, "remove", _cmd_users_remove, "remove a user and all of their data"
     )
     remove.add_argument("username", metavar="USERNAME")
+    user_set = _add_command(commands, "set", _cmd_users_set, "change a user's settings")
+    user_set.add_argument("username", metavar="USERNAME")
+    user_set.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="IANA time zone in which statistics count days and hours (e.g. Europe/Berlin)",
+    )
     _add_command(
         commands,
         "rotate-keys",
         _cmd_users_rotate_keys,
         "re-encrypt every stored token with the first TOKEN_ENCRYPTION_KEY",
+    )
+
+
+def _history_parser(subparsers: Any) -> None:
+    history = subparsers.add_parser(
+        "history", help="listening history", description="Listening history."
+    )
+    commands = history.add_subparsers(dest="history_command", required=True, metavar="COMMAND")
+    do_import = _add_command(
+        commands,
+        "import",
+        _cmd_history_import,
+        "import Spotify's extended streaming history (JSON files or the ZIP); "
+        "idempotent, so a rerun resumes an interrupted import",
+    )
+    do_import.add_argument("username", metavar="USERNAME")
+    do_import.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="Streaming_History_Audio_*.json / Streaming_History_Video_*.json files or the ZIP",
     )
 
 
@@ -402,6 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_command(commands, "migrate", _cmd_migrate, "create or upgrade the database schema")
     _users_parser(commands)
+    _history_parser(commands)
     _snapshot_parser(commands)
     _serve_parser(commands)
     _demo_parser(commands)
@@ -420,6 +470,8 @@ USER_ERRORS = (
     TokenCipherError,
     InvalidUsername,
     UnknownUser,
+    InvalidTimezone,
+    MalformedExport,
 )
 
 

@@ -137,6 +137,15 @@ def _add_artist_profiles(database: pw.Database) -> None:
         )
 
 
+def _add_user_timezone(database: pw.Database) -> None:
+    """Users gain the time zone their statistics count days and hours in (UTC until set)."""
+    if "timezone" not in {column.name for column in database.get_columns("user")}:
+        # Plain DDL: a NOT NULL column with a default needs no table rebuild on SQLite.
+        database.execute_sql(
+            "ALTER TABLE \"user\" ADD COLUMN timezone VARCHAR(64) NOT NULL DEFAULT 'UTC'"
+        )
+
+
 # Append-only: each entry upgrades the schema from the version before it.
 MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (
     _create_initial_schema,
@@ -147,6 +156,7 @@ MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (
     _repair_double_encoded_genres,
     _add_artist_profiles,
     _add_snapshot_documents,
+    _add_user_timezone,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

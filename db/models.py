@@ -56,6 +56,8 @@ class User(BaseModel):
     refresh_token_encrypted = pw.TextField(null=True)
     token_obtained_at = pw.DateTimeField(null=True)
     status = pw.CharField(max_length=32, default=ACTIVE, index=True)
+    # IANA zone in which the user's statistics count days and hours (`users set --timezone`).
+    timezone = pw.CharField(max_length=64, default="UTC")
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 

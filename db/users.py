@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import peewee as pw
 
+from db.local_time import zone_named
 from db.models import Snapshot, User, utcnow
 from db.transactions import write_transaction
 
@@ -199,6 +200,7 @@ def get_user(username: str) -> dict[str, Any]:
         "username": user.username,
         "display_name": user.display_name,
         "status": user.status,
+        "timezone": user.timezone,
         "last_snapshot": _as_date(last),
         "token_obtained_at": user.token_obtained_at,
     }
@@ -262,3 +264,25 @@ def set_user_status(user_id: int, status: str) -> None:
     if status not in User.STATUSES:
         raise ValueError(f"unknown status {status!r}")
     User.update(status=status, updated_at=utcnow()).where(User.id == user_id).execute()
+
+
+def set_user_timezone(username: str, timezone: str) -> str:
+    """Set the zone the user's statistics count days and hours in; returns its name."""
+    zone = zone_named(timezone)
+    updated = (
+        User.update(timezone=zone.key, updated_at=utcnow())
+        .where(User.username == username)
+        .execute()
+    )
+    if not updated:
+        raise UnknownUser(username)
+    return zone.key
+
+
+def user_timezone(username: str) -> tuple[int, str]:
+    """The user's id and time zone name; UnknownUser if none."""
+    row = User.select(User.id, User.timezone).where(User.username == username).tuples().first()
+    if row is None:
+        raise UnknownUser(username)
+    user_id, timezone = cast(tuple[int, str], row)
+    return user_id, timezone

@@ -13,9 +13,10 @@ import respx
 
 from cli import main
 from db.database import Database
-from db.models import Snapshot, User
+from db.models import Play, Snapshot, User
 from db.token_cipher import TokenCipher, generate_key
 from db.users import save_user_token
+from tests.factories import episode_entry, track_entry, write_export
 
 T = TypeVar("T")
 TOKEN = "refresh-token-from-headless-login"
@@ -236,3 +237,47 @@ def test_a_mistake_in_the_arguments_is_one_line(
         main(argv)
     assert exited.value.code == 2
     assert capsys.readouterr().err == line + "\n"
+
+
+def test_users_set_timezone(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _read(env, lambda: save_user_token("ann", "cipher"))
+    assert main(["users", "set", "ann", "--timezone", "Europe/Berlin"]) == 0
+    assert "Europe/Berlin" in capsys.readouterr().out
+    assert main(["users", "set", "ann", "--timezone", "Mars/Olympus"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: a time zone is an IANA name") and error.count("\n") == 1
+    assert main(["users", "set", "bob", "--timezone", "UTC"]) == 2
+    assert "no user named 'bob'" in capsys.readouterr().err
+    assert _read(env, lambda: User.get(User.username == "ann").timezone) == "Europe/Berlin"
+
+
+def test_history_import_reports_and_refuses_a_malformed_file_in_one_line(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _read(env, lambda: save_user_token("ann", "cipher"))
+    good = write_export(
+        tmp_path / "Streaming_History_Audio_2024_0.json",
+        [
+            track_entry("4uLU6hMCjMI75M1A2tKUQC", "2024-03-01T10:00:00Z"),
+            track_entry("4uLU6hMCjMI75M1A2tKUQC", "2024-03-01T10:00:00Z"),
+            episode_entry("512ojhOuo1ktJprKbVcKyQ", "2024-03-01T11:00:00Z"),
+        ],
+    )
+    bad = write_export(
+        tmp_path / "Streaming_History_Audio_2024_1.json",
+        [{**track_entry("7ouMYWpwJ422jRcDASZB7P", "2024-03-02T10:00:00Z"), "ts": "yesterday"}],
+    )
+
+    assert main(["history", "import", "ann", str(good)]) == 0
+    first = capsys.readouterr().out
+    assert main(["history", "import", "ann", str(good)]) == 0
+    again = capsys.readouterr().out
+    assert main(["history", "import", "ann", str(bad)]) == 2
+    error = capsys.readouterr().err
+
+    assert first.splitlines()[0] == "1 file(s): 2 plays imported, 0 already present, 1 skipped"
+    assert "skipped 1: a duplicate" in first
+    assert again.splitlines()[0] == "1 file(s): 0 plays imported, 2 already present, 1 skipped"
+    assert error.count("\n") == 1 and "Streaming_History_Audio_2024_1.json" in error
+    assert "ts must be an ISO 8601 time" in error
+    assert _read(env, Play.select().count) == 1

@@ -30,6 +30,7 @@ def _payload(request: Request, user: dict[str, Any], today: dt.date) -> dict[str
         "username": user["username"],
         "display_name": user["display_name"],
         "status": user["status"],
+        "timezone": user["timezone"],
         "last_snapshot": last.isoformat() if last else None,
         "token_age_days": life["token_age_days"],
         "token_expiring": life["token_expiring"],
