@@ -19,7 +19,7 @@ def test_an_older_database_upgrades_and_its_users_count_in_utc(database: Databas
         database.peewee.execute_sql('ALTER TABLE "user" DROP COLUMN timezone')
         SchemaVersion.delete().where(SchemaVersion.version > BEFORE).execute()
         database.peewee.execute_sql(
-            "INSERT INTO \"user\" (username, status, created_at, updated_at) "
+            'INSERT INTO "user" (username, status, created_at, updated_at) '
             "VALUES ('ann', 'active', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
         )
 
