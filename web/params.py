@@ -71,6 +71,8 @@ class Param:
     schema: dict[str, Any]
     required: bool = False
     default: Any = None
+    # The endpoint's keyword for it, where the name is not a Python identifier (`from`).
+    argument: str | None = None
 
     @property
     def in_query(self) -> bool:
@@ -171,7 +173,7 @@ def operation(
             if spec.protected:
                 require_api_key(request)
             spec.refuse_unknown_query(request)
-            values = {param.name: param.read(request) for param in spec.params}
+            values = {param.argument or param.name: param.read(request) for param in spec.params}
             return await fn(request, **values)
 
         endpoint.__operation__ = spec  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ from web import (
     home,
     playlists,
     snapshots,
+    stats,
     users,
 )
 
@@ -46,6 +47,8 @@ routes: list[BaseRoute] = [
     Route("/artists/{id}/profile", artists.artist_profile, methods=["GET"]),
     Route("/users/{username}/playlists", playlists.playlists, methods=["GET"]),
     Route("/users/{username}/playlists/{id}/profile", playlists.playlist_profile, methods=["GET"]),
+    Route("/users/{username}/stats", stats.stats, methods=["GET"]),
+    Route("/users/{username}/recap", stats.recap, methods=["GET"]),
 ]
 
 admin_routes: list[BaseRoute] = [

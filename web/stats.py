@@ -1,0 +1,172 @@
+"""Live statistics over any range of days, and the yearly recap, from the stored history.
+
+Unlike a snapshot's frozen `/statistics`, these change as plays arrive: they are sent with
+a short cache lifetime and an ETag of the figures read, so a client may ask again cheaply.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import zoneinfo
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from db.listening_stats import StatsRange, listening_statistics
+from db.local_time import zone_named
+from db.recap import year_range, yearly_recap
+from db.users import UnknownUser, user_timezone
+from web.caching import etag_matches
+from web.params import USERNAME, Param, bounded_int, one_of, operation, parse_date
+from web.problems import bad_parameter, not_found
+from web.snapshots import database_of
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 25 * 366
+EARLIEST = dt.date(1970, 1, 1)
+LATEST = dt.date(2999, 12, 31)
+LIVE_MAX_AGE = 60
+
+FIRST_DAY = Param(
+    "from",
+    "query",
+    "First local day, YYYY-MM-DD; 29 days before `to` when omitted (30 days in all).",
+    parse_date,
+    {"type": "string", "format": "date"},
+    argument="first_day",
+)
+LAST_DAY = Param(
+    "to",
+    "query",
+    "Last local day, YYYY-MM-DD, included; today in the time zone when omitted.",
+    parse_date,
+    {"type": "string", "format": "date"},
+    argument="last_day",
+)
+TIMEZONE = Param(
+    "tz",
+    "query",
+    "IANA time zone in which days, hours and weekdays are counted; the user's own "
+    "(`users set USERNAME --timezone`, UTC until set) when omitted.",
+    zone_named,
+    {"type": "string", "examples": ["Europe/Berlin"]},
+    argument="zone",
+)
+INCLUDE_SHORT = Param(
+    "include_short",
+    "query",
+    "Whether music plays under 30 seconds count (they are kept in the history, flagged).",
+    lambda raw: one_of("true", "false")(raw) == "true",
+    {"type": "boolean", "default": False},
+    default=False,
+)
+YEAR = Param(
+    "year",
+    "query",
+    "Calendar year (local), e.g. 2025; the current year when omitted.",
+    bounded_int(EARLIEST.year, LATEST.year),
+    {"type": "integer", "minimum": EARLIEST.year, "maximum": LATEST.year},
+)
+LIVE_RESPONSES = {
+    200: "The figures.",
+    304: "Not modified: the client's copy (If-None-Match) is current.",
+    400: "A parameter is malformed, or the range is empty, reversed or too long.",
+    401: "An API key is required and was missing or wrong.",
+    404: "Unknown user.",
+}
+
+
+def _today(zone: zoneinfo.ZoneInfo) -> dt.date:
+    return dt.datetime.now(zone).date()
+
+
+def _check_range(first: dt.date, last: dt.date) -> None:
+    for name, day in (("from", first), ("to", last)):
+        if not EARLIEST <= day <= LATEST:
+            raise bad_parameter(name, f"must lie between {EARLIEST} and {LATEST}, not {day}")
+    if first > last:
+        raise bad_parameter("from", f"{first} is after to ({last})")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise bad_parameter("to", f"the range may span at most {MAX_DAYS} days")
+
+
+async def _user(request: Request, username: str) -> tuple[int, zoneinfo.ZoneInfo]:
+    try:
+        user_id, timezone = await database_of(request).run(user_timezone, username)
+    except UnknownUser as exc:
+        raise not_found(str(exc)) from None
+    return user_id, zone_named(timezone)
+
+
+def _live(request: Request, body: dict[str, Any]) -> Response:
+    """The body with an ETag of its figures; 304 when the client has them already."""
+    encoded = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    etag = '"' + hashlib.sha256(encoded).hexdigest()[:32] + '"'
+    scope = "private" if request.app.state.settings.api_keys else "public"
+    headers = {"ETag": etag, "Cache-Control": f"{scope}, max-age={LIVE_MAX_AGE}"}
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match and etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(encoded, headers=headers, media_type="application/json")
+
+
+@operation(
+    "Listening statistics over any range of days, from the stored history (live, not a "
+    "snapshot): music and podcasts, top lists, hour x weekday heatmap, minutes per day, "
+    "longest streak, discoveries and the gaps in the history",
+    USERNAME,
+    FIRST_DAY,
+    LAST_DAY,
+    TIMEZONE,
+    INCLUDE_SHORT,
+    responses=LIVE_RESPONSES,
+    tag="history",
+)
+async def stats(
+    request: Request,
+    username: str,
+    first_day: dt.date | None,
+    last_day: dt.date | None,
+    zone: zoneinfo.ZoneInfo | None,
+    include_short: bool,
+) -> Response:
+    user_id, own_zone = await _user(request, username)
+    zone = zone or own_zone
+    last = last_day or max(_today(zone), first_day or EARLIEST)
+    first = first_day or last - dt.timedelta(days=DEFAULT_DAYS - 1)
+    _check_range(first, last)
+    span = StatsRange(user_id, zone, first, last, include_short)
+    figures = await database_of(request).run(listening_statistics, span)
+    return _live(
+        request,
+        {
+            "username": username,
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "timezone": zone.key,
+            "include_short": include_short,
+            **figures,
+        },
+    )
+
+
+@operation(
+    "A Wrapped-style summary of a year from the stored history: minutes, top five of each "
+    "kind, top month, most-played day, discoveries and the year's cluster labels",
+    USERNAME,
+    YEAR,
+    TIMEZONE,
+    responses=LIVE_RESPONSES,
+    tag="history",
+)
+async def recap(
+    request: Request, username: str, year: int | None, zone: zoneinfo.ZoneInfo | None
+) -> Response:
+    user_id, own_zone = await _user(request, username)
+    zone = zone or own_zone
+    year = year or _today(zone).year
+    summary = await database_of(request).run(yearly_recap, year_range(user_id, zone, year), year)
+    return _live(request, {"username": username, "year": year, "timezone": zone.key, **summary})
