@@ -1,4 +1,4 @@
-"""Schema 5: each user has the time zone their statistics count days and hours in."""
+"""Schema 7: each user has the time zone their statistics count days and hours in."""
 
 from __future__ import annotations
 
