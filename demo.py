@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import socket
 import tempfile
 from collections.abc import Callable, Sequence
@@ -20,13 +21,16 @@ from application import build_app, open_database, open_resources, token_cipher
 from db.migrations import migrate
 from db.token_cipher import generate_key
 from db.users import save_user_token
+from jobs.history_import import ImportReport, import_history
 from jobs.service import ClaimedJob, JobOutcome, RunSummary
 from logs import install_log_redaction
 from settings import Settings
-from spotify_emulator import EmulatorServer, World, write_features_csv
+from spotify_emulator import EmulatorServer, World, generate_history, write_features_csv
 
 DEMO_ONBOARDING_USERS = 1  # the emulator's last user is left to sign up through /auth/login
 WORLD_SEED = 7
+# The first user arrives with this much of Spotify's extended streaming history, imported.
+HISTORY_YEARS = 2
 
 Progress = Callable[[ClaimedJob, JobOutcome], None]
 
@@ -87,10 +91,33 @@ def _register_demo_users(settings: Settings, world: World) -> list[str]:
     return registered
 
 
+def _import_demo_history(
+    settings: Settings, world: World, username: str, data_dir: Path
+) -> ImportReport:
+    """What a newcomer does first: import the export Spotify sent them (the emulator's)."""
+    export = generate_history(world, world.users[0].id, years=HISTORY_YEARS)
+    path = export.write_zip(data_dir / "my_spotify_data.zip")
+    database = open_database(settings)
+    try:
+        return import_history(database, username, [path])
+    finally:
+        database.close()
+
+
+def stats_paths(username: str, today: dt.date) -> list[str]:
+    """The statistics a newcomer is shown: the last 30 days of the emulated world, a recap."""
+    first = today - dt.timedelta(days=29)
+    return [
+        f"/users/{username}/stats?from={first}&to={today}",
+        f"/users/{username}/recap?year={today.year - 1}",
+    ]
+
+
 def _demo_banner(base: str, usernames: Sequence[str], mode: str, world: World) -> str:
     first = usernames[0]
     listener = world.users[0]
     artist = world.artists[listener.top_artists["short_term"][0]]
+    stats, recap = stats_paths(first, world.now.date())
     return "\n".join(
         [
             "",
@@ -107,6 +134,9 @@ def _demo_banner(base: str, usernames: Sequence[str], mode: str, world: World) -
             f'    curl -s "{base}/artists/{artist.id}/profile?username={first}"',
             f"    curl -s {base}/users/{first}/playlists",
             f"    curl -s {base}/users/{first}/playlists/{listener.playlist_id}/profile",
+            f"  {first} imported {HISTORY_YEARS} years of streaming history; their statistics:",
+            f'    curl -s "{base}{stats}"',
+            f'    curl -s "{base}{recap}"',
             f"  sign up one more user in a browser: {base}/auth/login",
             "Press Ctrl-C to stop.",
             "",
@@ -152,6 +182,9 @@ def run(
         server.consent_user = world.users[-1].id  # /auth/login signs up the one left out
         demo = _demo_settings(settings, server, data_dir, options.port)
         usernames = _register_demo_users(demo, world)
+        print(f"importing {HISTORY_YEARS} years of {usernames[0]}'s extended streaming history")
+        for line in _import_demo_history(demo, world, usernames[0], data_dir).lines():
+            print(f"  {line}")
         print(f"taking snapshots of {len(usernames)} users (data in {data_dir})")
         on_summary(asyncio.run(_demo_snapshots(demo, on_progress)))
         base = f"http://{options.host}:{options.port}"

@@ -53,12 +53,15 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
 ) -> None:
     summaries: list[RunSummary] = []
     answers: list[httpx.Response] = []
+    world = World.generate(seed=demo.WORLD_SEED)
+    importer = world.users[0].display_name.lower()
 
     def serve(app: Starlette, **kwargs: Any) -> None:
         # Instead of listening: ask the app what a user would ask, then "Ctrl-C".
         assert kwargs["port"] == free_port
         first = sorted(summaries[0].ok)[0]
         paths = [f"/users/{first}/snapshots", f"/user-recommendations/{first}", "/auth/login"]
+        paths += demo.stats_paths(importer, world.now.date())
         answers.extend(asyncio.run(_ask(app, paths)))
 
     monkeypatch.setattr(uvicorn, "run", serve)
@@ -69,11 +72,16 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
     assert summary.succeeded
     assert not summary.failed
     # All but the emulator's last user, who is left to sign up through /auth/login.
-    emulated = World.generate(seed=demo.WORLD_SEED).users
+    emulated = world.users
     assert sorted(summary.ok) == sorted(user.display_name.lower() for user in emulated[:-1])
     assert (tmp_path / "demo.db").exists()
     assert (tmp_path / "tracks.csv").exists()
-    snapshots, recommendations, login = answers
+    snapshots, recommendations, login, stats, recap = answers
+    # A newcomer sees statistics at once: the first user's export was imported.
+    assert stats.status_code == 200
+    assert stats.json()["music"]["plays"] > 100
+    assert stats.json()["top"]["artists"]["by_plays"]
+    assert recap.json()["minutes"]["music"] > 1000
     assert snapshots.status_code == 200, snapshots.text
     assert recommendations.status_code == 200
     assert recommendations.json()["recommendations"]
