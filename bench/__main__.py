@@ -17,6 +17,7 @@ from bench import (
     history_import,
     read_queries,
     recommend,
+    stats,
 )
 from bench.measure import Report
 
@@ -29,6 +30,7 @@ BENCHMARKS: dict[str, Callable[[], Report]] = {
     history_import.NAME: history_import.run,
     artist_profile.NAME: artist_profile.run,
     api.NAME: api.run,
+    stats.NAME: stats.run,
 }
 
 

@@ -5,6 +5,10 @@ where the export gave it, else from the track's (or episode's) duration: Spotify
 say how long a polled play lasted. Music plays under 30 s are left out unless asked for.
 Artists and albums are counted by identity: the catalogue id once known (a name the export
 gave is linked to it), else the name alone.
+
+The database sums the range's plays per track (with the track's artist and album keys) and
+per local day and hour; those few thousand groups are then added up per artist, album,
+weekday and so on. Each query scans the range once (bench/stats.py measures the whole).
 """
 
 from __future__ import annotations
@@ -12,33 +16,31 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 import peewee as pw
 
-from db.local_time import LocalParts, local_midnight, local_parts, offsets_between
-from db.models import (
-    Album,
-    AlbumName,
-    Artist,
-    ArtistName,
-    Episode,
-    EpisodePlay,
-    Play,
-    Show,
-    Track,
-    TrackArtist,
-    TrackCredit,
-)
+from db.local_time import local_hour, local_hour_number, local_midnight, offsets_between
+from db.models import AlbumName, ArtistName, Episode, EpisodePlay, Play, Track, TrackCredit
 from db.polled import gaps_overlapping
 from db.queries import iso_utc
+from db.stats_names import (
+    FIRST_CREDIT,
+    NAME_KEY,
+    album_names,
+    artist_names,
+    show_names,
+    track_names,
+)
 
 TOP = 10
 DISCOVERIES_SHOWN = 20
-NAME_KEY = "name:"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-FIRST_CREDIT = TrackArtist.alias("first_credit")
+Names = Callable[[Iterable[Any]], Mapping[Any, dict[str, Any]]]
+# (local day, hour, "music" or "podcasts", plays, ms) of one local hour with plays.
+HourRow = tuple[str, int, str, int, float]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,19 +62,28 @@ class StatsRange:
     def end(self) -> dt.datetime:
         return local_midnight(self.last_day + dt.timedelta(days=1), self.zone)
 
-    def local(self, column: pw.Field) -> LocalParts:
-        return local_parts(column, offsets_between(self.zone, self.start, self.end))
 
-
-def minutes(ms: int | float | None) -> float:
+def minutes(ms: float | None) -> float:
     return round(float(ms or 0) / 60_000, 1)
 
 
-# -- music ------------------------------------------------------------------------------
+def _rows(query: pw.Select) -> list[tuple[Any, ...]]:
+    return list(cast(Iterable[tuple[Any, ...]], query.tuples()))
 
 
-def _music_ms() -> pw.Node:
+def _by_position(query: pw.Select, keys: int) -> pw.Select:
+    return query.group_by(*(pw.SQL(str(i + 1)) for i in range(keys)))
+
+
+# -- the queries -----------------------------------------------------------------------------
+
+
+def _music_ms() -> pw.ColumnBase:
     return pw.fn.COALESCE(Play.ms_played, Track.duration_ms, 0)
+
+
+def _episode_ms() -> pw.ColumnBase:
+    return pw.fn.COALESCE(EpisodePlay.ms_played, Episode.duration_ms, 0)
 
 
 def _artist_key() -> pw.ColumnBase:
@@ -85,177 +96,27 @@ def _album_key() -> pw.ColumnBase:
     return pw.fn.COALESCE(Track.album, AlbumName.album, named)
 
 
-def _music(span: StatsRange, *columns: pw.Node, whole_history: bool = False) -> pw.Select:
-    """The user's music plays in the range (all up to its end: `whole_history`), credits joined."""
+def _music(
+    span: StatsRange, *columns: pw.Node, whole_history: bool = False
+) -> pw.ModelSelect[Play]:
+    """The user's music plays in the range (all up to its end: `whole_history`), with tracks."""
     condition = (Play.user == span.user_id) & (Play.played_at < span.end)
     if not whole_history:
         condition &= Play.played_at >= span.start
     if not span.include_short:
         condition &= Play.short == False  # noqa: E712 - SQL, not Python
+    return Play.select(*columns).join(Track, on=(Play.track == Track.id)).where(condition)
+
+
+def _credited(query: pw.ModelSelect[Play]) -> pw.ModelSelect[Play]:
+    """`query` over plays, joined to what identifies each track's artist and album."""
     first_credit = (FIRST_CREDIT.track == Play.track) & (FIRST_CREDIT.position == 0)
     return (
-        Play.select(*columns)
-        .join(Track, on=(Play.track == Track.id))
-        .join_from(Play, TrackCredit, pw.JOIN.LEFT_OUTER, on=(TrackCredit.track == Play.track))
+        query.join_from(Play, TrackCredit, pw.JOIN.LEFT_OUTER, on=(TrackCredit.track == Play.track))
         .join_from(TrackCredit, ArtistName, pw.JOIN.LEFT_OUTER)
         .join_from(TrackCredit, AlbumName, pw.JOIN.LEFT_OUTER)
         .join_from(Play, FIRST_CREDIT, pw.JOIN.LEFT_OUTER, on=first_credit)
-        .where(condition)
     )
-
-
-def _rows(query: pw.Select) -> list[tuple[Any, ...]]:
-    return list(cast(Iterable[tuple[Any, ...]], query.tuples()))
-
-
-def music_totals(span: StatsRange) -> dict[str, Any]:
-    plays, ms, tracks, artists, albums = _rows(
-        _music(
-            span,
-            pw.fn.COUNT(Play.id),
-            pw.fn.SUM(_music_ms()),
-            pw.fn.COUNT(Play.track.distinct()),
-            pw.fn.COUNT(_artist_key().distinct()),
-            pw.fn.COUNT(_album_key().distinct()),
-        )
-    )[0]
-    return {
-        "plays": plays,
-        "minutes": minutes(ms),
-        "distinct_tracks": tracks,
-        "distinct_artists": artists,
-        "distinct_albums": albums,
-        "short_plays_left_out": 0 if span.include_short else _short_plays(span),
-    }
-
-
-def _short_plays(span: StatsRange) -> int:
-    return int(
-        Play.select()
-        .where(
-            (Play.user == span.user_id)
-            & (Play.played_at >= span.start)
-            & (Play.played_at < span.end)
-            & (Play.short == True)  # noqa: E712 - SQL, not Python
-        )
-        .count()
-    )
-
-
-def _ranked(
-    query: pw.Select, key: pw.ColumnBase, ms: pw.Node, by: str, top: int
-) -> list[tuple[Any, int, Any]]:
-    """(key, plays, ms) of the `top` groups, by plays or by minutes, ties by the other then key."""
-    counted = query.select(key.alias("item"), pw.fn.COUNT(pw.SQL("*")).alias("plays"))
-    counted = counted.select_extend(pw.fn.SUM(ms).alias("ms")).group_by(pw.SQL("1"))
-    order = ("plays", "ms") if by == "plays" else ("ms", "plays")
-    ordered = counted.order_by(
-        pw.SQL(f"{order[0]} DESC"), pw.SQL(f"{order[1]} DESC"), pw.SQL("1")
-    ).limit(top)
-    return [(item, plays, ms) for item, plays, ms in _rows(ordered) if item is not None]
-
-
-def _entries(
-    ranked: Sequence[tuple[Any, int, Any]], names: dict[Any, dict[str, Any]]
-) -> list[dict[str, Any]]:
-    return [
-        {**names.get(key, {"id": None, "name": None}), "plays": plays, "minutes": minutes(ms)}
-        for key, plays, ms in ranked
-    ]
-
-
-def _both(span: StatsRange, key: pw.ColumnBase, name: Any) -> dict[str, list[dict[str, Any]]]:
-    base = _music(span)
-    by_plays = _ranked(base, key, _music_ms(), "plays", span.top)
-    by_minutes = _ranked(base, key, _music_ms(), "minutes", span.top)
-    names = name({row[0] for row in by_plays + by_minutes})
-    return {"by_plays": _entries(by_plays, names), "by_minutes": _entries(by_minutes, names)}
-
-
-def top_tracks(span: StatsRange) -> dict[str, list[dict[str, Any]]]:
-    return _both(span, Play.track, track_names)
-
-
-def top_artists(span: StatsRange) -> dict[str, list[dict[str, Any]]]:
-    return _both(span, _artist_key(), artist_names)
-
-
-def top_albums(span: StatsRange) -> dict[str, list[dict[str, Any]]]:
-    return _both(span, _album_key(), album_names)
-
-
-# -- names of what was counted ------------------------------------------------------------
-
-
-def _split(keys: Iterable[str]) -> tuple[list[str], list[str]]:
-    ids = sorted(key for key in keys if not key.startswith(NAME_KEY))
-    named = sorted(key.removeprefix(NAME_KEY) for key in keys if key.startswith(NAME_KEY))
-    return ids, named
-
-
-def artist_names(keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Each artist key as the API shows it: catalogue id and name, or the name alone."""
-    ids, named = _split(keys)
-    found: dict[str, dict[str, Any]] = {
-        NAME_KEY + name: {"id": None, "name": name} for name in named
-    }
-    query = Artist.select(Artist.id, Artist.name).where(Artist.id.in_(ids)).tuples()
-    for artist_id, name in cast(Iterable[tuple[str, str]], query):
-        found[artist_id] = {"id": artist_id, "name": name}
-    return found
-
-
-def album_names(keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Each album key as the API shows it: id, name and artist (by name)."""
-    ids, named = _split(keys)
-    found: dict[str, dict[str, Any]] = {}
-    query = (
-        Album.select(Album.id, Album.name, Artist.name)
-        .join(Artist, pw.JOIN.LEFT_OUTER)
-        .where(Album.id.in_(ids))
-        .tuples()
-    )
-    for album_id, name, artist in cast(Iterable[tuple[str, str, str | None]], query):
-        found[album_id] = {"id": album_id, "name": name, "artist": artist}
-    names = (
-        AlbumName.select(AlbumName.id, AlbumName.name, ArtistName.name)
-        .join(ArtistName)
-        .where(AlbumName.id.in_([int(key) for key in named]))
-        .tuples()
-    )
-    for name_id, name, artist in cast(Iterable[tuple[int, str, str]], names):
-        found[f"{NAME_KEY}{name_id}"] = {"id": None, "name": name, "artist": artist}
-    return found
-
-
-def track_names(track_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Each track's id, name and (first) artist: from the catalogue, else the export's credit."""
-    ids = sorted(track_ids)
-    query = (
-        Track.select(Track.id, Track.name, Artist.name, ArtistName.name)
-        .join_from(
-            Track,
-            FIRST_CREDIT,
-            pw.JOIN.LEFT_OUTER,
-            on=(FIRST_CREDIT.track == Track.id) & (FIRST_CREDIT.position == 0),
-        )
-        .join_from(FIRST_CREDIT, Artist, pw.JOIN.LEFT_OUTER, on=(FIRST_CREDIT.artist == Artist.id))
-        .join_from(Track, TrackCredit, pw.JOIN.LEFT_OUTER, on=(TrackCredit.track == Track.id))
-        .join_from(TrackCredit, ArtistName, pw.JOIN.LEFT_OUTER)
-        .where(Track.id.in_(ids))
-        .tuples()
-    )
-    return {
-        track_id: {"id": track_id, "name": name, "artist": artist or credited}
-        for track_id, name, artist, credited in cast(Iterable[tuple[str, str, Any, Any]], query)
-    }
-
-
-# -- podcasts -------------------------------------------------------------------------------
-
-
-def _episode_ms() -> pw.Node:
-    return pw.fn.COALESCE(EpisodePlay.ms_played, Episode.duration_ms, 0)
 
 
 def _podcasts(span: StatsRange, *columns: pw.Node) -> pw.Select:
@@ -270,57 +131,154 @@ def _podcasts(span: StatsRange, *columns: pw.Node) -> pw.Select:
     )
 
 
-def podcast_totals(span: StatsRange) -> dict[str, Any]:
-    plays, ms, episodes, shows = _rows(
-        _podcasts(
+def read_plays(span: StatsRange) -> list[tuple[Any, ...]]:
+    """Every music play of the range, one row each with its minutes' source and its artist and
+    album keys: what aggregating outside the database would read first (bench/stats.py)."""
+    columns = (Play.played_at, _music_ms(), Play.track, _artist_key(), _album_key())
+    return _rows(_credited(_music(span, *columns)))
+
+
+def _per_track(span: StatsRange) -> list[tuple[Any, ...]]:
+    """(track, artist key, album key, plays, ms) of each track played in the range."""
+    counted = (pw.fn.COUNT(pw.SQL("*")), pw.fn.SUM(_music_ms()))
+    query = _credited(_music(span, Play.track, _artist_key(), _album_key(), *counted))
+    return _rows(_by_position(query, 3))
+
+
+def _per_episode(span: StatsRange) -> list[tuple[Any, ...]]:
+    """(episode, show, plays, ms) of each episode played in the range."""
+    counted = (pw.fn.COUNT(pw.SQL("*")), pw.fn.SUM(_episode_ms()))
+    return _rows(_by_position(_podcasts(span, EpisodePlay.episode, Episode.show, *counted), 2))
+
+
+def _per_local_hour(span: StatsRange) -> list[HourRow]:
+    """Each local hour of the range with a play, music and podcasts apart."""
+    offsets = offsets_between(span.zone, span.start, span.end)
+    rows: list[HourRow] = []
+    for kind, column, query, ms in (
+        ("music", Play.played_at, _music, _music_ms()),
+        ("podcasts", EpisodePlay.played_at, _podcasts, _episode_ms()),
+    ):
+        number = local_hour_number(column, offsets)
+        counted = query(span, number, pw.fn.COUNT(pw.SQL("*")), pw.fn.SUM(ms))
+        for hour_number, plays, total in _rows(_by_position(counted, 1)):
+            hour = local_hour(int(hour_number))
+            rows.append((hour.date().isoformat(), hour.hour, kind, int(plays), float(total or 0)))
+    return rows
+
+
+def _short_plays(span: StatsRange) -> int:
+    condition = (Play.user == span.user_id) & (Play.short == True)  # noqa: E712 - SQL
+    condition &= (Play.played_at >= span.start) & (Play.played_at < span.end)
+    return int(Play.select().where(condition).count())
+
+
+# -- adding groups up ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Tally:
+    plays: int = 0
+    ms: float = 0.0
+
+    def add(self, plays: int, ms: float | None) -> None:
+        self.plays += plays
+        self.ms += float(ms or 0)
+
+
+def _tally(rows: Iterable[tuple[Any, ...]], key: int, plays: int, ms: int) -> dict[Any, Tally]:
+    tallies: dict[Any, Tally] = defaultdict(Tally)
+    for row in rows:
+        if row[key] is not None:
+            tallies[row[key]].add(row[plays], row[ms])
+    return dict(tallies)
+
+
+def _top(tallies: Mapping[Any, Tally], names: Names, top: int) -> dict[str, list[dict[str, Any]]]:
+    """The `top` keys by plays (ties: minutes, then key) and by minutes (ties: plays, key)."""
+    by_plays = sorted(tallies, key=lambda k: (-tallies[k].plays, -tallies[k].ms, str(k)))[:top]
+    by_minutes = sorted(tallies, key=lambda k: (-tallies[k].ms, -tallies[k].plays, str(k)))[:top]
+    named = names(set(by_plays) | set(by_minutes))
+
+    def entries(keys: Sequence[Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                **named.get(key, {"id": None, "name": None}),
+                "plays": tallies[key].plays,
+                "minutes": minutes(tallies[key].ms),
+            }
+            for key in keys
+        ]
+
+    return {"by_plays": entries(by_plays), "by_minutes": entries(by_minutes)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Listening:
+    """A range's plays summed per track and per episode, ready to be added up further."""
+
+    span: StatsRange
+    tracks: dict[Any, Tally]
+    artists: dict[Any, Tally]
+    albums: dict[Any, Tally]
+    episodes: dict[Any, Tally]
+    shows: dict[Any, Tally]
+
+    @classmethod
+    def read(cls, span: StatsRange) -> Listening:
+        per_track, per_episode = _per_track(span), _per_episode(span)
+        return cls(
             span,
-            pw.fn.COUNT(EpisodePlay.id),
-            pw.fn.SUM(_episode_ms()),
-            pw.fn.COUNT(EpisodePlay.episode.distinct()),
-            pw.fn.COUNT(Episode.show.distinct()),
+            tracks=_tally(per_track, 0, 3, 4),
+            artists=_tally(per_track, 1, 3, 4),
+            albums=_tally(per_track, 2, 3, 4),
+            episodes=_tally(per_episode, 0, 2, 3),
+            shows=_tally(per_episode, 1, 2, 3),
         )
-    )[0]
-    return {
-        "plays": plays,
-        "minutes": minutes(ms),
-        "distinct_episodes": episodes,
-        "distinct_shows": shows,
-    }
 
+    def music(self) -> dict[str, Any]:
+        short = 0 if self.span.include_short else _short_plays(self.span)
+        return {
+            "plays": sum(t.plays for t in self.tracks.values()),
+            "minutes": minutes(sum(t.ms for t in self.tracks.values())),
+            "distinct_tracks": len(self.tracks),
+            "distinct_artists": len(self.artists),
+            "distinct_albums": len(self.albums),
+            "short_plays_left_out": short,
+        }
 
-def top_shows(span: StatsRange) -> dict[str, list[dict[str, Any]]]:
-    base = _podcasts(span)
-    by_plays = _ranked(base, Episode.show, _episode_ms(), "plays", span.top)
-    by_minutes = _ranked(base, Episode.show, _episode_ms(), "minutes", span.top)
-    ids = sorted({row[0] for row in by_plays + by_minutes})
-    query = Show.select(Show.id, Show.name).where(Show.id.in_(ids)).tuples()
-    names = {
-        show_id: {"id": None, "name": name}
-        for show_id, name in cast(Iterable[tuple[int, str]], query)
-    }
-    return {"by_plays": _entries(by_plays, names), "by_minutes": _entries(by_minutes, names)}
+    def podcasts(self) -> dict[str, Any]:
+        return {
+            "plays": sum(t.plays for t in self.episodes.values()),
+            "minutes": minutes(sum(t.ms for t in self.episodes.values())),
+            "distinct_episodes": len(self.episodes),
+            "distinct_shows": len(self.shows),
+        }
+
+    def top(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
+        top = self.span.top
+        return {
+            "tracks": _top(self.tracks, track_names, top),
+            "artists": _top(self.artists, artist_names, top),
+            "albums": _top(self.albums, album_names, top),
+            "shows": _top(self.shows, show_names, top),
+        }
 
 
 # -- when: heatmap, days, streak -------------------------------------------------------------
 
 
-def _grouped(query: pw.Select, *keys: pw.Node, ms: pw.Node) -> list[tuple[Any, ...]]:
-    counted = query.select(*keys, pw.fn.COUNT(pw.SQL("*")), pw.fn.SUM(ms))
-    return _rows(counted.group_by(*(pw.SQL(str(i + 1)) for i in range(len(keys)))))
+def _weekday(day: str) -> int:
+    return dt.date.fromisoformat(day).weekday()  # Monday = 0
 
 
-def heatmap(span: StatsRange) -> dict[str, Any]:
+def heatmap(hours: Iterable[HourRow]) -> dict[str, Any]:
     """Plays and minutes by local weekday (Monday first) and hour, music and podcasts."""
     plays = [[0] * 24 for _ in WEEKDAYS]
     ms = [[0.0] * 24 for _ in WEEKDAYS]
-    music = span.local(Play.played_at)
-    podcasts = span.local(EpisodePlay.played_at)
-    rows = _grouped(_music(span), music.weekday, music.hour, ms=_music_ms())
-    rows += _grouped(_podcasts(span), podcasts.weekday, podcasts.hour, ms=_episode_ms())
-    for weekday, hour, count, total in rows:
-        row = (int(weekday) + 6) % 7  # SQL counts from Sunday
-        plays[row][int(hour)] += count
-        ms[row][int(hour)] += float(total or 0)
+    for day, hour, _, count, total in hours:
+        plays[_weekday(day)][hour] += count
+        ms[_weekday(day)][hour] += total
     return {
         "weekdays": list(WEEKDAYS),
         "plays": plays,
@@ -328,31 +286,27 @@ def heatmap(span: StatsRange) -> dict[str, Any]:
     }
 
 
-def days(span: StatsRange) -> list[dict[str, Any]]:
+def days(
+    span: StatsRange, hours: Iterable[tuple[str, int, str, int, float]]
+) -> list[dict[str, Any]]:
     """Every local day of the range: plays, and minutes of music and of podcasts."""
     by_day: dict[str, dict[str, Any]] = {}
     day = span.first_day
     while day <= span.last_day:
-        by_day[day.isoformat()] = {"date": day.isoformat(), "plays": 0, "music": 0.0, "pods": 0.0}
+        by_day[day.isoformat()] = {"plays": 0, "music": 0.0, "podcasts": 0.0}
         day += dt.timedelta(days=1)
-    music = span.local(Play.played_at).day
-    podcasts = span.local(EpisodePlay.played_at).day
-    for kind, rows in (
-        ("music", _grouped(_music(span), music, ms=_music_ms())),
-        ("pods", _grouped(_podcasts(span), podcasts, ms=_episode_ms())),
-    ):
-        for local_day, count, total in rows:
-            by_day[str(local_day)]["plays"] += count
-            by_day[str(local_day)][kind] += float(total or 0)
+    for local_day, _, kind, count, total in hours:
+        by_day[local_day]["plays"] += count
+        by_day[local_day][kind] += total
     return [
         {
-            "date": entry["date"],
+            "date": date,
             "plays": entry["plays"],
-            "minutes": minutes(entry["music"] + entry["pods"]),
+            "minutes": minutes(entry["music"] + entry["podcasts"]),
             "music_minutes": minutes(entry["music"]),
-            "podcast_minutes": minutes(entry["pods"]),
+            "podcast_minutes": minutes(entry["podcasts"]),
         }
-        for entry in by_day.values()
+        for date, entry in by_day.items()
     ]
 
 
@@ -370,6 +324,12 @@ def longest_streak(per_day: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"days": best[0], "from": best[1], "to": best[2]}
 
 
+def when(span: StatsRange) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The heatmap and the days of the range, from one pass over each kind of play."""
+    hours = _per_local_hour(span)
+    return heatmap(hours), days(span, hours)
+
+
 # -- discoveries and gaps --------------------------------------------------------------------
 
 
@@ -377,10 +337,8 @@ def discoveries(span: StatsRange, shown: int = DISCOVERIES_SHOWN) -> dict[str, A
     """Artists first heard in the range: how many, and the most played of them."""
     first = pw.fn.MIN(Play.played_at)
     columns = (_artist_key(), first, pw.fn.COUNT(Play.id), pw.fn.SUM(_music_ms()))
-    query = (
-        _music(span, *columns, whole_history=True).group_by(pw.SQL("1")).having(first >= span.start)
-    )
-    rows = [row for row in _rows(query) if row[0] is not None]
+    query = _by_position(_credited(_music(span, *columns, whole_history=True)), 1)
+    rows = [row for row in _rows(query.having(first >= span.start)) if row[0] is not None]
     rows.sort(key=lambda row: (-row[2], -float(row[3] or 0), str(row[0])))
     names = artist_names(row[0] for row in rows[:shown])
     return {
@@ -411,17 +369,13 @@ def gaps(span: StatsRange) -> list[dict[str, Any]]:
 
 def listening_statistics(span: StatsRange) -> dict[str, Any]:
     """Every figure of GET /users/{u}/stats for the range, as plain JSON values."""
-    per_day = days(span)
+    listening = Listening.read(span)
+    hours, per_day = when(span)
     return {
-        "music": music_totals(span),
-        "podcasts": podcast_totals(span),
-        "top": {
-            "tracks": top_tracks(span),
-            "artists": top_artists(span),
-            "albums": top_albums(span),
-            "shows": top_shows(span),
-        },
-        "heatmap": heatmap(span),
+        "music": listening.music(),
+        "podcasts": listening.podcasts(),
+        "top": listening.top(),
+        "heatmap": hours,
         "days": per_day,
         "longest_streak": longest_streak(per_day),
         "discoveries": discoveries(span),

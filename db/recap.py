@@ -7,18 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from db.listening_stats import (
-    StatsRange,
-    days,
-    discoveries,
-    gaps,
-    music_totals,
-    podcast_totals,
-    top_albums,
-    top_artists,
-    top_shows,
-    top_tracks,
-)
+from db.listening_stats import Listening, StatsRange, discoveries, gaps, when
 from db.models import Cluster, Snapshot
 
 TOP_FIVE = 5
@@ -71,15 +60,11 @@ def _top_day(per_day: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     return {"date": best["date"], "minutes": best["minutes"], "plays": best["plays"]}
 
 
-def _first_five(ranked: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    return ranked["by_plays"]
-
-
 def yearly_recap(span: StatsRange, year: int) -> dict[str, Any]:
     """Minutes, the top five of each kind, the top month and day, discoveries, taste."""
-    music, podcasts = music_totals(span), podcast_totals(span)
-    per_day = days(span)
-    found = discoveries(span, shown=TOP_FIVE)
+    listening = Listening.read(span)
+    music, podcasts = listening.music(), listening.podcasts()
+    _, per_day = when(span)
     return {
         "minutes": {
             "total": round(music["minutes"] + podcasts["minutes"], 1),
@@ -93,15 +78,10 @@ def yearly_recap(span: StatsRange, year: int) -> dict[str, Any]:
             "albums": music["distinct_albums"],
             "shows": podcasts["distinct_shows"],
         },
-        "top": {
-            "tracks": _first_five(top_tracks(span)),
-            "artists": _first_five(top_artists(span)),
-            "albums": _first_five(top_albums(span)),
-            "shows": _first_five(top_shows(span)),
-        },
+        "top": {kind: ranked["by_plays"] for kind, ranked in listening.top().items()},
         "top_month": _top_month(per_day),
         "most_played_day": _top_day(per_day),
-        "discoveries": found,
+        "discoveries": discoveries(span, shown=TOP_FIVE),
         "clusters": cluster_labels(span.user_id, year),
         "gaps": gaps(span),
     }

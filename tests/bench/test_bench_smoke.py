@@ -17,6 +17,7 @@ from bench import (
     history_import,
     read_queries,
     recommend,
+    stats,
 )
 from bench.load import run_load
 from bench.measure import Report, Target, format_table, percentile
@@ -62,6 +63,7 @@ def _well_formed(report: Report, name: str) -> None:
             lambda: artist_profile.run(artist_profile.TINY),
             id="artist-profile",
         ),
+        pytest.param(stats.NAME, lambda: stats.run(stats.TINY), id="stats"),
     ],
 )
 def test_benchmark_runs_tiny_and_reports(name: str, run: Callable[[], Report]) -> None:
