@@ -35,10 +35,13 @@ def clock(world: World) -> VirtualClock:
     return virtual
 
 
-@pytest.fixture
-def emulator(world: World, clock: VirtualClock) -> Iterator[tuple[BackgroundServer, EmulatorState]]:
-    """The emulator on a real socket, its clock virtual so listening accrues when told to."""
-    app = create_app(world, "development", clock=clock, sleep=clock.sleep)
+@pytest.fixture(params=["development", "extended"])
+def emulator(
+    request: pytest.FixtureRequest, world: World, clock: VirtualClock
+) -> Iterator[tuple[BackgroundServer, EmulatorState]]:
+    """The emulator (each kind of app) on a real socket, its clock virtual so listening
+    accrues when told to."""
+    app = create_app(world, request.param, clock=clock, sleep=clock.sleep)
     server = BackgroundServer(app, name="emulator-history-poll")
     server.start()
     try:
