@@ -23,7 +23,16 @@ from typing import Any, cast
 import peewee as pw
 
 from db.local_time import local_hour, local_hour_number, local_midnight, offsets_between
-from db.models import AlbumName, ArtistName, Episode, EpisodePlay, Play, Track, TrackCredit
+from db.models import (
+    AlbumName,
+    ArtistName,
+    Episode,
+    EpisodePlay,
+    Play,
+    Track,
+    TrackCredit,
+    read_timestamp,
+)
 from db.polled import gaps_overlapping
 from db.queries import iso_utc
 from db.stats_names import (
@@ -346,18 +355,13 @@ def discoveries(span: StatsRange, shown: int = DISCOVERIES_SHOWN) -> dict[str, A
         "artists": [
             {
                 **names.get(key, {"id": None, "name": None}),
-                "first_played_at": iso_utc(_as_datetime(at)),
+                "first_played_at": iso_utc(cast(dt.datetime, read_timestamp(at))),
                 "plays": plays,
                 "minutes": minutes(ms),
             }
             for key, at, plays, ms in rows[:shown]
         ],
     }
-
-
-def _as_datetime(value: dt.datetime | str) -> dt.datetime:
-    # SQLite answers aggregates of timestamps as text.
-    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def gaps(span: StatsRange) -> list[dict[str, Any]]:
