@@ -1,4 +1,4 @@
-"""Schema 7: each user has the time zone their statistics count days and hours in."""
+"""The user time zone migration: each user counts statistics in a zone of their own (UTC)."""
 
 from __future__ import annotations
 
