@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import statistics
 from collections.abc import Awaitable, Callable
@@ -131,6 +132,16 @@ async def test_profile_is_fetched_once_then_served_from_the_catalogue(emulated: 
     again = await env.api.get(f"/artists/{artist.id}/profile")
     assert env.spotify_paths() == []
     assert again.json() == first.json()
+
+
+async def test_requests_at_once_share_one_fetch(emulated: Make) -> None:
+    env = await emulated("development", Faults(latency=0.05))
+    artist = _busy_artist()
+    path = f"/artists/{artist.id}/profile"
+    answers = await asyncio.gather(*(env.api.get(path) for _ in range(4)))
+    assert [a.status_code for a in answers] == [200] * 4
+    assert env.spotify_paths().count(f"/v1/artists/{artist.id}") == 1
+    assert env.spotify_paths().count(f"/v1/artists/{artist.id}/albums") == 1
 
 
 def _age_profile(database: Database, artist_id: str, days: int) -> None:
