@@ -174,12 +174,20 @@ def _store_tracks(plays: Sequence[ExportedPlay]) -> None:
     _insert(TrackCredit, credits)
 
 
+def store_shows(names: Iterable[str]) -> dict[str, int]:
+    """Each named show stored once, and its id by name.
+
+    Shows are known by name: the export, one of the two ways episodes arrive, has no show ids.
+    """
+    unique = sorted(set(names))
+    _insert(Show, [{"name": name} for name in unique])
+    return _ids_by_name(Show, unique)
+
+
 def _store_episodes(plays: Sequence[ExportedPlay]) -> None:
     first = {play.item_id: play for play in reversed(plays)}
     ordered = [first[key] for key in sorted(first)]
-    shows = [p.artist_or_show for p in ordered if p.artist_or_show]
-    _insert(Show, [{"name": name} for name in sorted(set(shows))])
-    show_ids = _ids_by_name(Show, shows)
+    show_ids = store_shows(p.artist_or_show for p in ordered if p.artist_or_show)
     rows = [
         {
             "id": p.item_id,

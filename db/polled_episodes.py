@@ -6,24 +6,14 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from db.history_import import SAME_PLAY
-from db.models import Episode, EpisodePlay, Play, Show, naive_utc
+from db.history_import import SAME_PLAY, store_shows
+from db.models import Episode, EpisodePlay, Play, naive_utc
 from spotify_models import EpisodePlay as SpotifyEpisodePlay
-
-
-def _store_shows(names: Sequence[str]) -> dict[str, int]:
-    # Shows are known by name: the export, the other way episodes arrive, has no show ids.
-    ordered = sorted(set(names))
-    if not ordered:
-        return {}
-    Show.insert_many([{"name": name} for name in ordered]).on_conflict_ignore().execute()
-    query = Show.select(Show.name, Show.id).where(Show.name.in_(ordered)).tuples()
-    return dict(cast(Iterable[tuple[str, int]], query))
 
 
 def _store_episodes(plays: Sequence[SpotifyEpisodePlay]) -> None:
     episodes = {play.episode.id: play.episode for play in plays}
-    shows = _store_shows([e.show_name for e in episodes.values() if e.show_name])
+    shows = store_shows(e.show_name for e in episodes.values() if e.show_name)
     rows = [
         {
             "id": episode.id,
