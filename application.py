@@ -36,7 +36,7 @@ from jobs.scheduler import create_scheduler
 from jobs.service import Handler, RunCannotStart, SnapshotService
 from jobs.user_sessions import UserSessions
 from settings import Settings
-from spotify_client import QuotaExceeded, SpotifyClient, create_http_client
+from spotify_client import QuotaExceeded, RetryPolicy, SpotifyClient, create_http_client
 from web.origin import PublicOrigin
 from web.problems import EXCEPTION_HANDLERS
 from web.read_cache import ReadCache
@@ -92,6 +92,7 @@ def create_spotify_client(
         accounts_url=settings.spotify_accounts_url,
         max_concurrency=settings.spotify_max_concurrency,
         capability_store=DatabaseCapabilityStore(database),
+        retry=RetryPolicy(rate_window=settings.spotify_rate_window),
     )
 
 
@@ -145,6 +146,7 @@ def create_snapshot_service(
             settings.recommender,
             candidate_sources(),
             settings.discovery,
+            user_deadline=settings.snapshot_user_deadline,
         )
 
     return SnapshotService(

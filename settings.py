@@ -332,6 +332,15 @@ class Settings:
             "SPOTIFY_TIMEOUT", _seconds(3600), "10", "seconds before a Spotify request times out"
         )
     )
+    spotify_rate_window: float = dataclasses.field(
+        metadata=_declare(
+            "SPOTIFY_RATE_WINDOW",
+            _positive(float),
+            "30",
+            "seconds of Spotify's rolling rate-limit window; after a 429 the client paces "
+            "itself to what was accepted within one",
+        )
+    )
     token_encryption_keys: tuple[Secret, ...] = dataclasses.field(
         metadata=_declare(
             "TOKEN_ENCRYPTION_KEY",
@@ -389,6 +398,15 @@ class Settings:
             "30",
             "minutes between polls of each user's recently played (Spotify keeps the last 50); "
             "each user's polls fall at their own point of the interval; `0` turns polling off",
+        )
+    )
+    snapshot_user_deadline: float = dataclasses.field(
+        metadata=_declare(
+            "SNAPSHOT_USER_DEADLINE",
+            _positive(float),
+            "1800",
+            "seconds one user's snapshot may spend waiting on Spotify's rate limit before it "
+            "is put back to be retried later in the run",
         )
     )
     audio_features_sources: tuple[str, ...] = dataclasses.field(

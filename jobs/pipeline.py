@@ -38,6 +38,8 @@ from spotify_client import EndpointUnavailable, InvalidGrant, SpotifyClient
 logger = logging.getLogger(__name__)
 
 RECOMMENDATIONS = 50
+# Seconds one user's snapshot may wait on Spotify's rate limit (SNAPSHOT_USER_DEADLINE).
+DEFAULT_USER_DEADLINE = 1800.0
 SPOTIFY_SEEDS = 5
 Features = dict[str, tuple[dict[str, float], str]]
 
@@ -65,8 +67,11 @@ class SnapshotPipeline:
         recommender: str = "auto",
         recommendation_sources: Sequence[CandidateSource] = (),
         discovery: float = DEFAULT_DISCOVERY,
+        *,
+        user_deadline: float = DEFAULT_USER_DEADLINE,
     ) -> None:
         self.database = database
+        self.user_deadline = user_deadline
         self.spotify = spotify
         self.cipher = cipher
         self.feature_sources = feature_sources
@@ -80,6 +85,11 @@ class SnapshotPipeline:
         )
 
     async def __call__(self, job: ClaimedJob) -> JobOutcome:
+        # Every call of this user's snapshot, in whichever task, waits on 429s until then only.
+        with self.spotify.deadline(self.user_deadline):
+            return await self._take(job)
+
+    async def _take(self, job: ClaimedJob) -> JobOutcome:
         try:
             refresh_token = await self._refresh_token(job.user_id)
         except TokenCipherError as exc:

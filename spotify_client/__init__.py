@@ -6,6 +6,8 @@ from here only:
 
 - `_errors`: the typed errors and the translation of Spotify's answers into them
 - `_requester`: concurrency cap, the shared Retry-After gate, retries, the quota pause
+- `_pacer`: the shared pace toward the rate Spotify allows, learned from its 429s
+- `_deadline`: how long the work in progress may wait on rate limits
 - `_auth`: the token endpoint, the token cache and the bearer `httpx.Auth`
 - `_capabilities`: which optional endpoints this app has lost, and where that is kept
 - `_paging`: offset pages, cursor pages and id chunks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import random
@@ -16,6 +17,7 @@ from spotify_client._api import Api, parse_items, segment
 from spotify_client._auth import Accounts
 from spotify_client._capabilities import Capabilities, CapabilityStore, MemoryCapabilityStore
 from spotify_client._clock import utcnow
+from spotify_client._deadline import deadline_at
 from spotify_client._errors import EndpointUnavailable, NotFound
 from spotify_client._paging import (
     ARTIST_ALBUMS_PAGE,
@@ -76,6 +78,7 @@ class SpotifyClient:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self._api_url = api_url.rstrip("/")
+        self._clock = clock
         self._requester = Requester(
             http,
             max_concurrency,
@@ -109,6 +112,18 @@ class SpotifyClient:
     def quota_exceeded(self) -> bool:
         """Whether Spotify said the quota is spent (then every call raises QuotaExceeded)."""
         return self._requester.quota_spent
+
+    @property
+    def pace(self) -> float | None:
+        """Requests per second this process allows itself since a 429; None before any."""
+        return self._requester.pace
+
+    def deadline(self, seconds: float) -> contextlib.AbstractContextManager[None]:
+        """Within the block (and the tasks it starts), rate-limit waits end `seconds` from now.
+
+        A request whose turn would come later raises `RateLimited` instead of waiting.
+        """
+        return deadline_at(self._clock() + seconds)
 
     def can(self, capability: str) -> bool:
         """Whether `capability` may still work: True until Spotify proves it closed."""

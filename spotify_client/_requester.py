@@ -1,7 +1,10 @@
-"""Sending a request: the concurrency cap, the shared Retry-After gate, retries, the quota pause.
+"""Sending a request: the concurrency cap, the shared rate-limit gate and pace, retries, quota.
 
 Every request, the app's and every user's, goes through one `Requester`, so one semaphore caps
-concurrency and one "not before" instant honours `Retry-After` for all tasks at once.
+concurrency, one "not before" instant honours `Retry-After` for all tasks at once, and one
+`Pacer` spaces their starts toward the rate Spotify allows. A 429 is never a failure by
+itself: waiting on it ends only at the caller's deadline (`current_deadline`), or after the
+policy's `rate_limit_budget` outside one.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 import httpx
 
 from spotify_client._clock import utcnow
+from spotify_client._deadline import current_deadline
 from spotify_client._errors import (
     MalformedResponse,
     QuotaExceeded,
@@ -27,6 +31,7 @@ from spotify_client._errors import (
     body_object,
     describe,
 )
+from spotify_client._pacer import Pacer
 
 logger = logging.getLogger(__name__)
 
@@ -38,15 +43,22 @@ QUOTA_MESSAGE = (
 
 @dataclasses.dataclass(frozen=True)
 class RetryPolicy:
-    """Bounds on waiting: backoff for 5xx and network errors, and for 429 answers."""
+    """Bounds on waiting: backoff for 5xx and network errors, and the handling of 429s."""
 
     max_attempts: int = 4
     backoff_base: float = 0.5
     backoff_cap: float = 8.0
     total_budget: float = 30.0
-    default_retry_after: float = 5.0
-    max_retry_after: float = 300.0
-    max_rate_limited: int = 6
+    # A request outside any deadline waits this long at most for rate limits.
+    rate_limit_budget: float = 300.0
+    # A 429 without Retry-After: the shared gate closes for 1, 2, 4... s (capped), jittered.
+    rate_limit_backoff_base: float = 1.0
+    rate_limit_backoff_cap: float = 60.0
+    # Spotify's rolling window; the pace runs at `pace_margin` of the allowance measured in
+    # it, and creeps up by `pace_growth` for every window that passes without a 429.
+    rate_window: float = 30.0
+    pace_margin: float = 0.95
+    pace_growth: float = 0.05
     # Spotify resets a spent development-mode quota later; a long-running service asks again
     # after this pause instead of refusing every call until it restarts.
     quota_pause: float = 3600.0
@@ -72,22 +84,28 @@ def retry_after_seconds(
 
     `default` when the header is missing or unreadable; a date in the past means no wait.
     """
+    announced = announced_wait(headers, now())
+    return default if announced is None else announced
+
+
+def announced_wait(headers: Mapping[str, str], now: dt.datetime) -> float | None:
+    """Seconds a readable `Retry-After` asks for, None when there is none."""
     value = headers.get("Retry-After", "").strip()
     if not value:
-        return default
+        return None
     try:
         seconds = float(value)
     except ValueError:
-        return _seconds_until(value, default, now())
+        return _seconds_until(value, now)
     # A negative or endless delay is not one the server can have meant.
-    return seconds if math.isfinite(seconds) and seconds >= 0 else default
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
-def _seconds_until(http_date: str, default: float, now: dt.datetime) -> float:
+def _seconds_until(http_date: str, now: dt.datetime) -> float | None:
     try:
         when = email.utils.parsedate_to_datetime(http_date)
     except (TypeError, ValueError):
-        return default
+        return None
     # An HTTP-date is always UTC; "-0000" parses as a naive value.
     aware = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
     return max(0.0, (aware - now).total_seconds())
@@ -102,7 +120,7 @@ def is_quota_exceeded(response: httpx.Response) -> bool:
 
 
 class Requester:
-    """Sends every request: concurrency cap, the shared Retry-After gate, retries, quota stop."""
+    """Sends every request: concurrency cap, the shared gate and pace, retries, quota stop."""
 
     def __init__(
         self,
@@ -122,13 +140,22 @@ class Requester:
         self._clock = clock
         self._now = now
         self._rng = rng
+        self._pacer = Pacer(clock, retry.rate_window, retry.pace_margin, retry.pace_growth)
         self._not_before = 0.0
+        # 429s without Retry-After in a row, and when the last of them closed the gate.
+        self._unannounced = 0
+        self._unannounced_at = -math.inf
         self._quota_spent_until = float("-inf")
 
     @property
     def quota_spent(self) -> bool:
         """Whether Spotify said the quota is spent less than a quota pause ago."""
         return self._clock() < self._quota_spent_until
+
+    @property
+    def pace(self) -> float | None:
+        """Requests per second the shared pace allows, None while no 429 has set one."""
+        return self._pacer.rate
 
     def build(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
         """A request on the shared HTTP client (its headers and timeouts)."""
@@ -137,14 +164,17 @@ class Requester:
     async def send(
         self, request: httpx.Request, auth: httpx.Auth | None, *, limited: bool = True
     ) -> httpx.Response:
-        """The first answer that is neither 429 nor 5xx, within the retry bounds."""
+        """The first answer that is neither 429 nor 5xx, within the deadline and retry bounds."""
         started = self._clock()
-        failures = throttled = 0
+        deadline = current_deadline()
+        if deadline is None:
+            deadline = started + self._retry.rate_limit_budget
+        failures = 0
         while True:
             if self.quota_spent:
                 raise QuotaExceeded(QUOTA_MESSAGE)
             try:
-                response = await self._send_once(request, auth, limited)
+                sent_at, response = await self._send_once(request, auth, limited, deadline)
             except httpx.TransportError as exc:
                 failures += 1
                 await self._back_off(request, failures, started, type(exc).__name__)
@@ -152,9 +182,11 @@ class Requester:
             except httpx.DecodingError:
                 raise MalformedResponse(f"{describe(request)}: undecodable answer") from None
             if response.status_code == 429:
-                throttled += 1
-                self._throttle(request, response, throttled)
-            elif response.status_code >= 500:
+                self._throttle(request, response, sent_at, limited)
+                continue
+            if limited:
+                self._passed(sent_at)
+            if response.status_code >= 500:
                 failures += 1
                 await self._back_off(request, failures, started, f"HTTP {response.status_code}")
             else:
@@ -181,17 +213,42 @@ class Requester:
         )
 
     async def _send_once(
-        self, request: httpx.Request, auth: httpx.Auth | None, limited: bool
-    ) -> httpx.Response:
-        # Token requests bypass the semaphore: they run inside an API request's auth flow,
-        # which already holds a slot, and would deadlock when every slot is taken.
+        self, request: httpx.Request, auth: httpx.Auth | None, limited: bool, deadline: float
+    ) -> tuple[float, httpx.Response]:
+        # Token requests bypass the semaphore and the pace: they run inside an API request's
+        # auth flow, which already holds a slot and its turn, and would deadlock otherwise.
         if not limited:
-            await self._wait_for_window()
-            return await self._http.send(request, auth=auth)
+            await self._wait_for_gate(request, deadline)
+            return self._clock(), await self._http.send(request, auth=auth)
         async with self._semaphore:
-            # Checked once the slot is ours: a 429 may have closed the window while we queued.
-            await self._wait_for_window()
-            return await self._http.send(request, auth=auth)
+            sent_at = await self._take_turn(request, deadline)
+            return sent_at, await self._http.send(request, auth=auth)
+
+    async def _take_turn(self, request: httpx.Request, deadline: float) -> float:
+        """Wait for this request's paced start, after the gate; the instant it leaves."""
+        while True:
+            start = self._pacer.turn(self._not_before)
+            self._check_deadline(request, start, deadline)
+            if (delay := start - self._clock()) > 0:
+                await self._sleep(delay)
+            # A 429 that arrived while we slept may have closed the gate again.
+            if self._not_before <= self._clock():
+                return self._clock()
+
+    async def _wait_for_gate(self, request: httpx.Request, deadline: float) -> None:
+        while (delay := self._not_before - self._clock()) > 0:
+            self._check_deadline(request, self._not_before, deadline)
+            await self._sleep(delay)
+
+    def _check_deadline(self, request: httpx.Request, start: float, deadline: float) -> None:
+        if start <= deadline:
+            return
+        wait = start - self._clock()
+        raise RateLimited(
+            f"{describe(request)}: rate limited; its turn is {wait:.0f} s away, "
+            f"past the deadline {max(0.0, deadline - self._clock()):.0f} s away",
+            wait,
+        )
 
     def _jitter(self, failures: int) -> float:
         # Full jitter: spreads the retries of many tasks that failed together.
@@ -200,24 +257,44 @@ class Requester:
             0, min(policy.backoff_cap, policy.backoff_base * 2 ** (failures - 1))
         )
 
-    async def _wait_for_window(self) -> None:
-        while (delay := self._not_before - self._clock()) > 0:
-            if delay > self._retry.max_retry_after:
-                raise RateLimited(f"Spotify asked for a {delay:.0f} s pause", delay)
-            await self._sleep(delay)
+    def _passed(self, sent_at: float) -> None:
+        self._pacer.accepted(sent_at)
+        if sent_at > self._unannounced_at:
+            self._unannounced = 0
 
-    def _throttle(self, request: httpx.Request, response: httpx.Response, count: int) -> None:
+    def _throttle(
+        self, request: httpx.Request, response: httpx.Response, sent_at: float, limited: bool
+    ) -> None:
         if is_quota_exceeded(response):
             self._quota_spent_until = self._clock() + self._retry.quota_pause
             logger.error("%s", QUOTA_MESSAGE)
             raise QuotaExceeded(QUOTA_MESSAGE)
-        wait = retry_after_seconds(response.headers, self._retry.default_retry_after, now=self._now)
+        if limited:
+            self._pacer.refused()
+        announced = announced_wait(response.headers, self._now())
+        wait = self._unannounced_backoff(sent_at) if announced is None else announced
         self._not_before = max(self._not_before, self._clock() + wait)
+        pace = self._pacer.rate
         logger.warning(
-            "Spotify rate limit on %s: nothing leaves for %.1f s", describe(request), wait
+            "Spotify rate limit on %s: nothing leaves for %.1f s%s",
+            describe(request),
+            max(0.0, self._not_before - self._clock()),
+            f", then {pace:.2f} requests/s" if pace else "",
         )
-        if count > self._retry.max_rate_limited:
-            raise RateLimited(f"{describe(request)} was rate limited {count} times", wait)
+
+    def _unannounced_backoff(self, sent_at: float) -> float:
+        """Exponential, jittered; only a request sent after the last such 429 doubles it."""
+        if sent_at <= self._unannounced_at:
+            return 0.0  # in flight when the gate closed: that closing already covers it
+        self._unannounced += 1
+        self._unannounced_at = self._clock()
+        policy = self._retry
+        step = min(
+            policy.rate_limit_backoff_cap,
+            policy.rate_limit_backoff_base * 2 ** (self._unannounced - 1),
+        )
+        # Equal jitter: tasks that met the limit together spread out, yet all wait a while.
+        return step / 2 + self._rng.uniform(0, step / 2)
 
     async def _back_off(
         self, request: httpx.Request, failures: int, started: float, reason: str

@@ -76,6 +76,8 @@ def test_values_are_parsed_from_the_environment(
         "RECCOBEATS_URL": "http://127.0.0.1:9/v1/",
         "AUDIO_FEATURES_CSV": "tracks.csv",
         "LOG_LEVEL": "debug",
+        "SNAPSHOT_USER_DEADLINE": "120",
+        "SPOTIFY_RATE_WINDOW": "2.5",
     }.items():
         monkeypatch.setenv(name, value)
     read = Settings.from_environment(env_file=None)
@@ -88,6 +90,8 @@ def test_values_are_parsed_from_the_environment(
     assert read.reccobeats_url == "http://127.0.0.1:9/v1"
     assert read.audio_features_csv == Path("tracks.csv")
     assert read.log_level == "DEBUG"
+    assert read.snapshot_user_deadline == 120.0
+    assert read.spotify_rate_window == 2.5
 
 
 def test_a_fresh_install_has_the_documented_defaults(settings: Settings) -> None:
@@ -106,6 +110,7 @@ def test_a_fresh_install_has_the_documented_defaults(settings: Settings) -> None
         spotify_accounts_url="https://accounts.spotify.com",
         spotify_max_concurrency=8,
         spotify_timeout=10.0,
+        spotify_rate_window=30.0,
         token_encryption_keys=(),
         api_keys=(),
         admin_token=None,
@@ -114,6 +119,7 @@ def test_a_fresh_install_has_the_documented_defaults(settings: Settings) -> None
         snapshot_workers=4,
         snapshot_lease=600.0,
         history_interval=30.0,
+        snapshot_user_deadline=1800.0,
         audio_features_sources=(),
         audio_features_csv=None,
         reccobeats_url="https://api.reccobeats.com/v1",

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
+import itertools
+import math
+import random
+from collections import Counter
 from email.utils import format_datetime
 from typing import Any
 
@@ -57,40 +62,161 @@ async def test_retry_after_holds_back_every_task_until_the_window_passed(
     assert vtime.now == 7  # one shared window, not one per task
 
 
-async def test_429_without_retry_after_waits_the_default(
+async def test_429_without_retry_after_backs_off_exponentially_with_jitter(
     make_client: Any, spotify: respx.MockRouter, vtime: VirtualTime
 ) -> None:
-    client: SpotifyClient = make_client(retry=RetryPolicy(default_retry_after=4.0))
+    client: SpotifyClient = make_client(max_concurrency=1)
     sent: list[float] = []
-    spotify.get(url__regex=TRACK_ROUTE).mock(
-        side_effect=_stamping(vtime, [httpx.Response(429)], sent)
-    )
+    refusals = [httpx.Response(429) for _ in range(5)]
+    spotify.get(url__regex=TRACK_ROUTE).mock(side_effect=_stamping(vtime, refusals, sent))
+
     assert (await client.track("t1")).id == "t1"
-    assert sent == [0, 4.0]
+
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sent)]
+    assert len(gaps) == 5
+    for step, gap in enumerate(gaps):  # between half of and the whole of 1, 2, 4, 8, 16 s
+        assert 2**step / 2 <= gap <= 2**step, gaps
+    assert len(set(gaps)) == len(gaps)
 
 
-async def test_retry_after_longer_than_allowed_raises_rate_limited(
+async def test_backoff_without_retry_after_differs_between_processes(
     make_client: Any, spotify: respx.MockRouter, vtime: VirtualTime
 ) -> None:
-    client: SpotifyClient = make_client(retry=RetryPolicy(max_retry_after=60))
-    route = spotify.get(url__regex=TRACK_ROUTE).respond(429, headers={"Retry-After": "3600"})
-    with pytest.raises(RateLimited) as raised:
+    waits = []
+    for seed in (1, 2):
+        client: SpotifyClient = make_client(rng=random.Random(seed))
+        sent: list[float] = []
+        spotify.get(url__regex=TRACK_ROUTE).mock(
+            side_effect=_stamping(vtime, [httpx.Response(429)], sent)
+        )
         await client.track("t1")
-    assert raised.value.retry_after == 3600
-    with pytest.raises(RateLimited):  # later calls respect the window too, without sending
-        await client.track("t2")
+        waits.append(sent[1] - sent[0])
+    assert waits[0] != waits[1]  # jitter: two instances that meet a 429 together spread out
+
+
+async def test_a_429_on_a_request_already_in_flight_does_not_double_the_backoff(
+    make_client: Any, spotify: respx.MockRouter, vtime: VirtualTime
+) -> None:
+    client: SpotifyClient = make_client(max_concurrency=4)
+    sent: list[float] = []
+    refusals = iter([httpx.Response(429) for _ in range(4)])
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(vtime.now)
+        for _ in range(5):  # all four are on the wire before the first answer comes back
+            await asyncio.sleep(0)
+        return next(refusals, httpx.Response(200, json=track_json()))
+
+    spotify.get(url__regex=TRACK_ROUTE).mock(side_effect=answer)
+
+    await asyncio.gather(*(client.track(f"t{n}") for n in range(4)))
+
+    assert sent[:4] == [0, 0, 0, 0]
+    assert all(0.5 <= when <= 1.0 for when in sent[4:]), sent  # one closing, not four
+
+
+async def test_endless_429_waits_until_the_deadline_not_a_number_of_tries(
+    make_client: Any, spotify: respx.MockRouter, vtime: VirtualTime
+) -> None:
+    client: SpotifyClient = make_client()
+    route = spotify.get(url__regex=TRACK_ROUTE).respond(429, headers={"Retry-After": "1"})
+    with client.deadline(120), pytest.raises(RateLimited, match="past the deadline"):
+        await client.track("t1")
+    assert route.call_count >= 100
+    assert vtime.now <= 120
+
+
+async def test_retry_after_past_the_deadline_raises_without_waiting(
+    make_client: Any, spotify: respx.MockRouter, vtime: VirtualTime
+) -> None:
+    client: SpotifyClient = make_client()
+    route = spotify.get(url__regex=TRACK_ROUTE).respond(429, headers={"Retry-After": "3600"})
+    with client.deadline(600):
+        with pytest.raises(RateLimited) as raised:
+            await client.track("t1")
+        assert raised.value.retry_after == 3600
+        with pytest.raises(RateLimited):  # later calls respect the window too, without sending
+            await client.track("t2")
     assert route.call_count == 1
     assert vtime.sleeps == []
 
 
-async def test_endless_429_gives_up_after_the_bound(
-    make_client: Any, spotify: respx.MockRouter
+async def test_a_deadline_reaches_the_tasks_started_within_it(
+    make_client: Any, spotify: respx.MockRouter, vtime: VirtualTime
 ) -> None:
-    client: SpotifyClient = make_client(retry=RetryPolicy(max_rate_limited=3))
-    route = spotify.get(url__regex=TRACK_ROUTE).respond(429, headers={"Retry-After": "1"})
+    client: SpotifyClient = make_client()
+    spotify.get(url__regex=TRACK_ROUTE).respond(429, headers={"Retry-After": "50"})
+    with client.deadline(30):
+        tasks = [asyncio.create_task(client.track(f"t{n}")) for n in range(3)]
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(result, RateLimited) for result in results), results
+    assert vtime.now == 0
+
+
+async def test_outside_a_deadline_the_policy_bounds_the_wait(
+    make_client: Any, spotify: respx.MockRouter, vtime: VirtualTime
+) -> None:
+    client: SpotifyClient = make_client(retry=RetryPolicy(rate_limit_budget=60))
+    sent: list[float] = []
+    limited = httpx.Response(429, headers={"Retry-After": "45"})
+    spotify.get(url__regex=TRACK_ROUTE).mock(side_effect=_stamping(vtime, [limited], sent))
+    assert (await client.track("t1")).id == "t1"  # 45 s fits in the budget
+    spotify.get(url__regex=TRACK_ROUTE).respond(429, headers={"Retry-After": "90"})
     with pytest.raises(RateLimited):
-        await client.track("t1")
-    assert route.call_count == 4
+        await client.track("t2")
+
+
+class RollingWindow:
+    """Spotify's limit: at most `limit` accepted requests in any `window` seconds."""
+
+    def __init__(self, vtime: VirtualTime, limit: int, window: float, announce: bool) -> None:
+        self.vtime = vtime
+        self.limit = limit
+        self.window = window
+        self.announce = announce
+        self.accepted: collections.deque[float] = collections.deque()
+        self.sent: list[float] = []
+        self.refused: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        now = self.vtime.now
+        while self.accepted and self.accepted[0] <= now - self.window:
+            self.accepted.popleft()
+        self.sent.append(now)
+        if len(self.accepted) >= self.limit:
+            self.refused.append(now)
+            wait = math.ceil(self.accepted[0] + self.window - now)
+            return httpx.Response(429, headers={"Retry-After": str(wait)} if self.announce else {})
+        self.accepted.append(now)
+        return httpx.Response(200, json=track_json())
+
+
+@pytest.mark.parametrize("announce", [True, False], ids=["retry-after", "no-retry-after"])
+async def test_after_a_429_every_task_paces_itself_below_the_allowed_rate(
+    make_client: Any, spotify: respx.MockRouter, vtime: VirtualTime, announce: bool
+) -> None:
+    client: SpotifyClient = make_client(max_concurrency=8, retry=RetryPolicy(rate_window=10))
+    server = RollingWindow(vtime, limit=20, window=10, announce=announce)
+    spotify.get(url__regex=TRACK_ROUTE).mock(side_effect=server)
+
+    async def worker(number: int) -> None:
+        for n in range(40):
+            await client.track(f"t{number}x{n}")
+
+    await asyncio.gather(*(worker(number) for number in range(8)))
+
+    # 320 requests at 2 per second: 16 windows. Without a pace, every wait would end in a
+    # burst of 8 and a 429 for most of them, window after window.
+    first_wait_over = server.refused[0] + 10
+    later = [when for when in server.refused if when >= first_wait_over]
+    # Once paced, a 429 is the pace probing upwards: never two in one window.
+    assert all(b - a >= 10 for a, b in itertools.pairwise(later)), server.refused
+    assert len(later) <= 8, server.refused
+    assert client.pace is not None
+    assert client.pace <= 2.0
+    starts = [when for when in server.sent if when >= first_wait_over]
+    assert max(Counter(math.floor(when) for when in starts).values()) <= 3
+    assert vtime.now <= 1.25 * (320 / 2)  # near the floor: calls / allowed rate
 
 
 @pytest.mark.parametrize(
