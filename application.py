@@ -36,7 +36,13 @@ from jobs.scheduler import create_scheduler
 from jobs.service import Handler, RunCannotStart, SnapshotService
 from jobs.user_sessions import UserSessions
 from settings import Settings
-from spotify_client import QuotaExceeded, RetryPolicy, SpotifyClient, create_http_client
+from spotify_client import (
+    QuotaExceeded,
+    RateLimited,
+    RetryPolicy,
+    SpotifyClient,
+    create_http_client,
+)
 from web.origin import PublicOrigin
 from web.problems import EXCEPTION_HANDLERS
 from web.read_cache import ReadCache
@@ -156,6 +162,8 @@ def create_snapshot_service(
         concurrency=settings.snapshot_workers,
         lease=dt.timedelta(seconds=settings.snapshot_lease),
         stop_on=(QuotaExceeded,),
+        retry_on=(RateLimited,),
+        run_deadline=dt.timedelta(seconds=settings.snapshot_run_deadline),
     )
 
 

@@ -203,9 +203,12 @@ def _print_summary(summary: RunSummary) -> None:
     print(
         f"snapshot run {summary.run_id}: {len(summary.ok)} ok, {len(summary.failed)} failed, "
         f"{len(summary.reauth_required)} need re-authorisation, {len(summary.skipped)} skipped"
+        + (f", {len(summary.rate_limited)} rate limited" if summary.rate_limited else "")
     )
     for username, error in sorted(summary.failed.items()):
         print(f"  failed: {username}: {error}")
+    for username, reason in sorted(summary.rate_limited.items()):
+        print(f"  rate limited (retry with the same date): {username}: {reason}")
     for username in summary.reauth_required:
         print(f"  needs login again: {username} (python application.py users add or /auth/login)")
 

@@ -409,6 +409,15 @@ class Settings:
             "is put back to be retried later in the run",
         )
     )
+    snapshot_run_deadline: float = dataclasses.field(
+        metadata=_declare(
+            "SNAPSHOT_RUN_DEADLINE",
+            _positive(float),
+            "43200",
+            "seconds after its start a run stops retrying users Spotify's rate limit put back; "
+            "they are then reported as rate limited, never as failed",
+        )
+    )
     audio_features_sources: tuple[str, ...] = dataclasses.field(
         metadata=_declare(
             "AUDIO_FEATURES_SOURCES",

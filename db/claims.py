@@ -14,7 +14,7 @@ import datetime as dt
 import peewee as pw
 
 from db.job_status import JobStatus
-from db.models import Snapshot, SnapshotJob, User, utcnow
+from db.models import Snapshot, SnapshotJob, SnapshotRun, User, utcnow
 from db.runs import close_open_run, in_run
 from db.transactions import locked, write_transaction
 
@@ -34,6 +34,14 @@ class ClaimedJob:
     force: bool
     attempts: int
     run_id: str | None
+    # When the run gives up on users Spotify's rate limit keeps waiting (None: never).
+    run_deadline: dt.datetime | None = None
+
+    def seconds_left(self) -> float | None:
+        """Seconds until the run's deadline (never below 0), None when it has none."""
+        if self.run_deadline is None:
+            return None
+        return max(0.0, (self.run_deadline - utcnow()).total_seconds())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +98,8 @@ def _already_written(job: SnapshotJob) -> bool:
 def _lock_next_claimable(run_id: str | None, now: dt.datetime) -> SnapshotJob | None:
     expired = SnapshotJob.lease_until.is_null() | (SnapshotJob.lease_until < now)
     running = SnapshotJob.status == JobStatus.RUNNING
-    claimable = (SnapshotJob.status == JobStatus.QUEUED) | (running & expired)
+    due = SnapshotJob.retry_at.is_null() | (SnapshotJob.retry_at <= now)
+    claimable = ((SnapshotJob.status == JobStatus.QUEUED) & due) | (running & expired)
     if run_id is not None:
         claimable &= in_run(run_id)
     query = SnapshotJob.select().where(claimable).order_by(SnapshotJob.id)
@@ -126,7 +135,14 @@ def _take(
         force=job.force,
         attempts=job.attempts + 1,
         run_id=job.run_id,
+        run_deadline=_run_deadline(job.run_id),
     )
+
+
+def _run_deadline(run_id: str | None) -> dt.datetime | None:
+    if run_id is None:
+        return None
+    return SnapshotRun.select(SnapshotRun.deadline).where(SnapshotRun.id == run_id).scalar()
 
 
 def _close_job(job: SnapshotJob, status: str, error: str | None, now: dt.datetime) -> None:
@@ -173,3 +189,35 @@ def release_job(job_id: int, worker_id: str) -> bool:
         updated_at=utcnow(),
     )
     return bool(released.where(_held_by(job_id, worker_id)).execute())
+
+
+def defer_job(job_id: int, worker_id: str, reason: str, delay: dt.timedelta) -> str | None:
+    """Put a held job back to be claimed again `delay` from now, or give it up as rate limited.
+
+    Spotify's rate limit ran the user out of time: no attempt of theirs is spent. A retry
+    that would start after the run's deadline is not made; the job ends `RATE_LIMITED`.
+    Returns the job's new status, None when this worker no longer held it.
+    """
+    now = utcnow()
+    retry_at = now + delay
+    with write_transaction():
+        job = locked(SnapshotJob.select().where(_held_by(job_id, worker_id))).first()
+        if job is None:
+            return None
+        deadline = _run_deadline(job.run_id)
+        if deadline is not None and retry_at > deadline:
+            message = f"Spotify's rate limit left no time before the run's deadline: {reason}"
+            _close_job(job, JobStatus.RATE_LIMITED, one_line(message), now)
+            return JobStatus.RATE_LIMITED
+        put_back = {
+            "status": JobStatus.QUEUED,
+            "worker": None,
+            "lease_until": None,
+            "attempts": SnapshotJob.attempts - 1,
+            "deferrals": SnapshotJob.deferrals + 1,
+            "retry_at": retry_at,
+            "error": one_line(f"retried later ({job.deferrals + 1}): {reason}"),
+            "updated_at": now,
+        }
+        SnapshotJob.update(put_back).where(SnapshotJob.id == job.id).execute()
+    return JobStatus.QUEUED

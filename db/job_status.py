@@ -15,7 +15,11 @@ class JobStatus:
     REAUTH: Final = "reauth_required"
     # A user the run named who is not active: the job exists so the summary can list them.
     SKIPPED: Final = "skipped"
+    # Spotify's rate limit left no time for this user before the run's deadline: not a
+    # failure of the user's, and retried by the next run for the date.
+    RATE_LIMITED: Final = "rate_limited"
 
     PENDING: Final = (QUEUED, RUNNING)
-    # What a worker may finish a job as; SKIPPED is decided by the queue, never by a worker.
+    # What a worker may finish a job as; SKIPPED is decided by the queue, never by a worker,
+    # and RATE_LIMITED by the queue when a put-back job would pass its run's deadline.
     OUTCOMES: Final = (DONE, FAILED, REAUTH)

@@ -26,6 +26,7 @@ from db.models import (
     Snapshot,
     SnapshotDocument,
     SnapshotJob,
+    SnapshotRun,
     SnapshotRunUser,
     TrackCredit,
 )
@@ -146,6 +147,24 @@ def _add_user_timezone(database: pw.Database) -> None:
         )
 
 
+def _add_retry_later(database: pw.Database) -> None:
+    """A job the rate limit ran out of time is retried later, until its run's deadline."""
+    migrator = SchemaMigrator.from_database(database)
+    wanted = (
+        (SnapshotJob._meta.table_name, "retry_at", pw.DateTimeField(null=True)),
+        (SnapshotJob._meta.table_name, "deferrals", pw.IntegerField(default=0)),
+        (SnapshotRun._meta.table_name, "deadline", pw.DateTimeField(null=True)),
+    )
+    present = {table: {c.name for c in database.get_columns(table)} for table, _, _ in wanted}
+    run_migrations(
+        *(
+            migrator.add_column(table, name, field)
+            for table, name, field in wanted
+            if name not in present[table]
+        )
+    )
+
+
 # Append-only: each entry upgrades the schema from the version before it.
 MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (
     _create_initial_schema,
@@ -157,6 +176,7 @@ MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (
     _add_artist_profiles,
     _add_snapshot_documents,
     _add_user_timezone,
+    _add_retry_later,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

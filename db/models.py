@@ -355,6 +355,8 @@ class SnapshotRun(BaseModel):
     force = pw.BooleanField(default=False)
     created_at = pw.DateTimeField(default=utcnow)
     finished_at = pw.DateTimeField(null=True)
+    # A job Spotify's rate limit put back is retried until then; after it, it is given up.
+    deadline = pw.DateTimeField(null=True)
 
 
 class SnapshotRunUser(BaseModel):
@@ -386,6 +388,9 @@ class SnapshotJob(BaseModel):
     worker = pw.CharField(max_length=128, null=True)
     error = pw.TextField(null=True)
     updated_at = pw.DateTimeField(default=utcnow)
+    # Put back after Spotify's rate limit ran the user out of time: not claimed before then.
+    retry_at = pw.DateTimeField(null=True)
+    deferrals = pw.IntegerField(default=0)
 
     class Meta:
         indexes = ((("user", "date"), True),)

@@ -22,11 +22,13 @@ class RunSummary:
     reauth_required: list[str]
     skipped: list[str]
     pending: list[str] = dataclasses.field(default_factory=list)
+    # Users Spotify's rate limit left no time for before the run's deadline, and why.
+    rate_limited: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def succeeded(self) -> bool:
-        """True when no job failed and none is left unfinished (the CLI's exit code)."""
-        return not self.failed and not self.pending
+        """True when every user asked for was snapshotted or skipped (the CLI's exit code)."""
+        return not self.failed and not self.pending and not self.rate_limited
 
 
 def _run_jobs(run_id: str) -> tuple[SnapshotRun, list[tuple[str, str, str | None]]]:
@@ -83,6 +85,8 @@ def summarize_run(run_id: str) -> RunSummary:
             summary.reauth_required.append(username)
         elif status == JobStatus.SKIPPED:
             summary.skipped.append(username)
+        elif status == JobStatus.RATE_LIMITED:
+            summary.rate_limited[username] = error or "rate limited"
         else:
             summary.pending.append(username)
     return summary

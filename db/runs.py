@@ -36,13 +36,25 @@ def create_run(
     trigger: str,
     force: bool = False,
     usernames: Sequence[str] | None = None,
+    deadline: dt.timedelta | None = None,
 ) -> str:
-    """Queue one job per active user (or per named user) for `date`; returns the run id."""
+    """Queue one job per active user (or per named user) for `date`; returns the run id.
+
+    Jobs Spotify's rate limit puts back are retried until `deadline` from now (no limit
+    when None).
+    """
     now = utcnow()
     with write_transaction():
         users = _users_for_run(usernames)
         run_id = str(uuid.uuid4())
-        SnapshotRun.create(id=run_id, date=date, trigger=trigger, force=force, created_at=now)
+        SnapshotRun.create(
+            id=run_id,
+            date=date,
+            trigger=trigger,
+            force=force,
+            created_at=now,
+            deadline=None if deadline is None else now + deadline,
+        )
         members = [{"run": run_id, "user": user.id} for user in users]
         if members:
             SnapshotRunUser.insert_many(members).execute()
@@ -99,13 +111,15 @@ def _enqueue(
 
 
 def _requeue(theirs: pw.Expression, force: bool, now: dt.datetime) -> None:
-    redo = [JobStatus.FAILED, JobStatus.REAUTH, JobStatus.SKIPPED]
+    redo = [JobStatus.FAILED, JobStatus.REAUTH, JobStatus.SKIPPED, JobStatus.RATE_LIMITED]
     if force:
         redo.append(JobStatus.DONE)
     fresh = {
         "status": JobStatus.QUEUED,
         "force": force,
         "attempts": 0,
+        "deferrals": 0,
+        "retry_at": None,
         "error": None,
         "lease_until": None,
         "worker": None,
@@ -118,7 +132,12 @@ def _requeue(theirs: pw.Expression, force: bool, now: dt.datetime) -> None:
 
 
 def _skip(run_id: str, date: dt.date, users: list[User], now: dt.datetime) -> None:
-    waiting_statuses = (JobStatus.QUEUED, JobStatus.FAILED, JobStatus.REAUTH)
+    waiting_statuses = (
+        JobStatus.QUEUED,
+        JobStatus.FAILED,
+        JobStatus.REAUTH,
+        JobStatus.RATE_LIMITED,
+    )
     for user in users:
         reason = f"user is {user.status}"
         SnapshotJob.insert(

@@ -19,6 +19,7 @@ from db.claims import (
     ClaimedJob,
     JobOutcome,
     claim_next_job,
+    defer_job,
     finish_job,
     one_line,
     release_job,
@@ -49,6 +50,8 @@ class _Drain:
     renew_every: dt.timedelta
     on_progress: Callable[[ClaimedJob, JobOutcome], None] | None
     stop_on: tuple[type[Exception], ...] = ()
+    retry_on: tuple[type[Exception], ...] = ()
+    retry_delay: dt.timedelta = dt.timedelta(minutes=5)
     stopped: Exception | None = None
 
     async def worker(self, worker_id: str) -> None:
@@ -64,11 +67,35 @@ class _Drain:
                 await self.database.run(release_job, job.id, worker_id)
 
     async def _finish(self, job: ClaimedJob, worker_id: str, outcome: JobOutcome) -> None:
+        if outcome.status == JobStatus.RATE_LIMITED:
+            await self._defer(job, worker_id, outcome)
+            return
         if not await self.database.run(finish_job, job.id, worker_id, outcome):
             logger.warning("job %s for %s was taken over before it finished", job.id, job.username)
             return
         if self.on_progress is not None:
             self.on_progress(job, outcome)
+
+    async def _defer(self, job: ClaimedJob, worker_id: str, outcome: JobOutcome) -> None:
+        reason = outcome.error or "rate limited"
+        status = await self.database.run(defer_job, job.id, worker_id, reason, self.retry_delay)
+        if status == JobStatus.QUEUED:
+            logger.warning(
+                "snapshot of %s for %s put back for %s: %s",
+                job.username,
+                job.date,
+                self.retry_delay,
+                reason,
+            )
+        elif status == JobStatus.RATE_LIMITED:
+            logger.error(
+                "snapshot of %s for %s given up at the run's deadline: %s",
+                job.username,
+                job.date,
+                reason,
+            )
+            if self.on_progress is not None:
+                self.on_progress(job, JobOutcome(JobStatus.RATE_LIMITED, reason))
 
     async def _run_holding_lease(self, job: ClaimedJob, worker_id: str) -> JobOutcome | None:
         work = asyncio.create_task(self._outcome(job))
@@ -122,6 +149,9 @@ class _Drain:
             logger.error("snapshot run stopped at %s: %s", job.username, one_line(str(exc)))  # noqa: TRY400
             self.stopped = exc
             return None
+        except self.retry_on as exc:
+            # Spotify's limit, not the user: try them again later in the run.
+            return JobOutcome(JobStatus.RATE_LIMITED, describe_exception(exc))
         except Exception as exc:  # noqa: BLE001 - one user's failure must not stop the others
             error = describe_exception(exc)
             # No traceback: chained exceptions may quote requests, and requests carry tokens.
@@ -146,16 +176,30 @@ async def drain(
     on_progress: Callable[[ClaimedJob, JobOutcome], None] | None = None,
     renew_every: dt.timedelta | None = None,
     stop_on: tuple[type[Exception], ...] = (),
+    retry_on: tuple[type[Exception], ...] = (),
+    retry_delay: dt.timedelta = dt.timedelta(minutes=5),
     poll: float = 1.0,
 ) -> None:
     """Run claimable jobs (of `run_id`, or any) through `handler` until none is left.
 
     A `stop_on` exception from the handler ends the drain early: that job goes back to the
     queue, no more are claimed, and the exception is raised once the running jobs end.
+    A `retry_on` exception puts the job back to be claimed again `retry_delay` later (until
+    the run's deadline); the drain waits for it.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, not {concurrency}")
-    state = _Drain(database, handler, run_id, lease, renew_every or lease / 3, on_progress, stop_on)
+    state = _Drain(
+        database,
+        handler,
+        run_id,
+        lease,
+        renew_every or lease / 3,
+        on_progress,
+        stop_on,
+        retry_on,
+        retry_delay,
+    )
     await _work(state, worker_id, concurrency)
     # Another worker may still hold some of this run's jobs: wait for them, and take over
     # any whose lease runs out, so that the run's summary is whole when drain returns.

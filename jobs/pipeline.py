@@ -85,8 +85,11 @@ class SnapshotPipeline:
         )
 
     async def __call__(self, job: ClaimedJob) -> JobOutcome:
-        # Every call of this user's snapshot, in whichever task, waits on 429s until then only.
-        with self.spotify.deadline(self.user_deadline):
+        # Every call of this user's snapshot, in whichever task, waits on 429s until then only,
+        # and never past the run's own deadline.
+        left = job.seconds_left()
+        seconds = self.user_deadline if left is None else min(self.user_deadline, left)
+        with self.spotify.deadline(seconds):
             return await self._take(job)
 
     async def _take(self, job: ClaimedJob) -> JobOutcome:

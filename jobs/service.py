@@ -50,6 +50,8 @@ class SnapshotService:
 
     `make_handler` builds a run's handler before anything is queued, and raises
     `RunCannotStart` when no run could succeed (a missing setting): such a run is refused.
+    A `retry_on` error (Spotify's rate limit) puts the user back, to be retried
+    `retry_delay` later, until `run_deadline` after the run began.
     """
 
     def __init__(
@@ -61,6 +63,9 @@ class SnapshotService:
         concurrency: int = 4,
         lease: dt.timedelta = dt.timedelta(minutes=10),
         stop_on: tuple[type[Exception], ...] = (),
+        retry_on: tuple[type[Exception], ...] = (),
+        run_deadline: dt.timedelta | None = None,
+        retry_delay: dt.timedelta = dt.timedelta(minutes=5),
     ) -> None:
         self.database = database
         self.make_handler = make_handler
@@ -68,6 +73,9 @@ class SnapshotService:
         self.concurrency = concurrency
         self.lease = lease
         self.stop_on = stop_on
+        self.retry_on = retry_on
+        self.run_deadline = run_deadline
+        self.retry_delay = retry_delay
         self._background: set[asyncio.Task[Any]] = set()
 
     def today(self) -> dt.date:
@@ -128,11 +136,13 @@ class SnapshotService:
             logger.error("nightly snapshot run stopped: %s", exc)  # noqa: TRY400
             return
         logger.info(
-            "nightly snapshot run %s: %d ok, %d failed, %d need re-authorisation",
+            "nightly snapshot run %s: %d ok, %d failed, %d need re-authorisation, "
+            "%d left without time by Spotify's rate limit",
             summary.run_id,
             len(summary.ok),
             len(summary.failed),
             len(summary.reauth_required),
+            len(summary.rate_limited),
         )
 
     async def close(self) -> None:
@@ -145,7 +155,12 @@ class SnapshotService:
         self, date: dt.date | None, usernames: Sequence[str] | None, force: bool, trigger: str
     ) -> str:
         return await self.database.run(
-            create_run, date or self.today(), trigger=trigger, force=force, usernames=usernames
+            create_run,
+            date or self.today(),
+            trigger=trigger,
+            force=force,
+            usernames=usernames,
+            deadline=self.run_deadline,
         )
 
     async def _drain_in_background(self, run_id: str, handler: Handler) -> None:
@@ -166,6 +181,8 @@ class SnapshotService:
             lease=self.lease,
             on_progress=on_progress,
             stop_on=self.stop_on,
+            retry_on=self.retry_on,
+            retry_delay=self.retry_delay,
         )
 
     async def _fail(self, run_id: str, exc: Exception) -> None:

@@ -120,6 +120,7 @@ def test_a_fresh_install_has_the_documented_defaults(settings: Settings) -> None
         snapshot_lease=600.0,
         history_interval=30.0,
         snapshot_user_deadline=1800.0,
+        snapshot_run_deadline=43200.0,
         audio_features_sources=(),
         audio_features_csv=None,
         reccobeats_url="https://api.reccobeats.com/v1",

@@ -9,7 +9,14 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
 
-from db.claims import ClaimedJob, JobOutcome, claim_next_job, finish_job, renew_lease
+from db.claims import (
+    ClaimedJob,
+    JobOutcome,
+    claim_next_job,
+    defer_job,
+    finish_job,
+    renew_lease,
+)
 from db.database import Database
 from db.job_status import JobStatus
 from db.models import SnapshotJob, User, utcnow
@@ -247,3 +254,72 @@ def test_a_claim_does_not_redo_a_snapshot_already_written(
     job, status = database.run_sync(scenario)
     assert (job is not None) is claimed
     assert status == (JobStatus.RUNNING if claimed else JobStatus.DONE)
+
+
+def _claim_one(worker: str, run_id: str, now: dt.datetime | None = None) -> ClaimedJob | None:
+    return claim_next_job(worker, lease=LEASE, run_id=run_id, now=now)
+
+
+def test_a_job_put_back_for_the_rate_limit_waits_its_turn_and_spends_no_attempt(
+    database: Database,
+) -> None:
+    database.run_sync(add_users, "ann")
+    run_id = database.run_sync(create_run, DAY, trigger="nightly", deadline=dt.timedelta(hours=6))
+    job = database.run_sync(_claim_one, "w1", run_id)
+    assert job is not None
+    assert job.run_deadline is not None
+    assert 6 * 3600 - 60 < (job.seconds_left() or 0) <= 6 * 3600
+
+    delay = dt.timedelta(minutes=5)
+    status = database.run_sync(defer_job, job.id, "w1", "RateLimited: GET /v1/me/top", delay)
+
+    assert status == JobStatus.QUEUED
+    row = database.run_sync(SnapshotJob.get_by_id, job.id)
+    assert (row.status, row.attempts, row.deferrals, row.worker) == ("queued", 0, 1, None)
+    assert row.error == "retried later (1): RateLimited: GET /v1/me/top"
+    assert database.run_sync(_claim_one, "w2", run_id) is None  # not before its turn
+    later = utcnow() + delay + dt.timedelta(seconds=1)
+    again = database.run_sync(_claim_one, "w2", run_id, later)
+    assert again is not None
+    assert (again.user_id, again.date, again.attempts) == (job.user_id, DAY, 1)
+    summary = database.run_sync(summarize_run, run_id)
+    assert (summary.pending, summary.failed) == (["ann"], {})
+
+
+def test_a_job_put_back_past_the_runs_deadline_ends_rate_limited_not_failed(
+    database: Database,
+) -> None:
+    database.run_sync(add_users, "ann", "bob")
+    run_id = database.run_sync(
+        create_run, DAY, trigger="nightly", deadline=dt.timedelta(minutes=10)
+    )
+    ann = database.run_sync(_claim_one, "w1", run_id)
+    bob = database.run_sync(_claim_one, "w1", run_id)
+    assert ann is not None
+    assert bob is not None
+    database.run_sync(finish_job, bob.id, "w1", JobOutcome(JobStatus.DONE))
+
+    status = database.run_sync(defer_job, ann.id, "w1", "out of time", dt.timedelta(minutes=11))
+
+    assert status == JobStatus.RATE_LIMITED
+    summary = database.run_sync(summarize_run, run_id)
+    assert summary.failed == {}
+    assert list(summary.rate_limited) == ["ann"]
+    assert "no time before the run's deadline: out of time" in summary.rate_limited["ann"]
+    assert not summary.succeeded
+    assert database.run_sync(finished_at, run_id) is not None
+    # The next run for the same date tries the user again, from scratch.
+    rerun = database.run_sync(create_run, DAY, trigger="cli")
+    retried = database.run_sync(_claim_one, "w2", rerun)
+    assert retried is not None
+    assert (retried.user_id, retried.date) == (ann.user_id, DAY)
+
+
+def test_only_the_holder_may_put_a_job_back(database: Database) -> None:
+    database.run_sync(add_users, "ann")
+    run_id = database.run_sync(create_run, DAY, trigger="nightly")
+    job = database.run_sync(_claim_one, "w1", run_id)
+    assert job is not None
+    assert job.seconds_left() is None
+    assert database.run_sync(defer_job, job.id, "w2", "x", dt.timedelta(0)) is None
+    assert database.run_sync(SnapshotJob.get_by_id, job.id).status == JobStatus.RUNNING

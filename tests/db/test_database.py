@@ -150,3 +150,44 @@ def test_a_statement_past_the_statement_timeout_is_cancelled(
         unbounded.run_sync(lambda: unbounded.peewee.execute_sql("SELECT pg_sleep(0.5)"))
     finally:
         unbounded.close()
+
+
+def test_migrate_lets_an_older_queue_retry_jobs_later(database: Database) -> None:
+    from playhouse.migrate import SchemaMigrator
+    from playhouse.migrate import migrate as run_migrations
+
+    from db.migrations import MIGRATIONS, _add_retry_later
+    from db.models import SnapshotJob, SnapshotRun
+
+    before = MIGRATIONS.index(_add_retry_later)
+
+    def before_retry_later() -> None:
+        migrator = SchemaMigrator.from_database(database.peewee)
+        run_migrations(
+            migrator.drop_column("snapshot_job", "retry_at"),
+            migrator.drop_column("snapshot_job", "deferrals"),
+            migrator.drop_column("snapshot_run", "deadline"),
+        )
+        SchemaVersion.delete().where(SchemaVersion.version > before).execute()
+        user = User.create(username="ann")
+        false = "false" if database.is_postgres else "0"
+        # Only the columns the tables had before.
+        database.peewee.execute_sql(
+            "INSERT INTO snapshot_run (id, date, trigger, force, created_at) "
+            f"VALUES ('r1', '2026-11-01', 'cli', {false}, '2026-11-01 00:00:00')"
+        )
+        database.peewee.execute_sql(
+            "INSERT INTO snapshot_job (user_id, date, run_id, status, force, attempts, "
+            f"updated_at) VALUES ({user.id}, '2026-11-01', 'r1', 'queued', {false}, 0, "
+            "'2026-11-01')"
+        )
+
+    database.run_sync(before_retry_later)
+    with pytest.raises(SchemaOutOfDate, match=f"version {before}"):
+        database.run_sync(check_schema, database.peewee)
+    assert database.run_sync(migrate, database.peewee) == (before, LATEST_VERSION)
+    rows = database.run_sync(
+        lambda: [(j.status, j.retry_at, j.deferrals) for j in SnapshotJob.select()]
+    )
+    assert rows == [("queued", None, 0)]
+    assert database.run_sync(lambda: SnapshotRun.get_by_id("r1").deadline) is None

@@ -232,3 +232,66 @@ async def test_drain_of_a_run_waits_for_another_workers_job_and_takes_it_over(
     assert (sorted(summary.ok), summary.pending) == (["ann", "bob"], [])
     earlier = await database.run(summarize_run, other_run)
     assert sorted(earlier.ok) == ["ann", "bob"]  # the earlier run still covers its users
+
+
+class _OutOfTime(Exception):
+    """Stands for Spotify's rate limit running a user out of time."""
+
+
+async def test_a_user_the_rate_limit_ran_out_of_time_is_retried_later_in_the_run(
+    database: Database,
+) -> None:
+    await database.run(add_users, "ann", "bob")
+    run_id = await database.run(create_run, DAY, trigger="nightly", deadline=dt.timedelta(hours=1))
+    tries: list[str] = []
+    progress: list[tuple[str, str]] = []
+
+    async def handler(job: ClaimedJob) -> JobOutcome:
+        tries.append(job.username)
+        if job.username == "ann" and tries.count("ann") == 1:
+            raise _OutOfTime("GET /v1/me/top/tracks: rate limited")
+        return JobOutcome("done")
+
+    await drain(
+        database,
+        handler,
+        worker_id="test",
+        run_id=run_id,
+        retry_on=(_OutOfTime,),
+        retry_delay=dt.timedelta(0),
+        poll=0.01,
+        on_progress=lambda job, outcome: progress.append((job.username, outcome.status)),
+    )
+    assert sorted(tries) == ["ann", "ann", "bob"]
+    assert sorted(progress) == [("ann", "done"), ("bob", "done")]
+    summary = await database.run(summarize_run, run_id)
+    assert summary.succeeded, summary
+    assert jobs_by_user()["ann"][0] == "done"
+
+
+async def test_past_the_runs_deadline_a_rate_limited_user_is_reported_as_such(
+    database: Database,
+) -> None:
+    await database.run(add_users, "ann")
+    run_id = await database.run(
+        create_run, DAY, trigger="nightly", deadline=dt.timedelta(minutes=1)
+    )
+    progress: list[tuple[str, str]] = []
+
+    async def handler(job: ClaimedJob) -> JobOutcome:
+        raise _OutOfTime("GET /v1/me/top/tracks: rate limited")
+
+    await drain(
+        database,
+        handler,
+        worker_id="test",
+        run_id=run_id,
+        retry_on=(_OutOfTime,),
+        retry_delay=dt.timedelta(minutes=2),
+        on_progress=lambda job, outcome: progress.append((job.username, outcome.status)),
+    )
+    assert progress == [("ann", "rate_limited")]
+    summary = await database.run(summarize_run, run_id)
+    assert summary.failed == {}
+    assert "_OutOfTime: GET /v1/me/top/tracks: rate limited" in summary.rate_limited["ann"]
+    assert await database.run(finished_at, run_id) is not None

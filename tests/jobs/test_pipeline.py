@@ -269,3 +269,47 @@ async def test_a_spent_quota_stops_the_run_and_loses_nobody(harness: Callable[..
     summary = await fresh.service.run(DAY)
     assert summary.succeeded, summary
     assert sorted(summary.ok) == sorted(u.id for u in WORLD.users), summary
+
+
+async def test_a_user_the_rate_limit_holds_up_is_retried_later_in_the_same_run(
+    harness: Callable[..., Any],
+) -> None:
+    user = WORLD.users[0].id
+    # Every request is refused until the first few 429s are spent, each asking for 2 s: more
+    # than the user's deadline of 1 s, so the first attempt runs out of time at once.
+    h = await harness(
+        "development",
+        faults=Faults(throttle_first=3, retry_after=2, rotate_refresh_every=0),
+        snapshot_user_deadline=1.0,
+    )
+    h.service.retry_delay = dt.timedelta(0)
+
+    summary = await h.service.run(DAY, [user])
+
+    assert summary.ok == [user], summary
+    job = h.database.run_sync(lambda: SnapshotJob.get())
+    assert job.deferrals >= 1
+    assert h.snapshot(user).date == DAY
+
+
+async def test_a_user_out_of_time_at_the_runs_deadline_is_not_failed_and_keeps_the_date(
+    harness: Callable[..., Any],
+) -> None:
+    user = WORLD.users[0].id
+    limited = await harness(
+        "development",
+        faults=Faults(throttle_first=10**6, retry_after=30, rotate_refresh_every=0),
+        snapshot_user_deadline=5.0,
+        snapshot_run_deadline=60.0,
+    )
+
+    summary = await limited.service.run(DAY, [user])
+
+    assert summary.failed == {}
+    assert list(summary.rate_limited) == [user]
+    assert "rate limited" in summary.rate_limited[user]
+    assert limited.database.run_sync(lambda: Snapshot.select().count()) == 0
+    fresh = await harness("development", faults=Faults(rotate_refresh_every=0))
+    summary = await fresh.service.run(DAY, [user])
+    assert summary.ok == [user], summary
+    assert fresh.snapshot(user).date == DAY
