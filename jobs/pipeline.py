@@ -14,6 +14,7 @@ from db import catalogue
 from db.claims import ClaimedJob, JobOutcome
 from db.database import Database
 from db.job_status import JobStatus
+from db.library import saved_before
 from db.polled_episodes import record_polled_episodes
 from db.snapshots import (
     ClusterRows,
@@ -34,10 +35,13 @@ from jobs.recommend.protocol import CandidateSource, Taste
 from jobs.recommend.ranking import DEFAULT_DISCOVERY, RankingOptions
 from jobs.recommend.taste import artist_affinity
 from spotify_client import EndpointUnavailable, InvalidGrant, SpotifyClient
+from spotify_models import Track
 
 logger = logging.getLogger(__name__)
 
 RECOMMENDATIONS = 50
+# Days between full listings of a user's saved tracks (other nights list only new ones).
+FULL_LIBRARY_EVERY = 7
 # Seconds one user's snapshot may wait on Spotify's rate limit (SNAPSHOT_USER_DEADLINE).
 DEFAULT_USER_DEADLINE = 1800.0
 SPOTIFY_SEEDS = 5
@@ -103,7 +107,7 @@ class SnapshotPipeline:
             refresh_token, functools.partial(self._store_rotated_token, job.user_id)
         )
         try:
-            listening = await fetch_listening(session)
+            listening = await fetch_listening(session, await self._earlier_saved(job))
         except InvalidGrant:
             await self.database.run(set_user_status, job.user_id, "reauth_required")
             return JobOutcome(
@@ -111,6 +115,17 @@ class SnapshotPipeline:
             )
         await self._snapshot(job, listening)
         return JobOutcome(JobStatus.DONE)
+
+    async def _earlier_saved(self, job: ClaimedJob) -> list[Track]:
+        """Saved tracks Spotify need not list again; none on the user's weekly full listing.
+
+        Paging stops at saved tracks an earlier snapshot holds, so one removed since would
+        stay; once a week (a weekday that depends on the user, to spread the cost) the whole
+        library is listed afresh.
+        """
+        if (job.date.toordinal() + job.user_id) % FULL_LIBRARY_EVERY == 0:
+            return []
+        return await self.database.run(saved_before, job.user_id, job.date)
 
     async def _refresh_token(self, user_id: int) -> str | None:
         encrypted = await self.database.run(stored_refresh_token, user_id)
@@ -131,7 +146,7 @@ class SnapshotPipeline:
 
     async def _store_listening(self, user_id: int, listening: Listening) -> None:
         await self.database.run(catalogue.upsert_artists, listening.artists())
-        await self.database.run(catalogue.upsert_tracks, listening.tracks())
+        await self.database.run(catalogue.upsert_tracks, listening.fetched_tracks())
         plays = [(play.track.id, play.played_at) for play in listening.recent]
         await self.database.run(record_plays, user_id, plays)
         await self.database.run(record_polled_episodes, user_id, listening.episodes)
@@ -273,7 +288,7 @@ def _content(
         top_tracks={r: [t.id for t in ts] for r, ts in listening.top_tracks.items()},
         top_artists={r: [a.id for a in artists] for r, artists in listening.top_artists.items()},
         recent=[play.track.id for play in listening.recent],
-        saved=[item.track.id for item in listening.saved],
+        saved=listening.saved_ids(),
         recommendations=picks.items,
         recommendation_source=picks.source,
         clusters=[ClusterRows(c.label, c.centroid, c.track_ids) for c in clustering.clusters],

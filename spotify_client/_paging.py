@@ -41,18 +41,28 @@ def offset_page(body: Any, container: str | None) -> tuple[list[Any], bool]:
 
 
 async def offset_pages(
-    fetch: Fetch, limit: int, page_size: int, *, max_offset: int | None = None, start: int = 0
+    fetch: Fetch,
+    limit: int,
+    page_size: int,
+    *,
+    max_offset: int | None = None,
+    start: int = 0,
+    until: Callable[[Any], bool] | None = None,
 ) -> list[Any]:
     """Up to `limit` raw items from offset `start`, requested `page_size` at a time (the 2026
-    caps)."""
+    caps).
+
+    With `until`, paging stops at the first item it accepts, which is left out.
+    """
     items: list[Any] = []
     offset = start
     while len(items) < limit and (max_offset is None or offset <= max_offset):
         count = min(page_size, limit - len(items))
         batch, more = await fetch({"limit": count, "offset": offset})
-        items.extend(batch)
+        stop = next((i for i, item in enumerate(batch) if until and until(item)), None)
+        items.extend(batch if stop is None else batch[:stop])
         offset += len(batch)
-        if not more or len(batch) < count:
+        if stop is not None or not more or len(batch) < count:
             break
     return items[:limit]
 

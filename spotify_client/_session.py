@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 from spotify_client._api import Api, parse_items, segment
@@ -112,9 +112,16 @@ class UserSession:
             episodes=[play for play in parsed if isinstance(play, EpisodePlay)],
         )
 
-    async def saved_tracks(self, limit: int = 200) -> list[SavedTrack]:
-        """The user's saved tracks (Liked Songs), newest first."""
-        raw = await offset_pages(self._fetcher("/me/tracks"), limit, PAGE)
+    async def saved_tracks(
+        self, limit: int = 200, known: Collection[str] = frozenset()
+    ) -> list[SavedTrack]:
+        """The user's saved tracks (Liked Songs), newest first, down to the first `known` one.
+
+        Spotify lists the newest first, so paging stops at a track an earlier look found.
+        """
+        raw = await offset_pages(
+            self._fetcher("/me/tracks"), limit, PAGE, until=lambda item: _saved_id(item) in known
+        )
         return parse_items(
             [r for r in raw if r is not None], "/me/tracks", parse_saved_track, self.skipped
         )
@@ -178,6 +185,12 @@ class UserSession:
             )
 
         return await cursor_pages(fetch, limit, direction, params)
+
+
+def _saved_id(item: Any) -> str | None:
+    track = item.get("track") if isinstance(item, Mapping) else None
+    track_id = track.get("id") if isinstance(track, Mapping) else None
+    return track_id if isinstance(track_id, str) else None
 
 
 def _unix_ms(when: dt.datetime) -> int:

@@ -16,14 +16,17 @@ from application import create_snapshot_service, create_spotify_client
 from db import queries
 from db.database import Database
 from db.job_status import JobStatus
-from db.models import AudioFeatures, Snapshot, SnapshotJob, User
+from db.models import AudioFeatures, Snapshot, SnapshotJob, SnapshotTrack, User
 from db.token_cipher import TokenCipher, generate_key
 from db.users import save_user_token
 from jobs.clustering import CLUSTER_FEATURES
+from jobs.listening import SAVED_LIMIT
+from jobs.pipeline import FULL_LIBRARY_EVERY
 from jobs.service import SnapshotService
 from settings import Settings
 from spotify_client import QuotaExceeded
 from spotify_emulator import EmulatedUser, Faults, World, create_app, write_features_csv
+from spotify_emulator.state import EmulatorState
 from spotify_models import AUDIO_FEATURE_NAMES
 
 DAY = dt.date(2026, 11, 20)
@@ -42,6 +45,7 @@ class Harness:
     database: Database
     service: SnapshotService
     world: World
+    emulator: EmulatorState
 
     def snapshot(self, username: str) -> queries.SnapshotRef:
         return self.database.run_sync(queries.find_snapshot, username, DAY)
@@ -87,7 +91,7 @@ async def harness(
         )
         spotify = create_spotify_client(configured, http, database)
         service = create_snapshot_service(configured, database, http, spotify, cipher)
-        return Harness(database, service, WORLD)
+        return Harness(database, service, WORLD, app.state.emulator)
 
     yield make
     for client in clients:
@@ -313,3 +317,59 @@ async def test_a_user_out_of_time_at_the_runs_deadline_is_not_failed_and_keeps_t
     summary = await fresh.service.run(DAY, [user])
     assert summary.ok == [user], summary
     assert fresh.snapshot(user).date == DAY
+
+
+def _night_without_full_listing(user_id: int, after: dt.date) -> dt.date:
+    day = after + dt.timedelta(days=1)
+    while (day.toordinal() + user_id) % FULL_LIBRARY_EVERY == 0:
+        day += dt.timedelta(days=1)
+    return day
+
+
+async def test_a_warm_night_lists_only_the_saved_tracks_added_since(
+    harness: Callable[..., Any], features_csv: Path
+) -> None:
+    user = WORLD.users[1]
+    h = await harness(
+        "development",
+        faults=Faults(rotate_refresh_every=0),
+        audio_features_sources=("csv",),
+        audio_features_csv=features_csv,
+    )
+    user_id = h.database.run_sync(lambda: User.get(User.username == user.id).id)
+    first = _night_without_full_listing(user_id, DAY)
+    second = _night_without_full_listing(user_id, first)
+    saved, saved_at = list(user.saved), dict(user.saved_at)
+    # A library of three pages, so that a full listing and an incremental one differ.
+    others = [t for t in WORLD.tracks if t not in user.saved]
+    older, liked = others[:110], others[110]
+    oldest = min(saved_at.values())
+    user.saved.extend(older)
+    user.saved_at.update((t, oldest - dt.timedelta(days=n + 1)) for n, t in enumerate(older))
+    try:
+        assert (await h.service.run(first, [user.id])).ok == [user.id]
+        cold = [r for r in h.emulator.requests() if r.path == "/v1/me/tracks"]
+        assert len(cold) == 3
+        user.saved.insert(0, liked)
+        user.saved_at[liked] = WORLD.now
+        h.emulator.clear_requests()
+        assert (await h.service.run(second, [user.id])).ok == [user.id]
+        library_now = set(user.saved)
+    finally:
+        user.saved[:], user.saved_at = saved, saved_at
+
+    library = [r for r in h.emulator.requests() if r.path == "/v1/me/tracks"]
+    assert len(library) == 1  # one page: it reached tracks the first night had listed
+    own = [r for r in h.emulator.requests() if r.path.startswith("/v1/me/")]
+    assert len(own) <= 10, [r.path for r in own]
+    ref = h.database.run_sync(queries.find_snapshot, user.id, second)
+    stored = h.database.run_sync(
+        lambda: {
+            row.track_id
+            for row in SnapshotTrack.select().where(
+                (SnapshotTrack.snapshot == ref.id) & (SnapshotTrack.kind == SnapshotTrack.SAVED)
+            )
+        }
+    )
+    assert len(library_now) < SAVED_LIMIT
+    assert stored == library_now

@@ -117,6 +117,20 @@ async def test_saved_tracks_are_paged_by_fifty(
     ]
 
 
+async def test_saved_tracks_stop_at_the_first_one_already_known(
+    session: UserSession, spotify: respx.MockRouter
+) -> None:
+    def saved(track_id: str) -> dict[str, Any]:
+        return {"added_at": "2026-04-01T08:00:00Z", "track": track_json(track_id)}
+
+    route = spotify.get(f"{API}/me/tracks").mock(side_effect=paged(saved, 500))
+    tracks = await session.saved_tracks(limit=200, known={"x70", "x120"})
+    assert [t.track.id for t in tracks] == [f"x{n}" for n in range(70)]
+    assert len(route.calls) == 2  # the page holding x70 is the last one asked for
+    assert await session.saved_tracks(limit=200, known={"x0"}) == []
+    assert len(route.calls) == 3
+
+
 async def test_playlists(session: UserSession, spotify: respx.MockRouter) -> None:
     route = spotify.get(f"{API}/me/playlists").respond(
         json=page(
