@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from bench import (
+    analysis,
     api,
     artist_profile,
     conditional,
@@ -17,6 +18,7 @@ from bench import (
     history_import,
     read_queries,
     recommend,
+    snapshot,
     stats,
 )
 from bench.measure import Report
@@ -31,6 +33,10 @@ BENCHMARKS: dict[str, Callable[[], Report]] = {
     artist_profile.NAME: artist_profile.run,
     api.NAME: api.run,
     stats.NAME: stats.run,
+    analysis.NAME: analysis.run,
+    # The sizes: hours at 180 requests / 30 s. `python -m bench.snapshot --users ...`
+    # runs other sizes and rates.
+    snapshot.NAME: snapshot.run,
 }
 
 

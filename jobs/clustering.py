@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import warnings
@@ -129,10 +130,25 @@ def _best_labels(scaled: NDArray[np.float64], max_k: int, seed: int) -> NDArray[
     return None if best is None else best[1]
 
 
+@functools.cache
+def _single_threaded() -> object:
+    """Run OpenMP and BLAS loops (K-means, silhouette) on one thread, for the whole process.
+
+    K-means on a user's few hundred tracks is too small to share: on a busy 2-core machine
+    its worker threads spent ~2 s of CPU spinning per user at 500 tracks, against ~45 ms on
+    one thread (`bench analysis`). Snapshot workers cluster several users at once instead.
+    """
+    # A dependency of scikit-learn itself: always there where sklearn is.
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
 def _kmeans_labels(scaled: NDArray[np.float64], k: int, seed: int) -> NDArray[np.int_]:
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
 
+    _single_threaded()
     model = KMeans(n_clusters=k, n_init=_N_INIT, random_state=seed)
     # k never exceeds the distinct points, so a convergence warning is only a near-tie.
     with warnings.catch_warnings():

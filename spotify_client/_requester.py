@@ -16,7 +16,7 @@ import email.utils
 import logging
 import math
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -117,6 +117,34 @@ def is_quota_exceeded(response: httpx.Response) -> bool:
     error = body.get("error")
     nested = error.get("reason") if isinstance(error, Mapping) else None
     return "QUOTA_EXCEEDED" in (body.get("reason"), nested)
+
+
+class _LastLook(httpx.Auth):
+    """The caller's auth, and one more look at the shared gate right before a request leaves.
+
+    A request may spend a while in its auth flow (a token refresh) after its turn came; a
+    429 read meanwhile holds it back too.
+    """
+
+    def __init__(self, auth: httpx.Auth | None, wait: Callable[[], Awaitable[None]]) -> None:
+        self._auth = auth or httpx.Auth()
+        self._wait = wait
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        flow = self._auth.async_auth_flow(request)
+        try:
+            outgoing = await flow.__anext__()
+            while True:
+                await self._wait()
+                response = yield outgoing
+                try:
+                    outgoing = await flow.asend(response)
+                except StopAsyncIteration:
+                    return
+        finally:
+            await flow.aclose()
 
 
 class Requester:
@@ -222,7 +250,8 @@ class Requester:
             return self._clock(), await self._http.send(request, auth=auth)
         async with self._semaphore:
             sent_at = await self._take_turn(request, deadline)
-            return sent_at, await self._http.send(request, auth=auth)
+            gated = _LastLook(auth, lambda: self._wait_for_gate(request, deadline))
+            return sent_at, await self._http.send(request, auth=gated)
 
     async def _take_turn(self, request: httpx.Request, deadline: float) -> float:
         """Wait for this request's paced start, after the gate; the instant it leaves."""

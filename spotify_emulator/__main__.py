@@ -22,6 +22,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=9090)
     parser.add_argument("--mode", choices=MODES, default="development")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--users", type=int, default=6, help="listeners in the world")
     parser.add_argument("--faults", default="{}", help="JSON object of Faults settings")
     parser.add_argument("--features-csv", help="also write every track's features to this CSV")
     parser.add_argument(
@@ -55,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError) as exc:
         print(f"error: --faults: {exc}", file=sys.stderr)
         return 2
-    world = World.generate(seed=args.seed)
+    if args.users < 1:
+        print("error: --users must be at least 1", file=sys.stderr)
+        return 2
+    world = World.generate(seed=args.seed, users=args.users)
     if args.features_csv:
         rows = write_features_csv(world, args.features_csv)
         print(f"wrote {rows} tracks' features to {args.features_csv}")

@@ -128,6 +128,8 @@ class Decision:
     fault: str | None = None  # quota, rate_limited, error, malformed
     retry_after: int | None = None
     early: bool = False
+    # The instant the announced Retry-After ends, counted once the 429 has been sent.
+    blocks_until: float | None = None
 
 
 class FaultInjector:
@@ -171,7 +173,18 @@ class FaultInjector:
                 fault = "error"
             if fault is None and malformed < f.malformed_rate:
                 fault = "malformed"
-            return Decision(delay, fault, retry_after, early)
+            # An early request is told what is left of the wait already announced.
+            until = None if retry_after is None or early else now + retry_after
+            return Decision(delay, fault, retry_after, early, until)
+
+    def announce(self, until: float) -> None:
+        """A 429 asking to wait until `until` has been sent: from now, earlier is early.
+
+        Not from the moment it was decided: a request that arrives while the 429 is still
+        on its way (under `latency`) was sent before the client could have read it.
+        """
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, until)
 
     def _refusal(self, now: float, early: bool) -> tuple[str | None, int | None]:
         # Retry-After is whole seconds, rounded up, so honouring it is never early.
@@ -181,18 +194,15 @@ class FaultInjector:
         if early:
             return "rate_limited", max(1, math.ceil(self._blocked_until - now))
         if self._count <= f.throttle_first:
-            return "rate_limited", self._block(now, f.retry_after)
+            return "rate_limited", self._block(f.retry_after)
         if f.rate_limit:
             while self._accepted and self._accepted[0] <= now - f.rate_limit_window:
                 self._accepted.popleft()
             if len(self._accepted) >= f.rate_limit:
                 wait = self._accepted[0] + f.rate_limit_window - now
-                return "rate_limited", self._block(now, max(1, math.ceil(wait)))
+                return "rate_limited", self._block(max(1, math.ceil(wait)))
             self._accepted.append(now)
         return None, None
 
-    def _block(self, now: float, seconds: int) -> int | None:
-        if self._faults.omit_retry_after:
-            return None
-        self._blocked_until = now + seconds
-        return seconds
+    def _block(self, seconds: int) -> int | None:
+        return None if self._faults.omit_retry_after else seconds

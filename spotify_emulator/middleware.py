@@ -56,6 +56,8 @@ class FaultMiddleware:
             # Logged before the status leaves, so a client that has its answer finds it logged.
             if message["type"] == "http.response.start":
                 record(message["status"])
+                if decision.blocks_until is not None:
+                    injector.announce(decision.blocks_until)
             await send(message)
 
         if decision.fault:

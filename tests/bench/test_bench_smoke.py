@@ -10,6 +10,7 @@ import pytest
 
 from bench import __main__ as cli
 from bench import (
+    analysis,
     artist_profile,
     conditional,
     db_access,
@@ -17,6 +18,7 @@ from bench import (
     history_import,
     read_queries,
     recommend,
+    snapshot,
     stats,
 )
 from bench.load import run_load
@@ -64,6 +66,7 @@ def _well_formed(report: Report, name: str) -> None:
             id="artist-profile",
         ),
         pytest.param(stats.NAME, lambda: stats.run(stats.TINY), id="stats"),
+        pytest.param(analysis.NAME, lambda: analysis.run(analysis.TINY), id="analysis"),
     ],
 )
 def test_benchmark_runs_tiny_and_reports(name: str, run: Callable[[], Report]) -> None:
@@ -144,3 +147,14 @@ def test_percentile_and_table() -> None:
     assert percentile([float(i) for i in range(1, 101)], 0.99) == 99.0
     lines = format_table(("name", "n"), [("a", "10"), ("long", "2")])
     assert lines == ["name   n", "----  --", "a     10", "long   2"]
+
+
+def test_snapshot_bench_runs_both_nights_and_loses_nobody() -> None:
+    report = snapshot.run(snapshot.TINY)
+    _well_formed(report, snapshot.NAME)
+    assert [row[0] for row in report.rows] == ["1 / cold", "1 / warm", "2 / cold", "2 / warm"]
+    kept = [t for t in report.targets if t.name.startswith("users kept")]
+    assert kept
+    assert all(t.met for t in kept), kept
+    warm_calls = [float(row[1]) for row in report.rows if row[0].endswith("warm")]
+    assert all(calls <= snapshot.MAX_WARM_CALLS for calls in warm_calls), report.render()

@@ -1,4 +1,8 @@
-"""A bad night at Spotify over real HTTP: 429s, 5xx, slow and broken answers, a revocation."""
+"""A bad night at Spotify over real HTTP: 429s, 5xx, slow and broken answers, a revocation.
+
+The rate limits are tight (a dozen requests per one-second window, the client told the
+window's length), so every run meets them many times over; none of it may cost a user.
+"""
 
 from __future__ import annotations
 
@@ -25,13 +29,25 @@ TIMEOUT = 0.5
 # that arrives before its Retry-After has passed was sent after the client had read it.
 ONE_AT_A_TIME = 1
 
+WINDOW = 1.0
 STORMY = Faults(
     seed=11,
     throttle_first=2,
     retry_after=1,
-    rate_limit=60,
-    rate_limit_window=1.0,
+    rate_limit=12,
+    rate_limit_window=WINDOW,
     error_rate=0.04,
+    slow_rate=0.01,
+    slow_delay=TIMEOUT * 3,
+)
+# 429s that announce nothing: the client backs off on its own and paces itself.
+SILENT = Faults(
+    seed=13,
+    rate_limit=10,
+    rate_limit_window=WINDOW,
+    omit_retry_after=True,
+    latency=0.01,
+    error_rate=0.03,
     slow_rate=0.01,
     slow_delay=TIMEOUT * 3,
 )
@@ -90,6 +106,10 @@ def night(
             spotify_max_concurrency=concurrency,
             audio_features_sources=("csv",),
             audio_features_csv=features_csv,
+            spotify_rate_window=WINDOW,
+            # The recommender's discovery calls would only lengthen the night: the limits
+            # bite on the listening calls all the same.
+            recommendation_sources=("csv", "co-listeners"),
         )
         return server, configured
 
@@ -111,6 +131,7 @@ async def test_nothing_leaves_before_retry_after_and_healthy_users_complete(
     assert early_requests(seen) == []
     assert summary.reauth_required == [revoked.id]
     assert summary.failed == {}
+    assert summary.rate_limited == {}
     assert sorted(summary.ok) == sorted(u.id for u in healthy)
     assert_complete(database, healthy)
     status = database.run_sync(lambda: User.get(User.username == revoked.id).status)
@@ -127,3 +148,23 @@ async def test_a_broken_body_does_not_cost_a_user_their_snapshot(
     assert any(r.fault == "malformed" for r in server.requests)
     assert summary.failed == {}
     assert_complete(database, world.users)
+
+
+async def test_429s_without_retry_after_under_a_tight_limit_cost_no_user(
+    night: Callable[..., tuple[Emulator, Settings]], database: Database, world: World
+) -> None:
+    revoked, *healthy = world.users
+    server, configured = night(SILENT, concurrency=8)
+    server.revoke(revoked.id)
+
+    summary = await take_snapshots(configured)
+
+    refusals = [s for s in server.log.seen if s.status == 429]
+    assert len(refusals) >= 2, "the limit never bit"
+    assert all(s.retry_after is None for s in refusals)
+    assert any(r.fault == "error" for r in server.requests)
+    assert summary.failed == {}
+    assert summary.rate_limited == {}
+    assert summary.reauth_required == [revoked.id]
+    assert sorted(summary.ok) == sorted(u.id for u in healthy)
+    assert_complete(database, healthy)

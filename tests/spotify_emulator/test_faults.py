@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from spotify_emulator import Faults, World
-from spotify_emulator.faults import RequestRecord
+from spotify_emulator.faults import FaultInjector, RequestRecord
 from tests.spotify_emulator.helpers import Connect, VirtualClock, app_headers, app_of, basic_auth
 
 
@@ -299,3 +299,20 @@ def test_unknown_fault_setting_is_refused() -> None:
 def test_nonsense_settings_are_refused(settings: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=next(iter(settings))):
         Faults.from_json(settings)
+
+
+def test_a_request_arriving_while_the_429_is_on_its_way_is_not_early() -> None:
+    now = [100.0]
+    injector = FaultInjector(Faults(throttle_first=1, retry_after=3, latency=0.05), lambda: now[0])
+    refused = injector.decide()
+    assert (refused.fault, refused.retry_after, refused.blocks_until) == ("rate_limited", 3, 103.0)
+    now[0] += 0.01  # sent before the client could read the 429, still under latency
+    in_flight = injector.decide()
+    assert not in_flight.early
+    injector.announce(103.0)
+    now[0] += 0.1
+    too_soon = injector.decide()
+    assert too_soon.early
+    assert too_soon.blocks_until is None  # an early request does not prolong the wait
+    now[0] = 103.0
+    assert not injector.decide().early

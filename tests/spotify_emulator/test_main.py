@@ -22,3 +22,8 @@ def test_bad_faults_exit_with_status_2(faults: str, capsys: pytest.CaptureFixtur
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(SystemExit):
         main(["--mode", "premium"])
+
+
+def test_no_users_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--users", "0"]) == 2
+    assert capsys.readouterr().err == "error: --users must be at least 1\n"
