@@ -162,8 +162,9 @@ async def test_drain_abandons_a_job_another_worker_took_over(database: Database)
     progress: list[str] = []
 
     async def handler(job: ClaimedJob) -> JobOutcome:
-        assert await database.run(_steal, job.id) is not None
+        # The keeper may notice the theft before the steal's own answer reaches this task.
         try:
+            assert await database.run(_steal, job.id) is not None
             await asyncio.sleep(WAIT)
         except asyncio.CancelledError:
             cancelled.set()
