@@ -335,7 +335,7 @@ class Settings:
     spotify_rate_window: float = dataclasses.field(
         metadata=_declare(
             "SPOTIFY_RATE_WINDOW",
-            _positive(float),
+            _seconds(3600),
             "30",
             "seconds of Spotify's rolling rate-limit window; after a 429 the client paces "
             "itself to what was accepted within one",
@@ -403,7 +403,7 @@ class Settings:
     snapshot_user_deadline: float = dataclasses.field(
         metadata=_declare(
             "SNAPSHOT_USER_DEADLINE",
-            _positive(float),
+            _seconds(7 * 24 * 3600),
             "1800",
             "seconds one user's snapshot may spend waiting on Spotify's rate limit before it "
             "is put back to be retried later in the run",
@@ -412,7 +412,7 @@ class Settings:
     snapshot_run_deadline: float = dataclasses.field(
         metadata=_declare(
             "SNAPSHOT_RUN_DEADLINE",
-            _positive(float),
+            _seconds(7 * 24 * 3600),
             "43200",
             "seconds after its start a run stops retrying users Spotify's rate limit put back; "
             "they are then reported as rate limited, never as failed",
