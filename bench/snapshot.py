@@ -144,7 +144,7 @@ def _register(refresh: dict[str, str]) -> None:
     from settings import Settings
 
     settings = Settings.from_environment(env_file=None)
-    database = open_database(settings)
+    database = open_database(settings, for_migration=True)
     cipher = token_cipher(settings)
     try:
         database.run_sync(migrate, database.peewee)
