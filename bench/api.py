@@ -21,9 +21,10 @@ import datetime as dt
 import json
 import random
 import shutil
+import statistics
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -51,8 +52,9 @@ class Params:
     workers: tuple[int, ...] = (1, 2)
     connections: int = 64
     threads: int = 2
-    seconds: int = 10
-    warmup_seconds: int = 3
+    seconds: int = 5
+    rounds: int = 3
+    warmup_seconds: int = 2
     # A database of its own (the smoke test's); by default one kept per shape and reused.
     url: str | None = None
 
@@ -63,6 +65,7 @@ TINY = Params(
     connections=4,
     threads=1,
     seconds=1,
+    rounds=1,
     warmup_seconds=1,
 )
 
@@ -98,8 +101,15 @@ local function user_path()
   return string.format("/user-recommendations/listener%05d", math.random(0, users - 1))
 end
 
+local walked = 0
+
 request = function()
-  if workload == "hot" then
+  if workload == "walk" then
+    -- Every user's latest in turn: fills each worker's cache before "hot" is measured.
+    walked = walked + 1
+    return wrk.format("GET", string.format("/user-recommendations/listener%05d",
+      (walked + seed * 101) % users))
+  elseif workload == "hot" then
     return wrk.format("GET", user_path())
   elseif workload == "archive" then
     return wrk.format("GET", user_path() .. "?date=" .. dates[math.random(#dates)])
@@ -225,19 +235,40 @@ def _peak_mb(pid: int) -> float:
     return max(peaks, default=0.0)
 
 
-Measure = Callable[[str, str], Run]
+def _median_run(runs: list[Run]) -> Run:
+    def middle(values: list[float]) -> float:
+        return statistics.median(values)
+
+    return Run(
+        requests_per_second=middle([r.requests_per_second for r in runs]),
+        p50_ms=middle([r.p50_ms for r in runs]),
+        p99_ms=middle([r.p99_ms for r in runs]),
+        errors=sum(r.errors for r in runs),
+        requests=sum(r.requests for r in runs),
+    )
 
 
-def _measure_server(
-    kind: str, url: str, workers: int, scripts: dict[str, Path], params: Params
-) -> tuple[dict[str, Run], float]:
-    runs: dict[str, Run] = {}
-    with running(kind, url, workers) as (base, pid):
+def _measure_both(
+    url: str, workers: int, scripts: dict[str, Path], params: Params
+) -> tuple[dict[str, tuple[Run, Run]], float]:
+    """Both servers up at once, measured in turns, so the machine's drift hits both alike."""
+    pairs: dict[str, tuple[Run, Run]] = {}
+    with (
+        running("service", url, workers) as (service, pid),
+        running("ceiling", url, workers) as (ceiling, _),
+    ):
+        for base in (service, ceiling):
+            _wrk(base, scripts["walk"], params, params.warmup_seconds * 3)
         for workload in WORKLOADS:
-            _wrk(base, scripts[workload], params, params.warmup_seconds)
-            runs[workload] = _wrk(base, scripts[workload], params, params.seconds)
+            for base in (service, ceiling):
+                _wrk(base, scripts[workload], params, params.warmup_seconds)
+            rounds: tuple[list[Run], list[Run]] = ([], [])
+            for _ in range(params.rounds):
+                for runs, base in zip(rounds, (service, ceiling), strict=True):
+                    runs.append(_wrk(base, scripts[workload], params, params.seconds))
+            pairs[workload] = (_median_run(rounds[0]), _median_run(rounds[1]))
         peak = _peak_mb(pid)
-    return runs, peak
+    return pairs, peak
 
 
 def _row(workers: int, workload: str, service: Run, ceiling: Run) -> tuple[str, ...]:
@@ -292,7 +323,8 @@ def run(params: Params = Params()) -> Report:
         NAME,
         f"{shape.users} users x {shape.dates} dates on PostgreSQL, GET /user-recommendations "
         f"({shape.recommendations} picks), wrk -t{params.threads} -c{params.connections} "
-        f"-d{params.seconds}s per workload after a {params.warmup_seconds} s warm-up",
+        f"-d{params.seconds}s, median of {params.rounds} rounds taken in turns with the "
+        f"ceiling, after a {params.warmup_seconds} s warm-up",
         (
             "workers / workload",
             "req/s",
@@ -313,11 +345,9 @@ def run(params: Params = Params()) -> Report:
     url = generate(shape, url=params.url)
     sample = _mix_sample(url, shape)
     with tempfile.TemporaryDirectory() as directory:
-        scripts = {w: _script(w, shape, sample, Path(directory)) for w in WORKLOADS}
+        scripts = {w: _script(w, shape, sample, Path(directory)) for w in (*WORKLOADS, "walk")}
         for workers in params.workers:
-            service, peak = _measure_server("service", url, workers, scripts, params)
-            ceiling, _ = _measure_server("ceiling", url, workers, scripts, params)
-            pairs = {w: (service[w], ceiling[w]) for w in WORKLOADS}
+            pairs, peak = _measure_both(url, workers, scripts, params)
             report.rows.extend(_row(workers, w, *pairs[w]) for w in WORKLOADS)
             _targets(workers, pairs, peak, report)
             report.notes.append(f"{workers} worker(s): peak RSS of a serving process {peak:.0f} MB")

@@ -180,22 +180,29 @@ def render_outdated() -> int:
     return len(outdated)
 
 
-def _stored(username: str, date: dt.date, variant: str) -> Document | None:
-    row = (
-        SnapshotDocument.select(SnapshotDocument.etag, SnapshotDocument.body, SnapshotDocument.gzip)
-        .join(User)
-        .where(
-            (User.username == username)
-            & (SnapshotDocument.date == date)
-            & (SnapshotDocument.variant == variant)
+def _stored(username: str, date: dt.date | None, variant: str) -> Document | None:
+    """The stored document on `date`, or the latest one: one query, by the unique index."""
+    query = (
+        SnapshotDocument.select(
+            SnapshotDocument.date,
+            SnapshotDocument.etag,
+            SnapshotDocument.body,
+            SnapshotDocument.gzip,
         )
-        .tuples()
-        .first()
+        .join(User)
+        .where((User.username == username) & (SnapshotDocument.variant == variant))
     )
+    if date is None:
+        # Documents are written with their snapshot and go with it: the latest document is
+        # the latest complete snapshot's.
+        query = query.order_by(SnapshotDocument.date.desc())
+    else:
+        query = query.where(SnapshotDocument.date == date)
+    row = query.tuples().first()
     if row is None:
         return None
-    etag, body, zipped = row
-    return Document(date, etag, bytes(body), bytes(zipped))
+    day, etag, body, zipped = row
+    return Document(day, etag, bytes(body), bytes(zipped))
 
 
 def find_document(username: str, date: dt.date | None, variant: str) -> Document:
@@ -204,7 +211,8 @@ def find_document(username: str, date: dt.date | None, variant: str) -> Document
     Raises UnknownUser or SnapshotNotFound. A complete snapshot without documents (written
     before they existed, and not yet migrated) gets them now, so its answer is frozen too.
     """
-    if date is not None and (stored := _stored(username, date, variant)) is not None:
+    stored = _stored(username, date, variant)
+    if stored is not None:
         return stored
     ref = queries.find_snapshot(username, date)
     stored = _stored(username, ref.date, variant)
