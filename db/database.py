@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -21,7 +22,7 @@ import anyio
 import anyio.to_thread
 import peewee as pw
 from playhouse import db_url
-from playhouse.pool import MaxConnectionsExceeded
+from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase
 
 database_proxy = pw.DatabaseProxy()
 
@@ -85,6 +86,39 @@ def ping() -> None:
     database_proxy.execute_sql("SELECT 1")
 
 
+# A connection checked in this recently is taken as alive without asking the server.
+TRUSTED_SECONDS = 5.0
+
+
+class _Pool(PooledPostgresqlDatabase):
+    """Peewee's pool, minus a round trip per check-out while connections are in steady use.
+
+    The pool asks the server `SELECT 1` at every check-out, under its lock: each unit of work
+    paid a second round trip, one thread at a time (bench/api's profile, BENCHMARKS.md). A
+    connection that was checked in less than TRUSTED_SECONDS ago, and whose driver state is
+    sound, is handed out as it is; an idle one is still checked. A connection the server
+    dropped within that window fails its statement once (a 503) and is discarded at check-in.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._returned_at: dict[int, float] = {}
+        super().__init__(*args, **kwargs)
+
+    def _is_closed(self, conn: Any) -> bool:
+        returned = self._returned_at.pop(id(conn), None)
+        if returned is not None and time.monotonic() - returned < TRUSTED_SECONDS:
+            return bool(conn.closed)
+        return bool(super()._is_closed(conn))
+
+    def _close(self, conn: Any, close_conn: bool = False) -> None:
+        # Stamped before the check-in, so a thread that takes it at once finds the stamp.
+        if close_conn:
+            self._returned_at.pop(id(conn), None)
+        else:
+            self._returned_at[id(conn)] = time.monotonic()
+        super()._close(conn, close_conn)
+
+
 def _sqlite(url: str, create: bool) -> pw.Database:
     path = str(db_url.parse(url)["database"])
     if create or path == ":memory:":
@@ -93,19 +127,17 @@ def _sqlite(url: str, create: bool) -> pw.Database:
 
 
 def _postgres(url: str, scheme: str, pool_size: int, timeouts: Timeouts) -> pw.Database:
-    pooled = "postgresql+pool" + url[len(scheme) :]
+    parsed = db_url.parse("postgresql" + url[len(scheme) :])
+    database = parsed.pop("database")
     # libpq's connect_timeout is whole seconds, at least 2 (it treats 1 as 2).
     connect = max(2, math.ceil(timeouts.connect))
     options = {}
     if timeouts.statement is not None:
         options["options"] = f"-c statement_timeout={math.ceil(timeouts.statement * 1000)}"
-    return db_url.connect(
-        pooled,
-        max_connections=pool_size,
-        stale_timeout=300,
-        timeout=timeouts.connect,
-        connect_timeout=connect,
-        **options,
+    # As db_url.connect did: our settings win over the same keys in the URL's query.
+    kwargs = {**parsed, "connect_timeout": connect, **options}
+    return _Pool(
+        database, max_connections=pool_size, stale_timeout=300, timeout=timeouts.connect, **kwargs
     )
 
 
