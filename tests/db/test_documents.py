@@ -11,12 +11,14 @@ import pytest
 
 from db import documents
 from db.database import Database
-from db.migrations import LATEST_VERSION, migrate
+from db.migrations import MIGRATIONS, migrate
 from db.models import AudioFeatures, SchemaVersion, Snapshot, SnapshotDocument
 from db.snapshots import ClusterRows, RecommendationRow, SnapshotContent, write_snapshot
 from tests.factories import make_track, make_user
 
 DAY = dt.date(2026, 11, 20)
+# The schema version that added documents (later migrations are appended after it).
+DOCUMENTS_VERSION = [step.__name__ for step in MIGRATIONS].index("_add_snapshot_documents") + 1
 
 
 def _content(user_id: int, date: dt.date = DAY) -> SnapshotContent:
@@ -142,12 +144,12 @@ def test_the_migration_renders_documents_for_existing_snapshots(database: Databa
         write_snapshot(_content(_seed()))
         # As the database was before documents existed.
         database.peewee.drop_tables([SnapshotDocument])
-        SchemaVersion.delete().where(SchemaVersion.version == LATEST_VERSION).execute()
+        SchemaVersion.delete().where(SchemaVersion.version >= DOCUMENTS_VERSION).execute()
         start, _ = migrate(database.peewee)
         return start, SnapshotDocument.select().count()
 
     start, count = database.run_sync(scenario)
-    assert start == LATEST_VERSION - 1
+    assert start == DOCUMENTS_VERSION - 1
     assert count == len(documents.RENDERERS)
 
 
