@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, NoReturn
 from tqdm import tqdm
 
 from application import open_database, open_resources, token_cipher
-from db.database import Database, DatabaseURLError
+from db.database import DATABASE_UNAVAILABLE, Database, DatabaseMissing, DatabaseURLError
 from db.evaluation_data import stored_tracks, user_events
 from db.local_time import InvalidTimezone
 from db.migrations import SchemaOutOfDate, check_schema, migrate
@@ -43,7 +44,16 @@ from jobs.recommend.csv_pool import read_csv_catalogue
 from jobs.recommend.evaluation import OURS, UserCase, baselines, evaluate, format_table, ours
 from jobs.recommend.offline import Corpus
 from jobs.scheduler import ScheduleError, validate_schedule
-from jobs.service import ClaimedJob, JobOutcome, RunSummary, UnknownUsers
+from jobs.service import (
+    ClaimedJob,
+    JobOutcome,
+    RunSummary,
+    SnapshotBusy,
+    SnapshotDateRefused,
+    SnapshotNotFound,
+    UnknownUsers,
+    delete_snapshot,
+)
 from logs import configure_logging, install_log_redaction
 from settings import Settings, SettingsError
 from spotify_client import InvalidGrant, QuotaExceeded, SpotifyError
@@ -213,7 +223,15 @@ def _print_summary(summary: RunSummary) -> None:
         print(f"  needs login again: {username} (python application.py users add or /auth/login)")
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops the run as Ctrl-C does: cancelled workers give their jobs back."""
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
 async def _snapshot(settings: Settings, args: argparse.Namespace) -> RunSummary:
+    _stop_on_sigterm()
     async with open_resources(settings) as resources:
         progress = _print_progress if sys.stdout.isatty() else None
         return await resources.snapshots.run(
@@ -228,10 +246,26 @@ def _cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
         pass  # only the schema check
     try:
         summary = asyncio.run(_snapshot(settings, args))
-    except UnknownUsers as exc:
+    except (UnknownUsers, SnapshotDateRefused) as exc:
         raise CommandError(str(exc)) from None
+    except asyncio.CancelledError:
+        print(
+            "snapshot run stopped (SIGTERM); the jobs it held were given back to the queue",
+            file=sys.stderr,
+        )
+        return 128 + signal.SIGTERM
     _print_summary(summary)
     return 0 if summary.succeeded else 1
+
+
+def _cmd_snapshot_delete(settings: Settings, args: argparse.Namespace) -> int:
+    with _checked_database(settings) as database:
+        try:
+            asyncio.run(delete_snapshot(database, args.username, args.date))
+        except (SnapshotNotFound, SnapshotBusy) as exc:
+            raise CommandError(str(exc)) from None
+    print(f"deleted {args.username}'s snapshot of {args.date.isoformat()}")
+    return 0
 
 
 def _evaluation_corpus(settings: Settings, users: Sequence[str]) -> Corpus:
@@ -375,6 +409,12 @@ def _snapshot_parser(commands: Any) -> None:
     snapshot.add_argument(
         "--force", action="store_true", help="redo snapshots that are already complete"
     )
+    actions = snapshot.add_subparsers(dest="snapshot_command", metavar="[delete]")
+    delete = _add_command(
+        actions, "delete", _cmd_snapshot_delete, "delete one snapshot of a user, and its rows"
+    )
+    delete.add_argument("username", metavar="USERNAME")
+    delete.add_argument("date", type=_iso_date, metavar="DATE", help="YYYY-MM-DD")
 
 
 def _positive_int(raw: str) -> int:
@@ -478,6 +518,17 @@ USER_ERRORS = (
 )
 
 
+def _unavailable(exc: Exception) -> str:
+    """One line for a database that cannot be used, with what to check."""
+    if isinstance(exc, DatabaseMissing):
+        return str(exc)
+    lines = str(exc).strip().splitlines()
+    reason = lines[0][:200] if lines else type(exc).__name__
+    return (
+        f"cannot reach the database ({reason}); check DATABASE_URL and that the server is running"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the command line: one readable line on any user error."""
     args = build_parser().parse_args(argv)
@@ -487,6 +538,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(settings, args))
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except DATABASE_UNAVAILABLE as exc:
+        print(f"error: {_unavailable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -55,16 +55,46 @@ class _Drain:
     stopped: Exception | None = None
 
     async def worker(self, worker_id: str) -> None:
-        while self.stopped is None and (
-            job := await self.database.run(
-                claim_next_job, worker_id, lease=self.lease, run_id=self.run_id
-            )
-        ):
-            outcome = await self._run_holding_lease(job, worker_id)
+        while self.stopped is None and (job := await self._claim(worker_id)):
+            try:
+                outcome = await self._run_holding_lease(job, worker_id)
+            except asyncio.CancelledError:
+                # A clean stop (SIGTERM, Ctrl-C, shutdown) gives the job back at once; the lease
+                # is for workers that die without a word.
+                await self._release(job, worker_id)
+                raise
             if outcome is not None:
                 await self._finish(job, worker_id, outcome)
             elif self.stopped is not None:
                 await self.database.run(release_job, job.id, worker_id)
+
+    async def _claim(self, worker_id: str) -> ClaimedJob | None:
+        claiming = asyncio.ensure_future(
+            self.database.run(claim_next_job, worker_id, lease=self.lease, run_id=self.run_id)
+        )
+        try:
+            return await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            # Stopped while claiming: the claim may still commit; give back what it took.
+            await asyncio.wait({claiming})
+            if not claiming.cancelled() and claiming.exception() is None and claiming.result():
+                await self._release(claiming.result(), worker_id)
+            raise
+
+    async def _release(self, job: ClaimedJob | None, worker_id: str) -> None:
+        if job is None:
+            return
+        try:
+            await self.database.run(release_job, job.id, worker_id)
+        except DATABASE_UNAVAILABLE as exc:
+            logger.warning(
+                "could not release job %s for %s; its lease will run out: %s",
+                job.id,
+                job.username,
+                one_line(str(exc)),
+            )
+        else:
+            logger.info("released job %s for %s: the run was stopped", job.id, job.username)
 
     async def _finish(self, job: ClaimedJob, worker_id: str, outcome: JobOutcome) -> None:
         if outcome.status == JobStatus.RATE_LIMITED:

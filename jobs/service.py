@@ -13,8 +13,12 @@ from typing import Any
 
 from db.claims import ClaimedJob, JobOutcome
 from db.database import DATABASE_UNAVAILABLE, Database
+from db.queries import SnapshotNotFound
 from db.run_reports import RunSummary, run_progress, summarize_run
 from db.runs import UnknownRun, UnknownUsers, create_run, fail_run
+from db.snapshot_removal import SnapshotBusy
+from db.snapshot_removal import delete_snapshot as _delete_snapshot
+from db.users import UnknownUser
 from jobs.drain import describe_exception, drain
 
 # The web layer and the CLI reach the queue only through this module.
@@ -25,8 +29,14 @@ __all__ = [
     "Progress",
     "RunCannotStart",
     "RunSummary",
+    "SnapshotBusy",
+    "SnapshotDateRefused",
+    "SnapshotNotFound",
     "SnapshotService",
+    "UnknownUser",
     "UnknownUsers",
+    "check_snapshot_date",
+    "delete_snapshot",
     "worker_name",
 ]
 
@@ -38,6 +48,26 @@ Progress = Callable[[ClaimedJob, JobOutcome], None]
 
 class RunCannotStart(RuntimeError):
     """Snapshots cannot run as the service is configured; the message names what is missing."""
+
+
+class SnapshotDateRefused(ValueError):
+    """A snapshot date after tomorrow: Spotify tells only the present, so it cannot be taken."""
+
+
+def check_snapshot_date(date: dt.date, today: dt.date) -> dt.date:
+    """`date`, unless it is after tomorrow (a far date would become the user's latest for good)."""
+    tomorrow = today + dt.timedelta(days=1)
+    if date > tomorrow:
+        raise SnapshotDateRefused(
+            f"the snapshot date {date.isoformat()} is after tomorrow ({tomorrow.isoformat()}): "
+            "a snapshot records what Spotify tells now, so choose today or an earlier date"
+        )
+    return date
+
+
+async def delete_snapshot(database: Database, username: str, date: dt.date) -> None:
+    """Delete one snapshot and its job; UnknownUser, SnapshotNotFound or SnapshotBusy."""
+    await database.run(_delete_snapshot, username, date)
 
 
 def worker_name() -> str:
@@ -92,6 +122,7 @@ class SnapshotService:
         on_progress: Progress | None = None,
     ) -> RunSummary:
         """Enqueue a run, work until its queue is empty, and summarise it."""
+        self._check_date(date)
         handler = self.make_handler()
         run_id = await self._enqueue(date, usernames, force, trigger)
         try:
@@ -111,6 +142,7 @@ class SnapshotService:
         trigger: str = "admin",
     ) -> str:
         """Enqueue a run and work on it in the background; returns its id at once."""
+        self._check_date(date)
         handler = self.make_handler()
         run_id = await self._enqueue(date, usernames, force, trigger)
         work = self._drain_in_background(run_id, handler)
@@ -118,6 +150,14 @@ class SnapshotService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return run_id
+
+    async def delete_snapshot(self, username: str, date: dt.date) -> None:
+        """Delete one snapshot and its job; UnknownUser, SnapshotNotFound or SnapshotBusy."""
+        await delete_snapshot(self.database, username, date)
+
+    def _check_date(self, date: dt.date | None) -> None:
+        if date is not None:
+            check_snapshot_date(date, self.today())
 
     async def progress(self, run_id: str) -> dict[str, Any] | None:
         try:

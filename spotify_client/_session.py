@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from spotify_client._api import Api, parse_items, segment
 from spotify_client._auth import Accounts
@@ -30,6 +31,8 @@ from spotify_models import (
     parse_saved_track,
     parse_track,
 )
+
+T = TypeVar("T")
 
 RECENTLY_PLAYED = "/me/player/recently-played"
 PLAYLIST_ITEMS = "/playlists/{id}/items"
@@ -150,6 +153,12 @@ class UserSession:
             raise InvalidGrant(
                 "Spotify refused this user's refresh token: the user must log in again"
             )
+        # Spotify may rotate the refresh token in its answer, and the old one may then stop
+        # working: once asked, the grant and the storing of a rotated token run to the end,
+        # even when this task is cancelled (SIGTERM mid-run lost a token and a user).
+        return await _despite_cancellation(self._grant_and_keep())
+
+    async def _grant_and_keep(self) -> TokenGrant:
         form = {"grant_type": "refresh_token", "refresh_token": self._refresh_token}
         try:
             grant = await self._accounts.grant(form, "refresh token")
@@ -196,3 +205,18 @@ def _saved_id(item: Any) -> str | None:
 def _unix_ms(when: dt.datetime) -> int:
     aware = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
     return int(aware.timestamp() * 1000)
+
+
+async def _despite_cancellation(work: Awaitable[T]) -> T:
+    """Await `work` to its end; a cancellation meanwhile is raised only once it is over."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            # Unlike awaiting the task, waiting for it does not pass a cancellation on to it.
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return task.result()

@@ -283,3 +283,64 @@ def test_history_import_reports_and_refuses_a_malformed_file_in_one_line(
     assert "Streaming_History_Audio_2024_1.json" in error
     assert "ts must be an ISO 8601 time" in error
     assert _read(env, Play.select().count) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        pytest.param(
+            "postgresql://insight@127.0.0.1:1/insight",
+            "cannot reach the database",
+            id="postgresql-refused",
+        ),
+        pytest.param("sqlite:///{tmp}/moved.db", "does not exist; run", id="sqlite-missing"),
+    ],
+)
+@pytest.mark.parametrize("command", [["users", "list"], ["snapshot"], ["serve"]])
+def test_an_unreachable_database_is_one_line_naming_the_fix(
+    env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    url: str,
+    says: str,
+    command: list[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url.format(tmp=tmp_path))
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert says in err
+    assert "DATABASE_URL" in err or "migrate" in err
+    assert not (tmp_path / "moved.db").exists()
+
+
+@pytest.mark.parametrize("date", ["2999-01-01", "9999-12-31"])
+def test_a_snapshot_date_after_tomorrow_is_refused(
+    env: str, capsys: pytest.CaptureFixture[str], date: str
+) -> None:
+    _read(env, lambda: save_user_token("ann", TokenCipher([KEY]).encrypt(TOKEN)))
+    assert main(["snapshot", "--date", date]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"{date} is after tomorrow" in err
+    assert _read(env, Snapshot.select().count) == 0
+
+
+def _ann_on(*days: dt.date) -> None:
+    user = User.create(username="ann")
+    for day in days:
+        Snapshot.create(user=user, date=day, status=Snapshot.COMPLETE)
+
+
+def test_snapshot_delete_removes_one_snapshot(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    keep, drop = dt.date(2026, 11, 19), dt.date(2026, 11, 20)
+    _read(env, lambda: _ann_on(keep, drop))
+    assert main(["snapshot", "delete", "ann", "2026-11-20"]) == 0
+    assert "deleted ann's snapshot of 2026-11-20" in capsys.readouterr().out
+    assert _read(env, lambda: [s.date for s in Snapshot.select()]) == [keep]
+    assert main(["snapshot", "delete", "ann", "2026-11-20"]) == 2
+    assert "ann has no snapshot on 2026-11-20" in capsys.readouterr().err
+    assert main(["snapshot", "delete", "nobody", "2026-11-19"]) == 2
+    assert "no user named 'nobody'" in capsys.readouterr().err
+    assert _read(env, Snapshot.select().count) == 1

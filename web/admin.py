@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
@@ -12,10 +13,19 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from jobs.service import RunCannotStart, UnknownUsers
-from web.params import Endpoint, Param, operation, parse_date, parse_username
+from jobs.service import (
+    RunCannotStart,
+    SnapshotBusy,
+    SnapshotDateRefused,
+    SnapshotNotFound,
+    UnknownUser,
+    UnknownUsers,
+)
+from web.params import USERNAME, Endpoint, Param, operation, parse_date, parse_username
 from web.problems import Problem, bad_parameter, not_found
 from web.security import require_admin
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{1,36}")
@@ -36,6 +46,10 @@ class SnapshotRuns(Protocol):
         ...
 
     async def progress(self, run_id: str) -> dict[str, Any] | None: ...
+
+    async def delete_snapshot(self, username: str, date: dt.date) -> None:
+        """Raises UnknownUser, SnapshotNotFound or SnapshotBusy."""
+        ...
 
 
 def admin_operation(
@@ -148,7 +162,7 @@ def _unknown_users(exc: UnknownUsers) -> Problem:
     "Start a snapshot run (optionally for a date, some users, or forced)",
     responses={
         202: "The run was queued; follow it at status_url.",
-        400: "The JSON body or one of its fields is malformed.",
+        400: "The JSON body or one of its fields is malformed, or the date is after tomorrow.",
         401: "The admin token was missing or wrong.",
         404: "Some named users do not exist (listed in unknown_users).",
         503: "Snapshots cannot run as configured (the detail names the missing setting).",
@@ -159,6 +173,8 @@ async def start_snapshots(request: Request) -> Response:
     date, users, force = _read_date(body), _read_users(body), _read_force(body)
     try:
         run_id = await _service(request).start_run(date, users, force, trigger="admin")
+    except SnapshotDateRefused as exc:
+        raise bad_parameter("date", str(exc)) from None
     except UnknownUsers as exc:
         raise _unknown_users(exc) from None
     except RunCannotStart as exc:
@@ -187,3 +203,36 @@ async def snapshot_run(request: Request, run_id: str) -> Response:
     if progress is None:
         raise not_found(f"no snapshot run has id {run_id!r}")
     return JSONResponse(progress, headers={"Cache-Control": "no-store"})
+
+
+SNAPSHOT_DATE = Param(
+    "date",
+    "path",
+    "Date of the snapshot, YYYY-MM-DD.",
+    parse_date,
+    {"type": "string", "format": "date"},
+    required=True,
+)
+
+
+@admin_operation(
+    "Delete one snapshot of a user (that night may then be taken again)",
+    USERNAME,
+    SNAPSHOT_DATE,
+    responses={
+        204: "Deleted.",
+        400: "The username or date is malformed.",
+        401: "The admin token was missing or wrong.",
+        404: "Unknown user, or no snapshot on that date.",
+        409: "A snapshot run is taking this snapshot now.",
+    },
+)
+async def delete_snapshot(request: Request, username: str, date: dt.date) -> Response:
+    try:
+        await _service(request).delete_snapshot(username, date)
+    except (UnknownUser, SnapshotNotFound) as exc:
+        raise not_found(str(exc)) from None
+    except SnapshotBusy as exc:
+        raise Problem(409, "Conflict", str(exc), slug="snapshot-busy") from None
+    logger.info("admin API deleted %s's snapshot of %s", username, date)
+    return Response(status_code=204)

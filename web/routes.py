@@ -55,6 +55,7 @@ admin_routes: list[BaseRoute] = [
     Route("/admin/snapshots", admin.start_snapshots, methods=["POST"]),
     Route("/admin/snapshots/{run_id}", admin.snapshot_run, methods=["GET"]),
     Route("/users/{username}", users.delete_user, methods=["DELETE"]),
+    Route("/users/{username}/snapshots/{date}", admin.delete_snapshot, methods=["DELETE"]),
 ]
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
+import signal
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -216,3 +218,29 @@ async def test_a_snapshot_written_just_before_a_crash_is_not_redone(
 
     assert summary.ok == [user]
     assert complete_snapshots(database)[user] == written
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+async def test_a_stopped_worker_gives_its_jobs_back_to_the_next_run(
+    database: Database,
+    register_users: list[str],
+    emulator: Callable[..., Emulator],
+    worker_settings: Callable[[Emulator], Settings],
+    spawn_worker: Callable[..., Worker],
+    stop: signal.Signals,
+) -> None:
+    """A clean stop releases its claims: the next run does not wait out a 10-minute lease."""
+    server = emulator("development", Faults(latency=0.02, rotate_refresh_every=0))
+    settings = dataclasses.replace(worker_settings(server), snapshot_lease=600.0)
+    env = worker_env(settings, SNAPSHOT_WORKERS="1")
+    stopping = spawn_worker(env, *SNAPSHOT)
+    wait_for_some_finished_jobs(database, stopping, len(register_users))
+
+    stopping.process.send_signal(stop)
+    assert stopping.wait() != 0, stopping.text()
+    assert "running" not in {status for status, _ in jobs(database).values()}, stopping.text()
+    rerun = spawn_worker(env, *SNAPSHOT)
+    # Far shorter than the lease: only released jobs let the rerun finish in time.
+    assert rerun.wait() == 0, rerun.text()
+    assert set(complete_snapshots(database)) == set(register_users), rerun.text()
+    assert snapshots_per_user(database) == {u: 1 for u in register_users}

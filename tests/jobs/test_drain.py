@@ -296,3 +296,34 @@ async def test_past_the_runs_deadline_a_rate_limited_user_is_reported_as_such(
     assert summary.failed == {}
     assert "_OutOfTime: GET /v1/me/top/tracks: rate limited" in summary.rate_limited["ann"]
     assert await database.run(finished_at, run_id) is not None
+
+
+def _job_claims() -> list[tuple[str, str | None, int]]:
+    from db.models import SnapshotJob
+
+    return [(j.status, j.worker, j.attempts) for j in SnapshotJob.select().order_by(SnapshotJob.id)]
+
+
+async def test_an_interrupted_drain_releases_its_claims(database: Database) -> None:
+    """SIGTERM, Ctrl-C or a graceful shutdown: the next run must not wait out the leases."""
+    await database.run(add_users, "ann", "bob")
+    run_id = await database.run(create_run, DAY, trigger="cli")
+    working = asyncio.Event()
+
+    async def handler(job: ClaimedJob) -> JobOutcome:
+        working.set()
+        await asyncio.Event().wait()  # a snapshot that takes a while
+        raise AssertionError("unreachable")
+
+    draining = asyncio.create_task(
+        drain(database, handler, worker_id="stopping", run_id=run_id, concurrency=2)
+    )
+    await asyncio.wait_for(working.wait(), WAIT)
+    await asyncio.sleep(0.05)  # let the second worker claim too
+    draining.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await draining
+    assert await database.run(_job_claims) == [("queued", None, 0), ("queued", None, 0)]
+    # The next run claims them at once instead of waiting ten minutes.
+    job = await database.run(claim_next_job, "next", lease=LEASE, run_id=run_id)
+    assert job is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from typing import Any
 
@@ -12,7 +13,15 @@ from db import claims
 from db.database import Database
 from db.models import SnapshotJob, SnapshotRun
 from jobs import drain
-from jobs.service import ClaimedJob, Handler, JobOutcome, RunCannotStart, SnapshotService
+from jobs.service import (
+    ClaimedJob,
+    Handler,
+    JobOutcome,
+    RunCannotStart,
+    SnapshotDateRefused,
+    SnapshotService,
+    check_snapshot_date,
+)
 from tests.queue_helpers import DAY, add_users, jobs_by_user
 
 WAIT = 10.0  # upper bound for awaited events; never reached when things work
@@ -88,3 +97,30 @@ async def test_a_background_run_that_fails_is_logged_and_marked_failed(
     assert f"snapshot run {run_id} failed: RuntimeError: the claim broke" in caplog.text
     statuses = {status for status, _, _ in (await database.run(jobs_by_user)).values()}
     assert statuses == {"failed"}
+
+
+async def _never(job: ClaimedJob) -> JobOutcome:
+    raise AssertionError("no job may run")
+
+
+@pytest.mark.parametrize("days_ahead", [2, 365, 3_000_000])
+async def test_a_snapshot_date_after_tomorrow_is_refused_and_queues_nothing(
+    database: Database, days_ahead: int
+) -> None:
+    await database.run(add_users, "ann")
+    service = SnapshotService(database, lambda: _never)
+    ahead = dt.date.max - service.today()
+    far = service.today() + min(dt.timedelta(days=days_ahead), ahead)
+    with pytest.raises(SnapshotDateRefused, match="after tomorrow"):
+        await service.run(far)
+    with pytest.raises(SnapshotDateRefused, match="after tomorrow"):
+        await service.start_run(far, None, False)
+    assert await database.run(_runs_and_jobs) == (0, 0)
+
+
+def test_tomorrow_is_the_last_date_a_snapshot_may_have() -> None:
+    today = dt.date(2026, 11, 30)
+    assert check_snapshot_date(dt.date(2026, 12, 1), today) == dt.date(2026, 12, 1)
+    assert check_snapshot_date(dt.date(2020, 1, 1), today) == dt.date(2020, 1, 1)
+    with pytest.raises(SnapshotDateRefused, match="2026-12-02 is after tomorrow"):
+        check_snapshot_date(dt.date(2026, 12, 2), today)

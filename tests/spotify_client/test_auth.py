@@ -265,3 +265,28 @@ async def test_no_secret_in_logs_reprs_or_errors(
     for text in exposed:
         for secret in secrets:
             assert secret not in str(text)
+
+
+async def test_a_rotated_token_is_stored_even_when_its_task_is_cancelled(
+    client: SpotifyClient, spotify: respx.MockRouter, token_endpoint: TokenEndpoint
+) -> None:
+    """SIGTERM while Spotify answers with a rotated token: the token must still be stored."""
+    token_endpoint.rotated_refresh_token = "refresh-token-NEW"
+    spotify.get(f"{API}/me").respond(json=PROFILE)
+    stored: list[str] = []
+
+    async def store(token: str) -> None:
+        await asyncio.sleep(0)  # storing takes a moment: a database write in a thread
+        stored.append(token)
+
+    session = client.for_user(REFRESH_TOKEN, on_refresh_token=store)
+    asking = asyncio.create_task(session.me())
+
+    def answer_while_cancelled(request: httpx.Request) -> httpx.Response:
+        asking.cancel()  # the run is being stopped as Spotify rotates the token
+        return token_endpoint(request)
+
+    spotify.post(TOKEN_URL).mock(side_effect=answer_while_cancelled)
+    with pytest.raises(asyncio.CancelledError):
+        await asking
+    assert stored == ["refresh-token-NEW"]

@@ -13,10 +13,10 @@ from starlette.types import Receive, Scope, Send
 
 from application import build_app
 from db.database import Database
-from db.models import SnapshotJob, SnapshotRun
+from db.models import Snapshot, SnapshotJob, SnapshotRun
 from jobs.service import UnknownUsers
 from settings import Settings
-from tests.factories import make_user
+from tests.factories import make_snapshot, make_user
 from web.openapi import operations
 from web.routes import admin_routes, build_routes
 
@@ -258,3 +258,81 @@ async def test_the_run_location_ignores_the_host_header(
     # The default public origin: SPOTIFY_REDIRECT_URI's.
     assert response.json()["status_url"] == "http://127.0.0.1:8000/admin/snapshots/run-1"
     assert response.headers["location"] == response.json()["status_url"]
+
+
+@pytest.fixture
+async def real_admin(app_client: Callable[..., Any]) -> httpx.AsyncClient:
+    """The admin API over the real snapshot service."""
+    client: httpx.AsyncClient = await app_client(admin_token=Secret(ADMIN))
+    return client
+
+
+@pytest.mark.parametrize("date", ["2999-01-01", "9999-12-31"])
+async def test_a_snapshot_date_after_tomorrow_is_a_400_naming_it(
+    real_admin: httpx.AsyncClient, database: Database, date: str
+) -> None:
+    database.run_sync(make_user, "ann")
+    response = await real_admin.post("/admin/snapshots", json={"date": date}, headers=AUTH)
+    assert response.status_code == 400
+    assert response.json()["invalid_params"][0]["name"] == "date"
+    assert "after tomorrow" in response.json()["detail"]
+    assert database.run_sync(SnapshotRun.select().count) == 0
+
+
+def _ann_with_snapshots(*dates: dt.date) -> None:
+    user = make_user("ann")
+    for date in dates:
+        make_snapshot(user, date)
+        SnapshotJob.create(user=user, date=date, status="done")
+
+
+async def test_one_snapshot_is_deleted_with_its_rows_and_job(
+    real_admin: httpx.AsyncClient, database: Database
+) -> None:
+    keep, drop = dt.date(2026, 11, 19), dt.date(2026, 11, 20)
+    database.run_sync(_ann_with_snapshots, keep, drop)
+    response = await real_admin.delete("/users/ann/snapshots/2026-11-20", headers=AUTH)
+    assert response.status_code == 204
+    dates = database.run_sync(lambda: sorted(s.date for s in Snapshot.select()))
+    assert dates == [keep]
+    assert database.run_sync(lambda: [j.date for j in SnapshotJob.select()]) == [keep]
+    again = await real_admin.delete("/users/ann/snapshots/2026-11-20", headers=AUTH)
+    assert again.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        pytest.param("/users/nobody/snapshots/2026-11-20", 404, id="unknown-user"),
+        pytest.param("/users/ann/snapshots/2026-02-30", 400, id="impossible-date"),
+        pytest.param("/users/ann/snapshots/yesterday", 400, id="not-a-date"),
+    ],
+)
+async def test_deleting_a_snapshot_that_is_not_there_is_a_problem(
+    real_admin: httpx.AsyncClient, database: Database, path: str, status: int
+) -> None:
+    database.run_sync(_ann_with_snapshots, dt.date(2026, 11, 20))
+    response = await real_admin.delete(path, headers=AUTH)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    assert database.run_sync(Snapshot.select().count) == 1
+
+
+async def test_a_snapshot_being_taken_is_not_deleted(
+    real_admin: httpx.AsyncClient, database: Database
+) -> None:
+    day = dt.date(2026, 11, 20)
+    database.run_sync(_ann_with_snapshots, day)
+    database.run_sync(lambda: SnapshotJob.update(status="running").execute())
+    response = await real_admin.delete("/users/ann/snapshots/2026-11-20", headers=AUTH)
+    assert response.status_code == 409
+    assert database.run_sync(Snapshot.select().count) == 1
+
+
+async def test_deleting_a_snapshot_needs_the_admin_token(
+    real_admin: httpx.AsyncClient, database: Database
+) -> None:
+    database.run_sync(_ann_with_snapshots, dt.date(2026, 11, 20))
+    response = await real_admin.delete("/users/ann/snapshots/2026-11-20")
+    assert response.status_code == 401
+    assert database.run_sync(Snapshot.select().count) == 1
