@@ -82,7 +82,7 @@ def _measure(database: Database, span: StatsRange, repeats: int) -> tuple[float,
 
 
 def _rows_for(url: str, paths: list[Path], params: StatsParams) -> list[tuple[str, str, str, str]]:
-    database = Database(url, pool_size=2)
+    database = Database(url, pool_size=2, create=True)
     try:
         with database.peewee.connection_context():
             database.peewee.drop_tables(ALL_MODELS, safe=True, cascade=database.is_postgres)
