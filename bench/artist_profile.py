@@ -97,7 +97,7 @@ def _measure_kind(
         write_features_csv(world, csv)
     artist_ids = _busiest(world, params.artists)
     with scratch_database(kind, directory) as url:
-        database = Database(url, pool_size=2)
+        database = Database(url, pool_size=2, create=True)
         try:
             database.run_sync(migrate, database.peewee)
         finally:
