@@ -148,6 +148,8 @@ def _cmd_users_list(settings: Settings, args: argparse.Namespace) -> int:
     for user in users:
         last = user["last_snapshot"].isoformat() if user["last_snapshot"] else "never"
         print(f"{user['username']:<24} {user['status']:<16} {last}")
+        if user["status_reason"]:
+            print(f"  {user['status_reason']}")
     return 0
 
 
@@ -212,7 +214,8 @@ def _print_progress(job: ClaimedJob, outcome: JobOutcome) -> None:
 def _print_summary(summary: RunSummary) -> None:
     print(
         f"snapshot run {summary.run_id}: {len(summary.ok)} ok, {len(summary.failed)} failed, "
-        f"{len(summary.reauth_required)} need re-authorisation, {len(summary.skipped)} skipped"
+        f"{len(summary.reauth_required)} need re-authorisation, "
+        f"{len(summary.needs_attention)} need attention, {len(summary.skipped)} skipped"
         + (f", {len(summary.rate_limited)} rate limited" if summary.rate_limited else "")
     )
     for username, error in sorted(summary.failed.items()):
@@ -221,6 +224,8 @@ def _print_summary(summary: RunSummary) -> None:
         print(f"  rate limited (retry with the same date): {username}: {reason}")
     for username in summary.reauth_required:
         print(f"  needs login again: {username} (python application.py users add or /auth/login)")
+    for username, reason in sorted(summary.needs_attention.items()):
+        print(f"  needs attention: {username}: {reason}")
 
 
 def _stop_on_sigterm() -> None:

@@ -110,7 +110,7 @@ def _lock_next_claimable(run_id: str | None, now: dt.datetime) -> SnapshotJob | 
 def _refusal(user_status: str, attempts: int, max_attempts: int) -> tuple[str, str | None] | None:
     if user_status == User.REAUTH_REQUIRED:
         return JobStatus.REAUTH, "user must log in to Spotify again"
-    if user_status != User.ACTIVE:
+    if user_status not in User.SNAPSHOTTED:
         return JobStatus.SKIPPED, f"user is {user_status}"
     if attempts >= max_attempts:
         return JobStatus.FAILED, f"gave up after {attempts} attempts: each worker's lease ran out"

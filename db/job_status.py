@@ -13,6 +13,9 @@ class JobStatus:
     DONE: Final = "done"
     FAILED: Final = "failed"
     REAUTH: Final = "reauth_required"
+    # Spotify refuses the user for good (401 after a fresh token, 403 off the allow-list):
+    # reported with the reason, never counted as a new failure.
+    NEEDS_ATTENTION: Final = "needs_attention"
     # A user the run named who is not active: the job exists so the summary can list them.
     SKIPPED: Final = "skipped"
     # Spotify's rate limit left no time for this user before the run's deadline: not a
@@ -22,4 +25,4 @@ class JobStatus:
     PENDING: Final = (QUEUED, RUNNING)
     # What a worker may finish a job as; SKIPPED is decided by the queue, never by a worker,
     # and RATE_LIMITED by the queue when a put-back job would pass its run's deadline.
-    OUTCOMES: Final = (DONE, FAILED, REAUTH)
+    OUTCOMES: Final = (DONE, FAILED, REAUTH, NEEDS_ATTENTION)

@@ -29,6 +29,7 @@ from db.models import (
     SnapshotRun,
     SnapshotRunUser,
     TrackCredit,
+    User,
 )
 
 
@@ -165,6 +166,16 @@ def _add_retry_later(database: pw.Database) -> None:
     )
 
 
+def _add_user_status_reason(database: pw.Database) -> None:
+    """A user who needs attention is told why, and what to do."""
+    present = {column.name for column in database.get_columns(User._meta.table_name)}
+    if "status_reason" not in present:
+        migrator = SchemaMigrator.from_database(database)
+        run_migrations(
+            migrator.add_column(User._meta.table_name, "status_reason", pw.TextField(null=True))
+        )
+
+
 # Append-only: each entry upgrades the schema from the version before it.
 MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (
     _create_initial_schema,
@@ -177,6 +188,7 @@ MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (
     _add_snapshot_documents,
     _add_user_timezone,
     _add_retry_later,
+    _add_user_status_reason,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

@@ -47,8 +47,12 @@ class User(BaseModel):
     id = pw.AutoField()
     ACTIVE = "active"
     REAUTH_REQUIRED = "reauth_required"
+    # Spotify refuses the user for a reason only a person can fix (status_reason says which).
+    NEEDS_ATTENTION = "needs_attention"
     DISABLED = "disabled"
-    STATUSES = (ACTIVE, REAUTH_REQUIRED, DISABLED)
+    STATUSES = (ACTIVE, REAUTH_REQUIRED, NEEDS_ATTENTION, DISABLED)
+    # Whose nightly snapshot is taken: a fix on Spotify's side takes effect at once.
+    SNAPSHOTTED = (ACTIVE, NEEDS_ATTENTION)
 
     username = pw.CharField(max_length=64, unique=True)
     spotify_account_id = pw.CharField(max_length=128, null=True, unique=True)
@@ -58,6 +62,8 @@ class User(BaseModel):
     status = pw.CharField(max_length=32, default=ACTIVE, index=True)
     # IANA zone in which the user's statistics count days and hours (`users set --timezone`).
     timezone = pw.CharField(max_length=64, default="UTC")
+    # Why the status is what it is, and what to do (NULL while active).
+    status_reason = pw.TextField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 

@@ -24,6 +24,8 @@ class RunSummary:
     pending: list[str] = dataclasses.field(default_factory=list)
     # Users Spotify's rate limit left no time for before the run's deadline, and why.
     rate_limited: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Users Spotify refuses for a reason a person must fix: username -> reason and what to do.
+    needs_attention: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def succeeded(self) -> bool:
@@ -87,6 +89,8 @@ def summarize_run(run_id: str) -> RunSummary:
             summary.skipped.append(username)
         elif status == JobStatus.RATE_LIMITED:
             summary.rate_limited[username] = error or "rate limited"
+        elif status == JobStatus.NEEDS_ATTENTION:
+            summary.needs_attention[username] = error or "needs attention"
         else:
             summary.pending.append(username)
     return summary

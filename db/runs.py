@@ -58,9 +58,9 @@ def create_run(
         members = [{"run": run_id, "user": user.id} for user in users]
         if members:
             SnapshotRunUser.insert_many(members).execute()
-        active = [user.id for user in users if user.status == User.ACTIVE]
+        active = [user.id for user in users if user.status in User.SNAPSHOTTED]
         _enqueue(run_id, date, active, force, now)
-        _skip(run_id, date, [user for user in users if user.status != User.ACTIVE], now)
+        _skip(run_id, date, [user for user in users if user.status not in User.SNAPSHOTTED], now)
         close_open_run(run_id, now)
     return run_id
 
@@ -68,7 +68,7 @@ def create_run(
 def _users_for_run(usernames: Sequence[str] | None) -> list[User]:
     query = User.select(User.id, User.username, User.status)
     if usernames is None:
-        return list(query.where(User.status == User.ACTIVE).order_by(User.id))
+        return list(query.where(User.status.in_(User.SNAPSHOTTED)).order_by(User.id))
     names = set(usernames)
     users = list(query.where(User.username.in_(names)).order_by(User.id)) if names else []
     unknown = names - {user.username for user in users}

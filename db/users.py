@@ -74,6 +74,7 @@ def _store_fresh_token(user: User, encrypted_refresh_token: str, display_name: s
     user.refresh_token_encrypted = encrypted_refresh_token
     user.token_obtained_at = now
     user.status = User.ACTIVE
+    user.status_reason = None
     user.updated_at = now
     if display_name:
         user.display_name = display_name
@@ -201,6 +202,7 @@ def get_user(username: str) -> dict[str, Any]:
         "display_name": user.display_name,
         "status": user.status,
         "timezone": user.timezone,
+        "status_reason": user.status_reason,
         "last_snapshot": _as_date(last),
         "token_obtained_at": user.token_obtained_at,
     }
@@ -239,6 +241,7 @@ def list_users() -> list[dict[str, Any]]:
         {
             "username": user.username,
             "status": user.status,
+            "status_reason": user.status_reason,
             "last_snapshot": _as_date(last.get(user.id)),
         }
         for user in User.select().order_by(User.username)
@@ -259,11 +262,21 @@ def remove_user(username: str) -> None:
         raise UnknownUser(username)
 
 
-def set_user_status(user_id: int, status: str) -> None:
-    """Record a status the snapshot pipeline learned (e.g. Spotify refused the token)."""
+def set_user_status(user_id: int, status: str, reason: str | None = None) -> None:
+    """Record a status the snapshot pipeline learned (e.g. Spotify refused the token), and
+    why, with what to do."""
     if status not in User.STATUSES:
         raise ValueError(f"unknown status {status!r}")
-    User.update(status=status, updated_at=utcnow()).where(User.id == user_id).execute()
+    User.update(status=status, status_reason=reason, updated_at=utcnow()).where(
+        User.id == user_id
+    ).execute()
+
+
+def clear_attention(user_id: int) -> None:
+    """A user who needed attention was snapshotted: Spotify's side was fixed."""
+    User.update(status=User.ACTIVE, status_reason=None, updated_at=utcnow()).where(
+        (User.id == user_id) & (User.status == User.NEEDS_ATTENTION)
+    ).execute()
 
 
 def set_user_timezone(username: str, timezone: str) -> str:

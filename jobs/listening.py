@@ -7,9 +7,16 @@ import dataclasses
 from collections.abc import Sequence
 
 from jobs.errors import first_error
-from spotify_client import UserSession
+from spotify_client import (
+    RECENTLY_PLAYED,
+    SAVED_TRACKS,
+    TOP_ARTISTS,
+    TOP_TRACKS,
+    UserSession,
+)
 from spotify_models import TIME_RANGES, Artist, EpisodePlay, Play, SavedTrack, Skipped, Track
 
+LISTENING_ENDPOINTS = frozenset({TOP_TRACKS, TOP_ARTISTS, RECENTLY_PLAYED, SAVED_TRACKS})
 TOP_LIMIT = 50
 SAVED_LIMIT = 200
 
@@ -27,6 +34,8 @@ class Listening:
     # What Spotify sent that broke the contract (or was a local file), by endpoint and reason.
     skipped: Skipped = dataclasses.field(default_factory=Skipped)
     earlier_saved: list[Track] = dataclasses.field(default_factory=list)
+    # Endpoints Spotify refused (403); each costs only its part of the snapshot.
+    refused: frozenset[str] = frozenset()
 
     def tracks(self) -> list[Track]:
         """Every distinct track the user has, top tracks first."""
@@ -48,6 +57,11 @@ class Listening:
 
     def track_ids(self) -> list[str]:
         return [track.id for track in self.tracks()]
+
+    def refused_everything(self) -> bool:
+        """Whether Spotify refused every endpoint the snapshot reads (e.g. the user is not on a
+        development-mode app's allow-list): then there is nothing to snapshot."""
+        return self.refused >= LISTENING_ENDPOINTS
 
     def artists(self) -> list[Artist]:
         every = [a for artists in self.top_artists.values() for a in artists]
@@ -81,4 +95,5 @@ async def fetch_listening(session: UserSession, earlier_saved: Sequence[Track] =
         earlier_saved=kept[: max(0, SAVED_LIMIT - len(new))],
         episodes=recent.result().episodes,
         skipped=session.skipped,
+        refused=frozenset(session.refused),
     )

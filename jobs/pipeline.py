@@ -26,7 +26,7 @@ from db.snapshots import (
     write_snapshot,
 )
 from db.token_cipher import TokenCipher, TokenCipherError
-from db.users import set_user_status
+from db.users import clear_attention, set_user_status
 from jobs.clustering import Clustering, cluster_tracks
 from jobs.features import FeatureSource, collect_features
 from jobs.listening import Listening, fetch_listening
@@ -34,11 +34,20 @@ from jobs.recommend.local import LocalRecommender
 from jobs.recommend.protocol import CandidateSource, Taste
 from jobs.recommend.ranking import DEFAULT_DISCOVERY, RankingOptions
 from jobs.recommend.taste import artist_affinity
-from spotify_client import EndpointUnavailable, InvalidGrant, SpotifyClient
+from spotify_client import EndpointUnavailable, InvalidGrant, SpotifyClient, Unauthorized
 from spotify_models import Track
 
 logger = logging.getLogger(__name__)
 
+# What a person must do when Spotify refuses a user for good (User.status_reason).
+REFUSED_AFTER_REFRESH = (
+    "Spotify refuses this user's calls even with a fresh token (401): ask them to log in "
+    "again at /auth/login, or store a new refresh token with `users add`"
+)
+NOT_ALLOWED = (
+    "Spotify refuses every call for this user (403): a development-mode app serves only the "
+    "users on its allow-list; add them under User Management in Spotify's developer dashboard"
+)
 RECOMMENDATIONS = 50
 # Days between full listings of a user's saved tracks (other nights list only new ones).
 FULL_LIBRARY_EVERY = 7
@@ -109,11 +118,16 @@ class SnapshotPipeline:
         try:
             listening = await fetch_listening(session, await self._earlier_saved(job))
         except InvalidGrant:
-            await self.database.run(set_user_status, job.user_id, "reauth_required")
+            await self.database.run(set_user_status, job.user_id, JobStatus.REAUTH)
             return JobOutcome(
                 JobStatus.REAUTH, "Spotify refused the refresh token: the user must log in again"
             )
+        except Unauthorized:
+            return await self._needs_attention(job, REFUSED_AFTER_REFRESH)
+        if listening.refused_everything():
+            return await self._needs_attention(job, NOT_ALLOWED)
         await self._snapshot(job, listening)
+        await self.database.run(clear_attention, job.user_id)
         return JobOutcome(JobStatus.DONE)
 
     async def _earlier_saved(self, job: ClaimedJob) -> list[Track]:
@@ -126,6 +140,12 @@ class SnapshotPipeline:
         if (job.date.toordinal() + job.user_id) % FULL_LIBRARY_EVERY == 0:
             return []
         return await self.database.run(saved_before, job.user_id, job.date)
+
+    async def _needs_attention(self, job: ClaimedJob, reason: str) -> JobOutcome:
+        # Still tried every night, but no new failure: the status already says what to do.
+        # (The job statuses are named as the user statuses they set.)
+        await self.database.run(set_user_status, job.user_id, JobStatus.NEEDS_ATTENTION, reason)
+        return JobOutcome(JobStatus.NEEDS_ATTENTION, reason)
 
     async def _refresh_token(self, user_id: int) -> str | None:
         encrypted = await self.database.run(stored_refresh_token, user_id)

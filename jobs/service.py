@@ -177,12 +177,13 @@ class SnapshotService:
             return
         logger.info(
             "nightly snapshot run %s: %d ok, %d failed, %d need re-authorisation, "
-            "%d left without time by Spotify's rate limit",
+            "%d left without time by Spotify's rate limit, %d need attention",
             summary.run_id,
             len(summary.ok),
             len(summary.failed),
             len(summary.reauth_required),
             len(summary.rate_limited),
+            len(summary.needs_attention),
         )
 
     async def close(self) -> None:

@@ -31,10 +31,19 @@ from spotify_client._errors import (
     SpotifyAuthError,
     SpotifyError,
     SpotifyUnavailable,
+    Unauthorized,
 )
 from spotify_client._paging import chunks
 from spotify_client._requester import RetryPolicy, create_http_client, retry_after_seconds
-from spotify_client._session import CheckedLogin, RecentPlays, UserSession
+from spotify_client._session import (
+    RECENTLY_PLAYED,
+    SAVED_TRACKS,
+    TOP_ARTISTS,
+    TOP_TRACKS,
+    CheckedLogin,
+    RecentPlays,
+    UserSession,
+)
 from spotify_models import (
     Album,
     Artist,
@@ -52,6 +61,10 @@ from spotify_models import (
 
 __all__ = [
     "CAPABILITIES",
+    "RECENTLY_PLAYED",
+    "SAVED_TRACKS",
+    "TOP_ARTISTS",
+    "TOP_TRACKS",
     "Album",
     "Artist",
     "ArtistRef",
@@ -81,6 +94,7 @@ __all__ = [
     "SpotifyUnavailable",
     "TokenGrant",
     "Track",
+    "Unauthorized",
     "UserSession",
     "chunks",
     "create_http_client",

@@ -56,6 +56,10 @@ class SpotifyAuthError(SpotifyError):
     """The token endpoint refused the app's credentials, or a token was refused twice."""
 
 
+class Unauthorized(SpotifyAuthError):
+    """401 even with a token fetched just before: Spotify refuses this token for good."""
+
+
 class Forbidden(SpotifyError):
     """403 on a call that is not a capability probe (e.g. user not on the app's allow-list)."""
 
@@ -97,7 +101,7 @@ def status_error(response: httpx.Response) -> SpotifyError:
     if status == 400:
         return BadRequest(detail)
     if status == 401:
-        return SpotifyAuthError(f"{detail} (token refused even after a refresh)")
+        return Unauthorized(f"{detail} (token refused even after a refresh)")
     if status == 403:
         return Forbidden(detail)
     if status == 404:

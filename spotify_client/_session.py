@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, TypeVar
 
 from spotify_client._api import Api, parse_items, segment
 from spotify_client._auth import Accounts
-from spotify_client._errors import InvalidGrant
+from spotify_client._errors import Forbidden, InvalidGrant
 from spotify_client._paging import PAGE, Fetch, cursor_page, cursor_pages, offset_pages
 from spotify_models import (
     TIME_RANGES,
@@ -34,10 +35,18 @@ from spotify_models import (
 
 T = TypeVar("T")
 
+logger = logging.getLogger(__name__)
+
+TOP_ARTISTS = "/me/top/artists"
+TOP_TRACKS = "/me/top/tracks"
 RECENTLY_PLAYED = "/me/player/recently-played"
+SAVED_TRACKS = "/me/tracks"
+PLAYLISTS = "/me/playlists"
 PLAYLIST_ITEMS = "/playlists/{id}/items"
 # Only what identifies the playlist, never its first page of items.
 PLAYLIST_FIELDS = "id,name,owner(id,display_name),collaborative,images,items(total),tracks(total)"
+# How a page Spotify refused is counted among the skipped (Skipped reasons).
+REFUSED = "refused by Spotify (403)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +86,8 @@ class UserSession:
         self._auth = accounts.bearer(self._refresh)
         # What this session's pages left out, by endpoint and reason (a snapshot records it).
         self.skipped = Skipped()
+        # Endpoints that answered 403: recorded per endpoint, never fatal on their own.
+        self.refused: set[str] = set()
 
     def __repr__(self) -> str:
         return "UserSession(refresh_token=***)"
@@ -88,12 +99,12 @@ class UserSession:
     async def top_artists(self, time_range: str, limit: int = 50) -> list[Artist]:
         """The user's top artists over `time_range` (short_term, medium_term, long_term)."""
         raw = await self._top("artists", time_range, limit)
-        return parse_items(raw, "/me/top/artists", parse_artist, self.skipped)
+        return parse_items(raw, TOP_ARTISTS, parse_artist, self.skipped)
 
     async def top_tracks(self, time_range: str, limit: int = 50) -> list[Track]:
         """The user's top tracks over `time_range` (short_term, medium_term, long_term)."""
         raw = await self._top("tracks", time_range, limit)
-        return parse_items(raw, "/me/top/tracks", parse_track, self.skipped)
+        return parse_items(raw, TOP_TRACKS, parse_track, self.skipped)
 
     async def recently_played(
         self, limit: int = 50, after: dt.datetime | None = None
@@ -122,18 +133,21 @@ class UserSession:
 
         Spotify lists the newest first, so paging stops at a track an earlier look found.
         """
-        raw = await offset_pages(
-            self._fetcher("/me/tracks"), limit, PAGE, until=lambda item: _saved_id(item) in known
+        pages = offset_pages(
+            self._fetcher(SAVED_TRACKS), limit, PAGE, until=lambda item: _saved_id(item) in known
         )
+        raw = await self._unless_refused(SAVED_TRACKS, pages)
         return parse_items(
-            [r for r in raw if r is not None], "/me/tracks", parse_saved_track, self.skipped
+            [r for r in raw if r is not None], SAVED_TRACKS, parse_saved_track, self.skipped
         )
 
     async def playlists(self, limit: int = 50) -> list[Playlist]:
         """The user's playlists, owned and followed."""
-        raw = await offset_pages(self._fetcher("/me/playlists"), limit, PAGE)
+        raw = await self._unless_refused(
+            PLAYLISTS, offset_pages(self._fetcher(PLAYLISTS), limit, PAGE)
+        )
         return parse_items(
-            [r for r in raw if r is not None], "/me/playlists", parse_playlist, self.skipped
+            [r for r in raw if r is not None], PLAYLISTS, parse_playlist, self.skipped
         )
 
     async def playlist(self, playlist_id: str) -> Playlist:
@@ -144,7 +158,9 @@ class UserSession:
     async def playlist_items(self, playlist_id: str, limit: int = 100) -> list[Track]:
         """The tracks of a playlist the user owns or collaborates on (episodes left out)."""
         path = f"/playlists/{segment(playlist_id)}/items"
-        raw = await offset_pages(self._fetcher(path), limit, PAGE)
+        raw = await self._unless_refused(
+            PLAYLIST_ITEMS, offset_pages(self._fetcher(path), limit, PAGE)
+        )
         tracks = parse_items(raw, PLAYLIST_ITEMS, parse_playlist_item, self.skipped)
         return [track for track in tracks if track is not None]
 
@@ -180,8 +196,9 @@ class UserSession:
             raise ValueError(
                 f"time_range must be one of {', '.join(TIME_RANGES)}, not {time_range!r}"
             )
-        fetch = self._fetcher(f"/me/top/{kind}", {"time_range": time_range})
-        return await offset_pages(fetch, limit, PAGE)
+        path = TOP_ARTISTS if kind == "artists" else TOP_TRACKS
+        fetch = self._fetcher(path, {"time_range": time_range})
+        return await self._unless_refused(path, offset_pages(fetch, limit, PAGE))
 
     async def _recent(self, limit: int, after: dt.datetime | None) -> list[Any]:
         # Page towards older plays with `before`, or towards newer ones with `after`.
@@ -193,7 +210,20 @@ class UserSession:
                 RECENTLY_PLAYED, page_params, self._auth, lambda b: cursor_page(b, direction)
             )
 
-        return await cursor_pages(fetch, limit, direction, params)
+        return await self._unless_refused(
+            RECENTLY_PLAYED, cursor_pages(fetch, limit, direction, params)
+        )
+
+    async def _unless_refused(self, where: str, pages: Awaitable[list[Any]]) -> list[Any]:
+        """The raw items `pages` reads, or none when Spotify refuses the endpoint (403): a
+        missing scope costs that part only. A user refused everything needs attention."""
+        try:
+            return await pages
+        except Forbidden as exc:
+            logger.info("%s", exc)
+            self.skipped.add(where, REFUSED)
+            self.refused.add(where)
+            return []
 
 
 def _saved_id(item: Any) -> str | None:

@@ -31,6 +31,8 @@ def _payload(request: Request, user: dict[str, Any], today: dt.date) -> dict[str
         "display_name": user["display_name"],
         "status": user["status"],
         "timezone": user["timezone"],
+        # Why, and what to do, when Spotify refuses the user (null while active).
+        "status_reason": user["status_reason"],
         "last_snapshot": last.isoformat() if last else None,
         "token_age_days": life["token_age_days"],
         "token_expiring": life["token_expiring"],

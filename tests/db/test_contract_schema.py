@@ -1,5 +1,5 @@
-"""Schema 5 and 6 (issue 11): snapshots record what they left out, and genres that older
-versions stored encoded twice are served as lists again."""
+"""Schemas 5 to 7 (issue 11): snapshots record what they left out, genres that older versions
+stored encoded twice are served as lists again, and users who need attention say why."""
 
 from __future__ import annotations
 
@@ -9,8 +9,15 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as run_migrations
 
 from db.database import Database
-from db.migrations import LATEST_VERSION, MIGRATIONS, _add_snapshot_skipped, migrate
-from db.models import Artist, SchemaVersion, Snapshot
+from db.migrations import (
+    LATEST_VERSION,
+    MIGRATIONS,
+    _add_snapshot_skipped,
+    _add_user_status_reason,
+    migrate,
+)
+from db.models import Artist, SchemaVersion, Snapshot, User
+from db.users import get_user, set_user_status
 from tests.factories import make_user
 
 BEFORE = MIGRATIONS.index(_add_snapshot_skipped)  # the schema version just before it
@@ -63,3 +70,23 @@ def test_an_older_database_gains_the_skipped_column(database: Database) -> None:
         return Snapshot.get().skipped
 
     assert database.run_sync(write_and_read) == {"/me/tracks": {"local file": 3}}
+
+
+def test_an_older_database_gains_the_users_status_reason(database: Database) -> None:
+    before = MIGRATIONS.index(_add_user_status_reason)
+
+    def downgrade() -> None:
+        migrator = SchemaMigrator.from_database(database.peewee)
+        run_migrations(migrator.drop_column(User._meta.table_name, "status_reason"))
+        SchemaVersion.delete().where(SchemaVersion.version > before).execute()
+        make_user("ann")
+
+    database.run_sync(downgrade)
+    assert database.run_sync(migrate, database.peewee) == (before, LATEST_VERSION)
+
+    def flag_and_read() -> tuple[str, str | None]:
+        user = User.get(User.username == "ann")
+        set_user_status(user.id, User.NEEDS_ATTENTION, "add them to the allow-list")
+        return get_user("ann")["status"], get_user("ann")["status_reason"]
+
+    assert database.run_sync(flag_and_read) == ("needs_attention", "add them to the allow-list")
