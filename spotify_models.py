@@ -12,7 +12,8 @@ The contract (the README's "What Spotify can send and what we do with it" is the
 - **Timestamps** must parse as ISO 8601 and be plausible (`PLAUSIBLE_SINCE` to a day from now).
 - **Descriptive** values that cannot be stored as they are become None (`release_date` must be
   YYYY, YYYY-MM or YYYY-MM-DD; Spotify itself sends "0000" for unknown dates); names lose NUL
-  characters (PostgreSQL refuses them) and are cut to `MAX_NAME` characters.
+  characters (PostgreSQL refuses them) and are cut to `MAX_NAME` characters; text with a lone
+  UTF-16 surrogate (which JSON can escape, and no database can store) is not text at all.
 - **Local files** (`is_local: true`, id null) and **episodes** (`type: episode`) are recognised:
   `parse_playable` returns a `LocalTrack` or an `Episode`, `parse_track` raises `NotATrack`,
   and `parse_play` returns an `EpisodePlay`. None of them is ever parsed as a track.
@@ -281,11 +282,23 @@ def as_list(value: Any, what: str) -> list[Any]:
     return value
 
 
+def _is_text(value: str) -> bool:
+    # JSON may escape a lone UTF-16 surrogate ("\\ud800"): no database stores it as text,
+    # and no JSON answer of ours could be encoded with it.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def required_str(data: Mapping[str, Any], key: str) -> str:
-    """A string field that must be present and non-empty."""
+    """A string field that must be present, non-empty and encodable as UTF-8."""
     value = data.get(key)
     if not isinstance(value, str) or not value:
         raise ParseError(f"field {key!r} is missing or not a string")
+    if not _is_text(value):
+        raise ParseError(f"field {key!r} is not valid text")
     return value
 
 
@@ -306,7 +319,7 @@ def _name(data: Mapping[str, Any], key: str = "name") -> str:
 
 def _optional_str(data: Mapping[str, Any], key: str, max_length: int | None = None) -> str | None:
     value = data.get(key)
-    if not isinstance(value, str) or "\x00" in value:
+    if not isinstance(value, str) or "\x00" in value or not _is_text(value):
         return None
     return value if max_length is None or len(value) <= max_length else None
 
@@ -411,7 +424,9 @@ def _genres(data: Mapping[str, Any]) -> tuple[str, ...] | None:
     genres = data.get("genres")
     if not isinstance(genres, list):
         return None
-    return tuple(g for g in genres if isinstance(g, str) and g and "\x00" not in g)
+    return tuple(
+        g for g in genres if isinstance(g, str) and g and "\x00" not in g and _is_text(g)
+    )
 
 
 def parse_artist(value: Any) -> Artist:
@@ -484,7 +499,9 @@ def parse_playable(value: Any, album: Album | None = None) -> Track | LocalTrack
     if _is_local(data):
         return _local_track(data)
     kind = data.get("type", "track")
-    if kind == "episode":
+    uri = data.get("uri")
+    # An episode that lost its type still names itself in its uri.
+    if kind == "episode" or (isinstance(uri, str) and uri.startswith("spotify:episode:")):
         return parse_episode(data)
     if kind != "track":
         raise ParseError("field 'type' is neither track nor episode")

@@ -164,9 +164,18 @@ def store_features(features: Mapping[str, tuple[Mapping[str, float], str]]) -> N
 def _feature_columns(values: Mapping[str, float]) -> dict[str, float | int]:
     integers = {"key", "mode", "time_signature"}
     return {
-        name: round(values[name]) if name in integers else float(values[name])
+        name: round(values[name]) if name in integers else _real(values[name])
         for name in AUDIO_FEATURE_NAMES
     }
+
+
+# The smallest normal single-precision float: PostgreSQL's REAL refuses anything nearer zero.
+REAL_TINY = 1.1754944e-38
+
+
+def _real(value: float) -> float:
+    """`value` as a REAL column takes it: a magnitude below REAL_TINY is zero for any feature."""
+    return 0.0 if abs(value) < REAL_TINY else float(value)
 
 
 def artists_with_fresh_catalogue(artist_ids: Iterable[str], max_age: dt.timedelta) -> set[str]:

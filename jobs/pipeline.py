@@ -212,6 +212,9 @@ class SnapshotPipeline:
 
     async def _spotify_picks(self, listening: Listening) -> Picks:
         seed_tracks, seed_artists, names = _seeds(listening)
+        if not names:
+            # Nothing to seed with (every top item was left out): the local recommender decides.
+            return Picks("spotify", [])
         tracks = await self.spotify.recommendations(
             seed_tracks=seed_tracks,
             seed_artists=seed_artists,
