@@ -424,9 +424,7 @@ def _genres(data: Mapping[str, Any]) -> tuple[str, ...] | None:
     genres = data.get("genres")
     if not isinstance(genres, list):
         return None
-    return tuple(
-        g for g in genres if isinstance(g, str) and g and "\x00" not in g and _is_text(g)
-    )
+    return tuple(g for g in genres if isinstance(g, str) and g and "\x00" not in g and _is_text(g))
 
 
 def parse_artist(value: Any) -> Artist:
