@@ -143,9 +143,7 @@ class UserSession:
 
     async def playlists(self, limit: int = 50) -> list[Playlist]:
         """The user's playlists, owned and followed."""
-        raw = await self._unless_refused(
-            PLAYLISTS, offset_pages(self._fetcher(PLAYLISTS), limit, PAGE)
-        )
+        raw = await offset_pages(self._fetcher(PLAYLISTS), limit, PAGE)
         return parse_items(
             [r for r in raw if r is not None], PLAYLISTS, parse_playlist, self.skipped
         )
@@ -158,9 +156,8 @@ class UserSession:
     async def playlist_items(self, playlist_id: str, limit: int = 100) -> list[Track]:
         """The tracks of a playlist the user owns or collaborates on (episodes left out)."""
         path = f"/playlists/{segment(playlist_id)}/items"
-        raw = await self._unless_refused(
-            PLAYLIST_ITEMS, offset_pages(self._fetcher(path), limit, PAGE)
-        )
+        # Forbidden stays an error here: it means the playlist is not the user's to read.
+        raw = await offset_pages(self._fetcher(path), limit, PAGE)
         tracks = parse_items(raw, PLAYLIST_ITEMS, parse_playlist_item, self.skipped)
         return [track for track in tracks if track is not None]
 
@@ -215,8 +212,9 @@ class UserSession:
         )
 
     async def _unless_refused(self, where: str, pages: Awaitable[list[Any]]) -> list[Any]:
-        """The raw items `pages` reads, or none when Spotify refuses the endpoint (403): a
-        missing scope costs that part only. A user refused everything needs attention."""
+        """The raw items of a listening endpoint, or none when Spotify refuses it (403): a
+        missing scope costs that part of a snapshot only. A user refused everything needs
+        attention (see jobs.listening)."""
         try:
             return await pages
         except Forbidden as exc:
