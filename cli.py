@@ -41,7 +41,16 @@ from jobs.features import FeatureSourceError
 from jobs.history_import import import_history
 from jobs.recommend.corpus import database_corpus
 from jobs.recommend.csv_pool import read_csv_catalogue
-from jobs.recommend.evaluation import OURS, UserCase, baselines, evaluate, format_table, ours
+from jobs.recommend.evaluation import (
+    OURS,
+    Matched,
+    UserCase,
+    baselines,
+    evaluate,
+    format_table,
+    ours,
+    ours_at,
+)
 from jobs.recommend.offline import Corpus
 from jobs.scheduler import ScheduleError, validate_schedule
 from jobs.service import (
@@ -290,7 +299,10 @@ def _evaluation_corpus(settings: Settings, users: Sequence[str]) -> Corpus:
 
 def _cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
     corpus = _evaluation_corpus(settings, args.users or ())
-    methods = {OURS: ours(corpus, args.k, settings.discovery), **baselines(corpus, args.k)}
+    others = baselines(corpus, args.k)
+    methods = {OURS: ours(corpus, args.k, settings.discovery), **others}
+    # Ours again at each baseline's novelty, user by user: "beats it at equal or better novelty".
+    matched = Matched(OURS, ours_at(corpus, args.k), tuple(others))
     cut = dt.datetime.combine(args.cut, dt.time.min) if args.cut else None
     count = len(args.users or corpus.histories)
     interactive = sys.stderr.isatty()
@@ -298,7 +310,9 @@ def _cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
     def progress(cases: Iterable[UserCase]) -> Iterable[UserCase]:
         return tqdm(cases, total=count, unit="user", disable=not interactive)
 
-    rows = evaluate(corpus, methods, cut=cut, k=args.k, users=args.users, progress=progress)
+    rows = evaluate(
+        corpus, methods, cut=cut, k=args.k, users=args.users, matched=matched, progress=progress
+    )
     if not rows or rows[0].users == 0:
         when = f"after {args.cut.isoformat()}" if args.cut else "to hide"
         raise CommandError(f"no user has plays or saves {when} among tracks with features")

@@ -51,10 +51,18 @@ def test_prints_a_table_of_ours_and_the_baselines(
 
     assert main(["evaluate", "--cut", "2026-11-01", "--k", "5"]) == 0
 
-    lines = capsys.readouterr().out.splitlines()
+    table, verdicts = capsys.readouterr().out.split("\n\n")
+    lines = table.splitlines()
     assert lines[0].split()[:6] == ["method", "users", "hit@5", "new", "hit@5", "recall@5"]
     methods = [line.split()[0] for line in lines[1:]]
-    assert methods == ["ours", "popular-in-styles", "known-artists", "random"]
+    baselines = ["popular-in-styles", "known-artists", "random"]
+    # Then ours again for each user at each baseline's novelty for that user.
+    assert methods == ["ours", *baselines, *(f"ours@{b}" for b in baselines)]
+    assert [line.split(":")[0] for line in verdicts.splitlines()] == [
+        f"ours@{b}" for b in baselines
+    ]
+    # Ann has played every track by her known artist: that baseline has nothing to offer.
+    assert "ours@known-artists: beats known-artists (hit@5 1.000 vs 0.000" in verdicts
     ours = lines[1].split()
     assert ours[1] == "1"  # ann; bo has no plays
     # The only other track, by a new artist, is the one she played later.

@@ -23,14 +23,17 @@ from numpy.typing import NDArray
 from jobs.clustering import CLUSTER_FEATURES
 from jobs.features import FeatureSourceError
 from jobs.recommend.protocol import CSV, Candidate, Taste
-from jobs.recommend.taste import TasteSpace
+from jobs.recommend.taste import FITS_DISTANCE, TasteSpace
 
 logger = logging.getLogger(__name__)
 
 PER_ARTIST = 2  # rows per artist in one answer, so one prolific artist cannot crowd it out
 # Offered per wanted pick: the ranking, not distance alone, chooses among them (popularity).
 OFFER_FACTOR = 3
-SEARCH_FACTOR = 8  # rows examined per row wanted, before known artists are filtered out
+# Rows examined per row wanted. Within a mix's neighbourhood many tracks sound alike; among
+# those that fit it, the popular ones are the likelier discoveries (the offline evaluation:
+# the nearest rows alone found a third fewer of the tracks users went on to play).
+SEARCH_FACTOR = 40
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,8 @@ def nearest_new_rows(
     exclude_ids: frozenset[str],
     wanted: int,
 ) -> list[int]:
-    """Rows nearest each centroid (shared out by cluster) by artists not in `exclude_names`."""
+    """Rows near each centroid (shared out by cluster) by artists not in `exclude_names`: of
+    the nearest, those that fit the mix by popularity, then the rest by closeness."""
     if not space.active or not index.track_ids:
         return []
     points = space.scale(index.features.astype(np.float64))
@@ -145,11 +149,22 @@ def nearest_new_rows(
         distance = ((points - centre) ** 2).mean(axis=1)
         examine = min(per_cluster * SEARCH_FACTOR, len(distance))
         nearest = np.argpartition(distance, examine - 1)[:examine]
-        nearest = nearest[np.argsort(distance[nearest], kind="stable")]
+        nearest = _popular_first(index, nearest, distance[nearest])
         chosen.update(
             dict.fromkeys(_new_rows(index, nearest, exclude_names, exclude_ids, per_cluster))
         )
     return list(chosen)
+
+
+def _popular_first(
+    index: CsvCatalogue, rows: NDArray[np.intp], distance: NDArray[np.float64]
+) -> NDArray[np.intp]:
+    """Rows that fit the mix, most popular first; then the others, nearest first."""
+    fits = np.sqrt(distance) <= FITS_DISTANCE
+    popularity = index.popularity[rows].astype(np.float64)
+    # lexsort's last key is the primary one: fitting first, then popularity, then closeness.
+    order = np.lexsort((distance, np.where(fits, -popularity, 0.0), ~fits))
+    return rows[order]
 
 
 def _new_rows(

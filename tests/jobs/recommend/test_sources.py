@@ -153,13 +153,18 @@ async def test_a_spent_quota_is_not_softened() -> None:
         await gather_candidates([Fixed("search", QuotaExceeded("spent"))], taste())
 
 
-def write_csv(path: Path, rows: list[tuple[str, str, str, dict[str, float]]]) -> Path:
+def write_csv(
+    path: Path,
+    rows: list[tuple[str, str, str, dict[str, float]]],
+    popularity: dict[str, int] | None = None,
+) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["track_id", "artists", "track_genre", "popularity", *CLUSTER_FEATURES])
         for track_id, artists, genre, features in rows:
+            plays = (popularity or {}).get(track_id, 50)
             writer.writerow(
-                [track_id, artists, genre, 50, *(features[n] for n in CLUSTER_FEATURES)]
+                [track_id, artists, genre, plays, *(features[n] for n in CLUSTER_FEATURES)]
             )
     return path
 
@@ -190,6 +195,28 @@ async def test_csv_offers_the_nearest_tracks_by_artists_the_user_never_played(
     assert offered["calm-new"].features is not None
     index = await source.index()
     assert main_genres(index, ["calm-known", "calm-new", "loud-new"]) == ["folk", "edm"]
+
+
+async def test_csv_prefers_popular_tracks_that_fit_a_mix_to_the_nearest_ones(
+    tmp_path: Path,
+) -> None:
+    calm = [(f"calm-{i}", f"Quiet {i}", "folk", CALM | {"tempo": 85.0 + i / 10}) for i in range(4)]
+    far = CALM | {"tempo": 400.0, "energy": 1.0}
+    path = write_csv(
+        tmp_path / "tracks.csv",
+        [*calm, ("far-hit", "Outlier", "noise", far), ("loud", "Shouter", "edm", LOUD)],
+        # The calm mix's centre is nearest calm-3 (tempo 85.5); the farthest calm track is the
+        # most popular, and one far off is more popular still.
+        popularity={"calm-0": 90, "calm-1": 30, "calm-2": 20, "calm-3": 10, "far-hit": 100},
+    )
+    tracks = user_tracks()
+
+    found = await CsvCandidateSource(path).candidates(
+        taste(clustering=clustering_of(tracks), user_features=tracks, wanted=1)
+    )
+
+    # Three offered for one wanted, shared by two mixes: one calm row and one loud.
+    assert {c.track_id for c in found} == {"calm-0", "loud"}
 
 
 async def test_csv_offers_nothing_without_clusters(tmp_path: Path) -> None:
