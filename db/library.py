@@ -7,13 +7,12 @@ come from here, so a warm night costs one page of `/me/tracks` instead of the wh
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from typing import cast
+from collections.abc import Sequence
 
 import peewee as pw
 
-from db.models import Album, Artist, Snapshot, SnapshotTrack, Track, TrackArtist
+from db.models import Album, Snapshot, SnapshotTrack, Track
+from db.queries import artists_by_track
 from spotify_models import Album as SpotifyAlbum
 from spotify_models import ArtistRef
 from spotify_models import Track as SpotifyTrack
@@ -55,18 +54,10 @@ def catalogue_tracks(track_ids: Sequence[str]) -> list[SpotifyTrack]:
 
 
 def _artist_refs(track_ids: Sequence[str]) -> dict[str, tuple[ArtistRef, ...]]:
-    query = (
-        TrackArtist.select(TrackArtist.track, Artist.id, Artist.name)
-        .join(Artist)
-        .where(TrackArtist.track.in_(list(track_ids)))
-        .order_by(TrackArtist.track, TrackArtist.position)
-        .tuples()
-    )
-    refs: defaultdict[str, list[ArtistRef]] = defaultdict(list)
-    # The peewee stubs type every query as yielding models, whatever .tuples() says.
-    for track_id, artist_id, name in cast(Iterable[tuple[str, str, str]], query):
-        refs[track_id].append(ArtistRef(artist_id, name))
-    return {track_id: tuple(artists) for track_id, artists in refs.items()}
+    return {
+        track_id: tuple(ArtistRef(artist["id"], artist["name"]) for artist in artists)
+        for track_id, artists in artists_by_track(track_ids).items()
+    }
 
 
 def _track(row: Track, artists: tuple[ArtistRef, ...]) -> SpotifyTrack:
