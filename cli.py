@@ -57,6 +57,7 @@ from jobs.service import (
     ClaimedJob,
     JobOutcome,
     RunSummary,
+    RunWait,
     SnapshotBusy,
     SnapshotDateRefused,
     SnapshotNotFound,
@@ -237,6 +238,11 @@ def _print_summary(summary: RunSummary) -> None:
         print(f"  needs attention: {username}: {reason}")
 
 
+def _print_wait(wait: RunWait) -> None:
+    # Always, not only on a terminal: a run held up by a crashed worker's lease must not look hung.
+    print(wait.line(), file=sys.stderr, flush=True)
+
+
 def _stop_on_sigterm() -> None:
     """SIGTERM stops the run as Ctrl-C does: cancelled workers give their jobs back."""
     task = asyncio.current_task()
@@ -249,7 +255,12 @@ async def _snapshot(settings: Settings, args: argparse.Namespace) -> RunSummary:
     async with open_resources(settings) as resources:
         progress = _print_progress if sys.stdout.isatty() else None
         return await resources.snapshots.run(
-            args.date, args.users, force=args.force, trigger="cli", on_progress=progress
+            args.date,
+            args.users,
+            force=args.force,
+            trigger="cli",
+            on_progress=progress,
+            on_wait=_print_wait,
         )
 
 

@@ -27,6 +27,7 @@ from db.claims import (
 )
 from db.database import DATABASE_UNAVAILABLE, Database
 from db.job_status import JobStatus
+from db.run_waits import RunWait, run_wait
 from db.runs import close_run_if_complete, run_has_pending_jobs
 from jobs.errors import first_error
 
@@ -209,6 +210,7 @@ async def drain(
     retry_on: tuple[type[Exception], ...] = (),
     retry_delay: dt.timedelta = dt.timedelta(minutes=5),
     poll: float = 1.0,
+    on_wait: Callable[[RunWait], None] | None = None,
 ) -> None:
     """Run claimable jobs (of `run_id`, or any) through `handler` until none is left.
 
@@ -216,6 +218,8 @@ async def drain(
     queue, no more are claimed, and the exception is raised once the running jobs end.
     A `retry_on` exception puts the job back to be claimed again `retry_delay` later (until
     the run's deadline); the drain waits for it.
+    `on_wait` hears what the run waits for (other workers' leases, retry times) each time
+    that changes, so a run held up after a crash is not silent.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, not {concurrency}")
@@ -231,13 +235,32 @@ async def drain(
         retry_delay,
     )
     await _work(state, worker_id, concurrency)
-    # Another worker may still hold some of this run's jobs: wait for them, and take over
-    # any whose lease runs out, so that the run's summary is whole when drain returns.
-    while run_id is not None and await database.run(run_has_pending_jobs, run_id):
+    if run_id is not None:
+        await _wait_for_others(state, run_id, worker_id, concurrency, poll, on_wait)
+        await database.run(close_run_if_complete, run_id)
+
+
+async def _wait_for_others(
+    state: _Drain,
+    run_id: str,
+    worker_id: str,
+    concurrency: int,
+    poll: float,
+    on_wait: Callable[[RunWait], None] | None,
+) -> None:
+    """Wait for the run's jobs other workers hold, taking over any whose lease runs out.
+
+    So the run's summary is whole when drain returns.
+    """
+    told: tuple[tuple[str, str | None], ...] = ()
+    while await state.database.run(run_has_pending_jobs, run_id):
+        if on_wait is not None:
+            wait = await state.database.run(run_wait, run_id)
+            if wait is not None and wait.what() != told:
+                told = wait.what()
+                on_wait(wait)
         await asyncio.sleep(poll)
         await _work(state, worker_id, concurrency)
-    if run_id is not None:
-        await database.run(close_run_if_complete, run_id)
 
 
 async def _work(state: _Drain, worker_id: str, concurrency: int) -> None:

@@ -15,6 +15,7 @@ from db.claims import ClaimedJob, JobOutcome
 from db.database import DATABASE_UNAVAILABLE, Database
 from db.queries import SnapshotNotFound
 from db.run_reports import RunSummary, run_progress, summarize_run
+from db.run_waits import RunWait
 from db.runs import UnknownRun, UnknownUsers, create_run, fail_run
 from db.snapshot_removal import SnapshotBusy
 from db.snapshot_removal import delete_snapshot as _delete_snapshot
@@ -29,6 +30,7 @@ __all__ = [
     "Progress",
     "RunCannotStart",
     "RunSummary",
+    "RunWait",
     "SnapshotBusy",
     "SnapshotDateRefused",
     "SnapshotNotFound",
@@ -120,13 +122,17 @@ class SnapshotService:
         force: bool = False,
         trigger: str = "cli",
         on_progress: Progress | None = None,
+        on_wait: Callable[[RunWait], None] | None = None,
     ) -> RunSummary:
-        """Enqueue a run, work until its queue is empty, and summarise it."""
+        """Enqueue a run, work until its queue is empty, and summarise it.
+
+        `on_wait` hears what the run waits for once only other workers' jobs are left.
+        """
         self._check_date(date)
         handler = self.make_handler()
         run_id = await self._enqueue(date, usernames, force, trigger)
         try:
-            await self._drain(run_id, handler, on_progress)
+            await self._drain(run_id, handler, on_progress, on_wait)
         except self.stop_on:
             raise
         except Exception as exc:
@@ -212,7 +218,13 @@ class SnapshotService:
         except Exception as exc:  # noqa: BLE001 - nobody awaits this task: the run records it
             await self._fail(run_id, exc)
 
-    async def _drain(self, run_id: str, handler: Handler, on_progress: Progress | None) -> None:
+    async def _drain(
+        self,
+        run_id: str,
+        handler: Handler,
+        on_progress: Progress | None,
+        on_wait: Callable[[RunWait], None] | None = None,
+    ) -> None:
         await drain(
             self.database,
             handler,
@@ -224,6 +236,7 @@ class SnapshotService:
             stop_on=self.stop_on,
             retry_on=self.retry_on,
             retry_delay=self.retry_delay,
+            on_wait=on_wait,
         )
 
     async def _fail(self, run_id: str, exc: Exception) -> None:

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -12,8 +15,10 @@ import pytest
 import respx
 
 from cli import main
-from db.database import Database
-from db.models import Play, Snapshot, User
+from db.claims import claim_next_job
+from db.database import Database, database_proxy
+from db.models import Play, Snapshot, SnapshotJob, User, utcnow
+from db.runs import create_run
 from db.token_cipher import TokenCipher, generate_key
 from db.users import save_user_token
 from tests.factories import episode_entry, track_entry, write_export
@@ -344,3 +349,46 @@ def test_snapshot_delete_removes_one_snapshot(env: str, capsys: pytest.CaptureFi
     assert main(["snapshot", "delete", "nobody", "2026-11-19"]) == 2
     assert "no user named 'nobody'" in capsys.readouterr().err
     assert _read(env, Snapshot.select().count) == 1
+
+
+def _crashed_worker_holds_anns_job(today: dt.date) -> None:
+    """A worker claimed ann's job, wrote her snapshot and died before recording it done."""
+    save_user_token("ann", TokenCipher([KEY]).encrypt(TOKEN))
+    create_run(today, trigger="nightly")
+    held = claim_next_job("crashed-host:41/0", lease=dt.timedelta(minutes=10))
+    assert held is not None
+    Snapshot.create(user=User.get(), date=today, status=Snapshot.COMPLETE)
+
+
+def _end_the_lease_once_told(capsys: pytest.CaptureFixture[str], heard: list[str]) -> None:
+    """Read the CLI's stderr until it says what it waits for, then let the lease run out."""
+    deadline = time.monotonic() + 20
+    while "waiting for" not in "".join(heard) and time.monotonic() < deadline:
+        heard.append(capsys.readouterr().err)
+        time.sleep(0.02)
+    expired = {SnapshotJob.lease_until: utcnow() - dt.timedelta(seconds=1)}
+    # The CLI's own database (this thread gets a connection of its own from it).
+    with database_proxy.connection_context():
+        SnapshotJob.update(expired).execute()
+
+
+def test_a_snapshot_waiting_for_a_crashed_workers_lease_says_so_in_one_line(
+    env: str, spotify: Accounts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    _read(env, lambda: _crashed_worker_holds_anns_job(today))
+    heard: list[str] = []
+    ender = threading.Thread(target=_end_the_lease_once_told, args=(capsys, heard))
+    ender.start()
+    try:
+        code = main(["snapshot", "--date", today.isoformat()])
+    finally:
+        ender.join()
+    captured = capsys.readouterr()
+    err = "".join(heard) + captured.err
+    waits = [line for line in err.splitlines() if line.startswith("waiting for")]
+    assert len(waits) == 1, err
+    assert "ann held by worker crashed-host:41/0 until its lease ends at " in waits[0]
+    assert re.search(r"at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", waits[0]), waits[0]
+    assert code == 0  # the lease ran out: the run took the job over, found the snapshot written
+    assert "1 ok, 0 failed" in captured.out

@@ -14,6 +14,7 @@ from db.claims import ClaimedJob, JobOutcome, claim_next_job
 from db.database import Database
 from db.models import User, utcnow
 from db.run_reports import RunSummary, summarize_run
+from db.run_waits import RunWait
 from db.runs import create_run
 from jobs.drain import drain
 from tests.queue_helpers import (
@@ -327,3 +328,41 @@ async def test_an_interrupted_drain_releases_its_claims(database: Database) -> N
     # The next run claims them at once instead of waiting ten minutes.
     job = await database.run(claim_next_job, "next", lease=LEASE, run_id=run_id)
     assert job is not None
+
+
+def _expire_leases() -> None:
+    from db.models import SnapshotJob
+
+    SnapshotJob.update(lease_until=utcnow() - dt.timedelta(seconds=1)).execute()
+
+
+async def test_a_drain_waiting_for_a_crashed_workers_lease_says_for_what_and_until_when(
+    database: Database,
+) -> None:
+    """After a crash the next run waits out a lease: it says so once, then takes the job over."""
+    await database.run(add_users, "ann", "bob")
+    await database.run(create_run, DAY, trigger="cli")
+    crashed = await database.run(claim_next_job, "crashed-host:41/0", lease=LEASE)
+    assert crashed is not None
+    until = (await database.run(lease_until, crashed.id)).replace(microsecond=0)
+    mine = await database.run(create_run, DAY, trigger="cli")
+    lines: list[str] = []
+
+    def waiting(wait: RunWait) -> None:
+        lines.append(wait.line())
+        if len(lines) == 1:
+            database.run_sync(_expire_leases)  # the crashed worker's lease runs out
+
+    async def handler(job: ClaimedJob) -> JobOutcome:
+        return JobOutcome("done")
+
+    await asyncio.wait_for(
+        drain(database, handler, worker_id="mine", run_id=mine, poll=0.01, on_wait=waiting), WAIT
+    )
+    assert lines == [
+        f"waiting for {crashed.username} held by worker crashed-host:41/0 until its lease ends "
+        f"at {until.isoformat(sep=' ')} UTC (renewed while that worker lives; taken over here "
+        "if it has died)"
+    ]
+    summary = await database.run(summarize_run, mine)
+    assert sorted(summary.ok) == ["ann", "bob"]
