@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import socket
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import quote
@@ -31,8 +32,29 @@ DEMO_ONBOARDING_USERS = 1  # the emulator's last user is left to sign up through
 WORLD_SEED = 7
 # The first user arrives with this much of Spotify's extended streaming history, imported.
 HISTORY_YEARS = 2
+# The demo's first snapshots are of the emulated Spotify as it stood this many days ago, so
+# /changes, the snapshot dates and the history have two real points to show.
+EARLIER_DAYS = 7
 
 Progress = Callable[[ClaimedJob, JobOutcome], None]
+
+
+class DemoClock:
+    """The emulator's clock: real time, held `behind` seconds back until the demo catches up.
+
+    A snapshot dated a week ago must hold what Spotify said a week ago, not today's answers
+    under an old date, so the emulator (whose tastes drift with its clock) is asked then.
+    """
+
+    def __init__(self, behind: float) -> None:
+        self.behind = behind
+
+    def __call__(self) -> float:
+        return time.time() - self.behind
+
+    def catch_up(self) -> None:
+        """From now on, the emulator's time is the real time."""
+        self.behind = 0.0
 
 
 class PortInUse(Exception):
@@ -130,6 +152,7 @@ def _demo_banner(base: str, usernames: Sequence[str], mode: str, world: World) -
             f'    curl -s "{base}/users/{first}/top-items?type=artists&time_range=short_term"',
             f"    curl -s {base}/users/{first}/clusters",
             f"    curl -s {base}/users/{first}/snapshots",
+            f"    curl -s {base}/users/{first}/changes   # {EARLIER_DAYS} days ago -> today",
             f'    curl -s "{base}/artists/search?q={quote(artist.name)}"',
             f'    curl -s "{base}/artists/{artist.id}/profile?username={first}"',
             f"    curl -s {base}/users/{first}/playlists",
@@ -153,9 +176,21 @@ def _ensure_port_free(host: str, port: int) -> None:
             raise PortInUse(f"{host}:{port} is in use; choose another with --port") from None
 
 
-async def _demo_snapshots(settings: Settings, on_progress: Progress) -> RunSummary:
+async def _snapshot(settings: Settings, days_ago: int, on_progress: Progress) -> RunSummary:
     async with open_resources(settings) as resources:
-        return await resources.snapshots.run(trigger="demo", on_progress=on_progress)
+        date = resources.snapshots.today() - dt.timedelta(days=days_ago)
+        return await resources.snapshots.run(date, trigger="demo", on_progress=on_progress)
+
+
+async def _demo_snapshots(
+    settings: Settings, clock: DemoClock, on_progress: Progress
+) -> list[RunSummary]:
+    """A snapshot of every user as of EARLIER_DAYS ago (the emulator's clock set back), then
+    one of today: each holds what Spotify answered on its own date."""
+    summaries = [await _snapshot(settings, EARLIER_DAYS, on_progress)]
+    clock.catch_up()
+    summaries.append(await _snapshot(settings, 0, on_progress))
+    return summaries
 
 
 def _data_dir(options: DemoOptions) -> Path:
@@ -178,15 +213,20 @@ def run(
     data_dir = _data_dir(options)
     world = World.generate(seed=WORLD_SEED)
     write_features_csv(world, data_dir / "tracks.csv")
-    with EmulatorServer(world, mode=options.mode) as server:
+    clock = DemoClock(behind=EARLIER_DAYS * 86_400)
+    with EmulatorServer(world, mode=options.mode, clock=clock, drift=True) as server:
         server.consent_user = world.users[-1].id  # /auth/login signs up the one left out
         demo = _demo_settings(settings, server, data_dir, options.port)
         usernames = _register_demo_users(demo, world)
         print(f"importing {HISTORY_YEARS} years of {usernames[0]}'s extended streaming history")
         for line in _import_demo_history(demo, world, usernames[0], data_dir).lines():
             print(f"  {line}")
-        print(f"taking snapshots of {len(usernames)} users (data in {data_dir})")
-        on_summary(asyncio.run(_demo_snapshots(demo, on_progress)))
+        print(
+            f"taking snapshots of {len(usernames)} users as Spotify stood {EARLIER_DAYS} days "
+            f"ago, then today (data in {data_dir})"
+        )
+        for summary in asyncio.run(_demo_snapshots(demo, clock, on_progress)):
+            on_summary(summary)
         base = f"http://{options.host}:{options.port}"
         print(_demo_banner(base, usernames, options.mode, world), flush=True)
         install_log_redaction()

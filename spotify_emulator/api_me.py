@@ -38,11 +38,14 @@ async def top(request: Request) -> JSONResponse:
     if time_range not in TIME_RANGES:
         raise ApiError(400, "Invalid time range")
     limit, offset = limits(request, 20, 50)
-    user, world, render = state.world.user(str(grant.user_id)), state.world, state.renderer(request)
-    if kind == "artists":
-        ranked, one = user.top_artists[time_range], lambda a: render.artist(world.artists[a])
-    else:
-        ranked, one = user.top_tracks[time_range], lambda t: render.track(world.tracks[t])
+    world, render = state.world, state.renderer(request)
+    ranked = state.top(str(grant.user_id), kind, time_range)
+
+    def one(item_id: str) -> dict[str, Any]:
+        if kind == "artists":
+            return render.artist(world.artists[item_id])
+        return render.track(world.tracks[item_id])
+
     return JSONResponse(offset_page(request, ranked, one, limit, offset))
 
 

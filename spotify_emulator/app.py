@@ -34,15 +34,17 @@ def create_app(
     *,
     clock: Clock = time.time,
     sleep: Sleep = asyncio.sleep,
+    drift: bool = False,
 ) -> Starlette:
     """A local Spotify (accounts, Web API, ReccoBeats) over `world`, in the given mode.
 
     `clock` and `sleep` are injectable so tests of latency and rate limits never wait.
+    `drift` makes users' top lists and plays move with the clock's date (`drift.py`).
     The running state (faults, request log, tokens) is `app.state.emulator`.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    state = EmulatorState(world, mode, faults or Faults(), clock, sleep)
+    state = EmulatorState(world, mode, faults or Faults(), clock, sleep, drift=drift)
     app = Starlette(
         routes=[
             Mount("/accounts", routes=accounts.routes),

@@ -26,6 +26,7 @@ class Listening:
     plays_per_day: float
     seed: int
     done: int = 0  # plays already handed out
+    _pools: dict[dt.date, list[str]] = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def interval(self) -> float:
@@ -39,16 +40,20 @@ class Listening:
         """
         count = int((now - self.start) // self.interval)
         first = max(self.done + 1, count - MAX_ACCRUED + 1)
-        tracks = self._pool()
-        plays = [
-            (
-                tracks[int(fraction(self.seed, "listening", self.user.id, k) * len(tracks))],
-                dt.datetime.fromtimestamp(self.start + k * self.interval, dt.UTC),
-            )
-            for k in range(first, count + 1)
-        ]
+        plays = [self._play(k) for k in range(first, count + 1)]
         self.done = max(self.done, count)
         return plays
 
-    def _pool(self) -> list[str]:
-        return sorted(self.user.known_track_ids)
+    def _play(self, k: int) -> tuple[str, dt.datetime]:
+        moment = dt.datetime.fromtimestamp(self.start + k * self.interval, dt.UTC)
+        tracks = self._pool(moment.date())
+        pick = fraction(self.seed, "listening", self.user.id, k)
+        return tracks[int(pick * len(tracks))], moment
+
+    def _pool(self, day: dt.date) -> list[str]:
+        """The tracks a play of `day` is drawn from: here every track the user knows."""
+        if day not in self._pools:
+            # The same every day: one entry serves them all.
+            self._pools.clear()
+            self._pools[day] = sorted(self.user.known_track_ids)
+        return self._pools[day]

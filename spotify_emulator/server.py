@@ -16,7 +16,7 @@ from starlette.types import ASGIApp
 
 from spotify_emulator.app import create_app
 from spotify_emulator.faults import Faults, RequestRecord
-from spotify_emulator.state import EmulatorState
+from spotify_emulator.state import Clock, EmulatorState
 from spotify_emulator.world import World
 
 HOST = "127.0.0.1"
@@ -105,9 +105,16 @@ class EmulatorServer(BackgroundServer):
     """Serves `create_app(world, mode, faults)` with uvicorn on 127.0.0.1 (port 0: a free one)."""
 
     def __init__(
-        self, world: World, mode: str = "development", faults: Faults | None = None, port: int = 0
+        self,
+        world: World,
+        mode: str = "development",
+        faults: Faults | None = None,
+        port: int = 0,
+        *,
+        clock: Clock = time.time,
+        drift: bool = False,
     ) -> None:
-        app = create_app(world, mode, faults)
+        app = create_app(world, mode, faults, clock=clock, drift=drift)
         super().__init__(app, port=port, name="spotify-emulator")
         self.world = world
         self._state: EmulatorState = app.state.emulator

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from starlette.requests import HTTPConnection
 
+from spotify_emulator.drift import PLAYS_PER_DAY, DriftingListening, drifted, top_bench
 from spotify_emulator.errors import ApiError
 from spotify_emulator.faults import FaultInjector, Faults, RequestRecord
 from spotify_emulator.listening import Listening
@@ -30,8 +31,18 @@ Sleep = Callable[[float], Awaitable[None]]
 class EmulatorState:
     """The world plus what changes while the emulator runs: tokens, faults, plays, the log."""
 
-    def __init__(self, world: World, mode: str, faults: Faults, clock: Clock, sleep: Sleep) -> None:
+    def __init__(
+        self,
+        world: World,
+        mode: str,
+        faults: Faults,
+        clock: Clock,
+        sleep: Sleep,
+        *,
+        drift: bool = False,
+    ) -> None:
         self.world = world
+        self.drift = drift
         self.mode = mode
         self.clock = clock
         self.sleep = sleep
@@ -45,6 +56,11 @@ class EmulatorState:
         self._listening: dict[str, Listening] = {}
         self._log: list[RequestRecord] = []
         self._lock = threading.Lock()
+        if drift:
+            start = world.now.timestamp()
+            self._listening = {
+                u.id: DriftingListening(u, start, PLAYS_PER_DAY, world.seed) for u in world.users
+            }
 
     @property
     def faults(self) -> Faults:
@@ -118,6 +134,16 @@ class EmulatorState:
                     self._listening[user.id] = Listening(
                         user, self.clock(), plays_per_day, self.world.seed
                     )
+
+    def top(self, user_id: str, kind: str, time_range: str) -> list[str]:
+        """The user's top artists or tracks for a range, as they stand on the clock's day."""
+        user = self.world.user(user_id)
+        ranked = user.top_artists[time_range] if kind == "artists" else user.top_tracks[time_range]
+        if not self.drift:
+            return ranked
+        day = dt.datetime.fromtimestamp(self.clock(), dt.UTC).date()
+        bench = top_bench(user, kind, time_range)
+        return drifted(self.world.seed, user, ranked, bench, time_range, day)
 
     def history(self, user_id: str) -> list[tuple[str, dt.datetime]]:
         """What recently-played draws from: `recent` plus any odd items switched on."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import socket
 import subprocess
 import sys
@@ -62,27 +63,39 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
         first = sorted(summaries[0].ok)[0]
         paths = [f"/users/{first}/snapshots", f"/user-recommendations/{first}", "/auth/login"]
         paths += demo.stats_paths(importer, world.now.date())
+        paths += [f"/users/{first}/changes"]
         answers.extend(asyncio.run(_ask(app, paths)))
 
     monkeypatch.setattr(uvicorn, "run", serve)
     options = demo.DemoOptions("127.0.0.1", free_port, "development", tmp_path)
     demo.run(settings, options, lambda job, outcome: None, summaries.append)
 
-    [summary] = summaries
-    assert summary.succeeded
-    assert not summary.failed
+    assert len(summaries) == 2  # a week ago, then today
     # All but the emulator's last user, who is left to sign up through /auth/login.
-    emulated = world.users
-    assert sorted(summary.ok) == sorted(user.display_name.lower() for user in emulated[:-1])
+    emulated = sorted(user.display_name.lower() for user in world.users[:-1])
+    for summary in summaries:
+        assert summary.succeeded
+        assert not summary.failed
+        assert sorted(summary.ok) == emulated
     assert (tmp_path / "demo.db").exists()
     assert (tmp_path / "tracks.csv").exists()
-    snapshots, recommendations, login, stats, recap = answers
+    snapshots, recommendations, login, stats, recap, changes = answers
     # A newcomer sees statistics at once: the first user's export was imported.
     assert stats.status_code == 200
     assert stats.json()["music"]["plays"] > 100
     assert stats.json()["top"]["artists"]["by_plays"]
     assert recap.json()["minutes"]["music"] > 1000
     assert snapshots.status_code == 200, snapshots.text
+    earlier, today = sorted(dt.date.fromisoformat(s["date"]) for s in snapshots.json()["snapshots"])
+    assert today - earlier == dt.timedelta(days=demo.EARLIER_DAYS)
+    # The emulated tastes drifted over the week, and the two snapshots say how.
+    assert changes.status_code == 200, changes.text
+    assert (changes.json()["from"], changes.json()["to"]) == (str(earlier), str(today))
+    short_term = changes.json()["lists"]["artists"]["short_term"]
+    assert short_term["new"]
+    assert short_term["dropped"]
+    assert short_term["risers"]
+    assert short_term["fallers"]
     assert recommendations.status_code == 200
     assert recommendations.json()["recommendations"]
     assert login.status_code == 200  # onboarding is configured against the emulator
