@@ -173,8 +173,18 @@ class SnapshotService:
 
     async def nightly(self) -> None:
         """The scheduled run: every active user, today's date."""
+        task = asyncio.current_task()
+        if task is not None:
+            # A shutdown cancels the scheduler's task without awaiting it; close() waits for
+            # the run to give its jobs back before the database closes.
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         try:
             summary = await self.run(trigger="nightly")
+        except asyncio.CancelledError:
+            # The shutdown's own doing, and the jobs are back in the queue: no error to report.
+            logger.info("nightly snapshot run stopped by the shutdown; its jobs were given back")
+            return
         except RunCannotStart as exc:
             logger.error("nightly snapshot run cannot start: %s", exc)  # noqa: TRY400
             return
@@ -193,7 +203,7 @@ class SnapshotService:
         )
 
     async def close(self) -> None:
-        """Stop background runs; their leases expire and another worker resumes them."""
+        """Stop background and nightly runs; they give their jobs back to the queue."""
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 
 import pytest
 from starlette.datastructures import Secret
 
 from application import build_app
+from db.claims import ClaimedJob, JobOutcome
 from db.database import Database
+from db.models import SnapshotJob
 from db.token_cipher import generate_key
 from jobs.history_schedule import USERS_JOB_ID
+from jobs.scheduler import JOB_ID
 from settings import Settings
+from tests.queue_helpers import add_users
 
 
 @pytest.mark.parametrize(
@@ -64,3 +69,41 @@ async def test_serve_polls_history_in_the_same_scheduler(
     await asyncio.sleep(0)
     expected = {"nightly-snapshot"} | ({USERS_JOB_ID} if polled else set())
     assert jobs == expected
+
+
+class _SlowPipeline:
+    """Stands for a snapshot that takes a while: the night is still running at shutdown."""
+
+    started: asyncio.Event
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    async def __call__(self, job: ClaimedJob) -> JobOutcome:
+        _SlowPipeline.started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def _claims() -> list[tuple[str, str | None, object]]:
+    return [(job.status, job.worker, job.lease_until) for job in SnapshotJob.select()]
+
+
+async def test_a_graceful_shutdown_gives_back_the_jobs_the_nightly_run_held(
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease is for crashes: after `serve` stops cleanly the next run starts at once."""
+    monkeypatch.setattr("application.SnapshotPipeline", _SlowPipeline)
+    _SlowPipeline.started = asyncio.Event()
+    database.run_sync(add_users, "ann", "bob")
+    configured = dataclasses.replace(
+        settings, token_encryption_keys=(Secret(generate_key()),), snapshot_workers=2
+    )
+    app = build_app(configured, scheduler=True)
+    async with app.router.lifespan_context(app) as state:
+        assert state is not None
+        state["scheduler"].modify_job(JOB_ID, next_run_time=dt.datetime.now(dt.UTC))
+        await asyncio.wait_for(_SlowPipeline.started.wait(), 10)
+        assert "running" in {status for status, _, _ in database.run_sync(_claims)}
+    # Nothing is left to run after the lifespan: the claims must be given back by now.
+    assert database.run_sync(_claims) == [("queued", None, None), ("queued", None, None)]
