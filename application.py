@@ -43,10 +43,12 @@ from spotify_client import (
     SpotifyClient,
     create_http_client,
 )
+from web.key_scopes import KeyScopes
 from web.origin import PublicOrigin
 from web.problems import EXCEPTION_HANDLERS
 from web.read_cache import ReadCache
 from web.routes import build_routes
+from web.sessions import session_middleware
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,31 @@ def token_cipher(settings: Settings) -> TokenCipher:
 def token_cipher_or_none(settings: Settings) -> TokenCipher | None:
     """The cipher, or None before any key is configured (reads need none)."""
     return token_cipher(settings) if settings.token_encryption_keys else None
+
+
+def session_secret(settings: Settings) -> str | None:
+    """What signs session cookies: SESSION_SECRET, else a key derived from TOKEN_ENCRYPTION_KEY.
+
+    Every worker process reads the same settings, so both choices sign alike everywhere; a
+    random per-process secret would sign people out whenever another worker answered. Signing
+    in needs TOKEN_ENCRYPTION_KEY anyway (the refresh token is stored encrypted), so without
+    either setting nobody can sign in and the service runs without sessions.
+    """
+    if settings.session_secret is not None:
+        return str(settings.session_secret)
+    if settings.token_encryption_keys:
+        return token_cipher(settings).derive_key("session-cookie").hex()
+    return None
+
+
+def _middleware(settings: Settings) -> list[Middleware]:
+    # PublicOrigin first: everything after it sees the public scheme and host.
+    middleware = [Middleware(PublicOrigin, origin=settings.public_origin)]
+    secret = session_secret(settings)
+    if secret is not None:
+        https = settings.public_origin.startswith("https://")
+        middleware.append(session_middleware(secret, settings.session_max_age, https=https))
+    return middleware
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,11 +257,12 @@ def build_app(settings: Settings, *, scheduler: bool = False) -> Starlette:
 
     app = Starlette(
         routes=build_routes(settings),
-        middleware=[Middleware(PublicOrigin, origin=settings.public_origin)],
+        middleware=_middleware(settings),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.key_scopes = KeyScopes()
     return app
 
 

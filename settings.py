@@ -125,6 +125,22 @@ def _key_list(variable: str, raw: str) -> tuple[Secret, ...]:
     return keys
 
 
+SESSION_SECRET_MIN = 32
+
+
+def _session_secret(variable: str, raw: str) -> Secret | None:
+    # Every worker process must sign with the same secret, so it is a setting, never random;
+    # a short one could be guessed offline from any cookie it signed.
+    if not raw:
+        return None
+    if len(raw) < SESSION_SECRET_MIN:
+        raise SettingsError(
+            f"{variable} must be at least {SESSION_SECRET_MIN} characters; generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
+    return Secret(raw)
+
+
 def _whole(maximum: int) -> Parse:
     def parse(variable: str, raw: str) -> int:
         text = raw.strip()
@@ -355,9 +371,10 @@ class Settings:
             "API_KEYS",
             _key_list,
             "",
-            "comma list; when set, API reads need `Authorization: Bearer <key>`; "
+            "comma list of instance-wide keys: `Authorization: Bearer <key>` reads every user; "
+            "once these or a scoped key (`keys create`) exist, API reads need a credential; "
             "set but empty stops the service",
-            shown_default="unset = open",
+            shown_default="unset = open while no scoped key exists",
             unset=(),
         )
     )
@@ -368,6 +385,25 @@ class Settings:
             "",
             "bearer token for admin endpoints",
             shown_default="unset = no admin endpoints",
+        )
+    )
+    session_secret: Secret | None = dataclasses.field(
+        metadata=_declare(
+            "SESSION_SECRET",
+            _session_secret,
+            "",
+            f"signs the session cookie of people signed in with Spotify (at least "
+            f"{SESSION_SECRET_MIN} characters); every worker process must share it",
+            shown_default="derived from the first `TOKEN_ENCRYPTION_KEY`; without either, "
+            "nobody can sign in",
+        )
+    )
+    session_max_age: int = dataclasses.field(
+        metadata=_declare(
+            "SESSION_MAX_AGE",
+            _whole(366 * 24 * 3600),
+            str(14 * 24 * 3600),
+            "seconds a sign-in lasts; the session cookie expires then",
         )
     )
     snapshot_cron: str = dataclasses.field(

@@ -14,6 +14,8 @@ from db.documents import render_outdated
 from db.models import (
     ALL_MODELS,
     AlbumName,
+    ApiKey,
+    ApiKeyUser,
     Artist,
     ArtistName,
     Episode,
@@ -176,6 +178,22 @@ def _add_user_status_reason(database: pw.Database) -> None:
         )
 
 
+def _add_user_public(database: pw.Database) -> None:
+    """Users' pages are private until they are made public (`users set --public`)."""
+    if "public" not in {column.name for column in database.get_columns("user")}:
+        false = "false" if isinstance(database, pw.PostgresqlDatabase) else "0"
+        boolean = "BOOLEAN" if isinstance(database, pw.PostgresqlDatabase) else "INTEGER"
+        # Plain DDL: a NOT NULL column with a default needs no table rebuild on SQLite.
+        database.execute_sql(
+            f'ALTER TABLE "user" ADD COLUMN public {boolean} NOT NULL DEFAULT {false}'
+        )
+
+
+def _add_api_keys(database: pw.Database) -> None:
+    """Scoped API keys (`keys create`): a hash of each, and the users it may read."""
+    database.create_tables([ApiKey, ApiKeyUser], safe=True)
+
+
 # Append-only: each entry upgrades the schema from the version before it.
 MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (
     _create_initial_schema,
@@ -189,6 +207,8 @@ MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (
     _add_user_timezone,
     _add_retry_later,
     _add_user_status_reason,
+    _add_user_public,
+    _add_api_keys,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

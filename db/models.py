@@ -64,6 +64,8 @@ class User(BaseModel):
     timezone = pw.CharField(max_length=64, default="UTC")
     # Why the status is what it is, and what to do (NULL while active).
     status_reason = pw.TextField(null=True)
+    # Whether anyone may see the user's pages; private until `users set --public`.
+    public = pw.BooleanField(default=False)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 
@@ -419,6 +421,29 @@ class OAuthState(BaseModel):
     used_at = pw.DateTimeField(null=True)
 
 
+class ApiKey(BaseModel):
+    """A scoped API key: only a hash of it is kept, and the users it may read."""
+
+    id = pw.AutoField()
+    name = pw.CharField(max_length=64, null=True, unique=True)
+    # SHA-256 of the key, hex: the key itself is shown once, when it is created.
+    digest = pw.CharField(max_length=64, unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    revoked_at = pw.DateTimeField(null=True)
+
+
+class ApiKeyUser(BaseModel):
+    """A user a scoped key covers; removing the user (or the key) removes the row."""
+
+    key_id: int
+    user_id: int
+    key = pw.ForeignKeyField(ApiKey, backref="covered", on_delete="CASCADE")
+    user = pw.ForeignKeyField(User, backref="api_keys", on_delete="CASCADE")
+
+    class Meta:
+        primary_key = pw.CompositeKey("key", "user")
+
+
 class SnapshotDocument(BaseModel):
     """One response of a snapshot, rendered once when the snapshot is written.
 
@@ -473,5 +498,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     Capability,
     OAuthState,
     SnapshotDocument,
+    ApiKey,
+    ApiKeyUser,
     SchemaVersion,
 )

@@ -203,6 +203,7 @@ def get_user(username: str) -> dict[str, Any]:
         "status": user.status,
         "timezone": user.timezone,
         "status_reason": user.status_reason,
+        "public": user.public,
         "last_snapshot": _as_date(last),
         "token_obtained_at": user.token_obtained_at,
     }
@@ -242,6 +243,7 @@ def list_users() -> list[dict[str, Any]]:
             "username": user.username,
             "status": user.status,
             "status_reason": user.status_reason,
+            "public": user.public,
             "last_snapshot": _as_date(last.get(user.id)),
         }
         for user in User.select().order_by(User.username)
@@ -299,3 +301,17 @@ def user_timezone(username: str) -> tuple[int, str]:
         raise UnknownUser(username)
     user_id, timezone = cast(tuple[int, str], row)
     return user_id, timezone
+
+
+def set_user_public(username: str, public: bool) -> None:
+    """Open the user's pages to everyone, or close them to all but the user and the admin."""
+    updated = (
+        User.update(public=public, updated_at=utcnow()).where(User.username == username).execute()
+    )
+    if not updated:
+        raise UnknownUser(username)
+
+
+def user_is_public(username: str) -> bool:
+    """Whether the user's pages are open to everyone; False for a user that does not exist."""
+    return User.select().where((User.username == username) & User.public).exists()

@@ -114,6 +114,8 @@ def test_a_fresh_install_has_the_documented_defaults(settings: Settings) -> None
         token_encryption_keys=(),
         api_keys=(),
         admin_token=None,
+        session_secret=None,
+        session_max_age=14 * 24 * 3600,
         snapshot_cron="0 0 * * *",
         snapshot_timezone="UTC",
         snapshot_workers=4,

@@ -21,9 +21,9 @@ from jobs.service import (
     UnknownUser,
     UnknownUsers,
 )
+from web.access import require_admin
 from web.params import USERNAME, Endpoint, Param, operation, parse_date, parse_username
 from web.problems import Problem, bad_parameter, not_found
-from web.security import require_admin
 
 logger = logging.getLogger(__name__)
 

@@ -36,6 +36,7 @@ from spotify_client import (
 from web.pages import link, paragraph, render, text
 from web.params import Param, operation
 from web.rate_limit import SlidingWindow
+from web.sessions import require_csrf, sign_in, sign_out
 
 logger = logging.getLogger(__name__)
 
@@ -358,8 +359,10 @@ def _outcome_page(username: str, created: bool) -> Response:
     verb = "connected" if created else "reconnected"
     return render(
         "Spotify connected",
-        f"<p>Your Spotify account is {verb} as user <strong>{text(username)}</strong>.</p>",
-        paragraph("Snapshots are taken nightly; you can close this page."),
+        f"<p>Your Spotify account is {verb} as user <strong>{text(username)}</strong>, "
+        "and you are signed in.</p>",
+        paragraph("Snapshots are taken nightly."),
+        link("/", "Go to your page"),
     )
 
 
@@ -406,7 +409,24 @@ async def _handle_callback(
     if not code:
         raise _Refused(400, "Invalid login", "Spotify sent no authorization code.")
     final_name, created = await _connect(request, onboarding, code, username)
+    # Spotify has just proved this browser holds the account: it is signed in as its user.
+    sign_in(request, final_name)
     logger.info(
         "user %s %s through OAuth", final_name, "registered" if created else "re-authorised"
     )
     return _outcome_page(final_name, created)
+
+
+@operation(
+    "Sign out: end this browser's session (a form with the session's CSRF token)",
+    responses={
+        303: "Signed out; redirect to the home page.",
+        403: "The form's CSRF token is missing or wrong.",
+    },
+    protected=False,
+    tag="auth",
+)
+async def logout(request: Request) -> Response:
+    await require_csrf(request)
+    sign_out(request)
+    return RedirectResponse("/", status_code=303)

@@ -14,8 +14,8 @@ from starlette.responses import Response
 
 from db.users import USERNAME_PATTERN, USERNAME_RULE
 from spotify_models import ITEM_TYPES, TIME_RANGES
+from web.access import require_client, require_reader
 from web.problems import bad_parameter, unknown_parameters
-from web.security import require_api_key
 
 DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 ECHO_LIMIT = 40
@@ -140,6 +140,25 @@ class Operation:
     tag: str = "snapshots"
     strict: bool = True
 
+    async def authorize(self, request: Request) -> None:
+        """Refuse a request its credentials do not allow (web.access decides)."""
+        readers = self.users_read(request)
+        if not readers:
+            await require_client(request)
+        for username in readers:
+            await require_reader(request, username)
+
+    def users_read(self, request: Request) -> list[str]:
+        """Whose data the request reads: every value given for a `username` parameter.
+
+        Taken raw, before parsing, so credentials are checked first; a malformed name is
+        covered by no credential and is refused like any other user's.
+        """
+        found = [request.path_params["username"]] if "username" in request.path_params else []
+        if any(param.name == "username" and param.in_query for param in self.params):
+            found.extend(request.query_params.getlist("username"))
+        return found
+
     def refuse_unknown_query(self, request: Request) -> None:
         """A 400 naming every query parameter this endpoint does not take."""
         declared = {param.name for param in self.params if param.in_query}
@@ -160,7 +179,7 @@ def operation(
     tag: str = "snapshots",
     strict: bool = True,
 ) -> Callable[[Endpoint], Callable[[Request], Awaitable[Response]]]:
-    """Declare an endpoint: check its API key, parse its parameters, document it.
+    """Declare an endpoint: check its credentials, parse its parameters, document it.
 
     A query parameter the endpoint does not declare is a 400 (`?Date=` is not `?date=`),
     unless `strict` is off for a caller that may add parameters of its own (Spotify).
@@ -171,7 +190,7 @@ def operation(
         @functools.wraps(fn)
         async def endpoint(request: Request) -> Response:
             if spec.protected:
-                require_api_key(request)
+                await spec.authorize(request)
             spec.refuse_unknown_query(request)
             values = {param.argument or param.name: param.read(request) for param in spec.params}
             return await fn(request, **values)

@@ -34,6 +34,7 @@ routes: list[BaseRoute] = [
     Route("/auth/login", auth.login, methods=["GET"]),
     Route("/auth/login", auth.start_login, methods=["POST"]),
     Route("/auth/callback", auth.callback, methods=["GET"]),
+    Route("/auth/logout", auth.logout, methods=["POST"]),
     Route("/user-recommendations/{username}", snapshots.user_recommendations, methods=["GET"]),
     Route("/users/{username}", users.user, methods=["GET"]),
     Route("/users/{username}/top-items", snapshots.top_items, methods=["GET"]),

@@ -33,6 +33,8 @@ def _payload(request: Request, user: dict[str, Any], today: dt.date) -> dict[str
         "timezone": user["timezone"],
         # Why, and what to do, when Spotify refuses the user (null while active).
         "status_reason": user["status_reason"],
+        # Whether the user's pages are open to everyone (`users set --public`).
+        "public": user["public"],
         "last_snapshot": last.isoformat() if last else None,
         "token_age_days": life["token_age_days"],
         "token_expiring": life["token_expiring"],
@@ -48,6 +50,7 @@ def _payload(request: Request, user: dict[str, Any], today: dt.date) -> dict[str
         200: "The user's account facts.",
         400: "The username is malformed.",
         401: "An API key is required and was missing or wrong.",
+        403: "The credentials do not cover this user.",
         404: "Unknown user.",
     },
     tag="users",

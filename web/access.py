@@ -1,0 +1,183 @@
+"""Who may read a user's data: the one place that decides, for the JSON API and the pages.
+
+Credentials, strongest first: ADMIN_TOKEN reads everything; an instance key (API_KEYS) reads
+every user through the JSON API; a scoped key (`keys create`) reads the users it covers; the
+session of a person signed in with Spotify reads that person's own data. With no key of
+either kind configured the JSON API is open, as it always was, for a service on a private
+network; the pages never are: a person's pages are theirs (or everyone's, once made public).
+Secrets are compared in constant time, or looked up by a hash (see `db.api_keys`).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+
+from starlette.datastructures import Secret
+from starlette.requests import Request
+
+from db.users import user_is_public
+from web.key_scopes import KeyScopes
+from web.problems import Problem
+
+BEARER = "bearer "
+SESSION_USER = "user"
+_REALM = 'Bearer realm="spotify-insight"'
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer` header, if there is one."""
+    header = request.headers.get("authorization", "")
+    if header[: len(BEARER)].lower() != BEARER:
+        return None
+    return header[len(BEARER) :].strip()
+
+
+def _matches_any(token: str, secrets: Sequence[Secret]) -> bool:
+    # Compare against every key so the time taken does not reveal which one matched.
+    given = token.encode()
+    found = False
+    for secret in secrets:
+        found |= hmac.compare_digest(given, str(secret).encode())
+    return found
+
+
+def signed_in_username(request: Request) -> str | None:
+    """The user whose session this request carries, if anyone signed in."""
+    if "session" not in request.scope:  # no SESSION_SECRET and no key to derive one from
+        return None
+    user = request.session.get(SESSION_USER)
+    return user if isinstance(user, str) else None
+
+
+def _is_admin(request: Request, token: str | None) -> bool:
+    admin: Secret | None = request.app.state.settings.admin_token
+    return admin is not None and token is not None and _matches_any(token, [admin])
+
+
+def _scopes(request: Request) -> KeyScopes:
+    scopes: KeyScopes | None = getattr(request.app.state, "key_scopes", None)
+    if scopes is None:
+        scopes = request.app.state.key_scopes = KeyScopes()
+    return scopes
+
+
+async def _api_is_open(request: Request) -> bool:
+    """No key of either kind is configured: the JSON API reads as it did before keys."""
+    if request.app.state.settings.api_keys:
+        return False
+    return not await _scopes(request).any_configured(request.state.database)
+
+
+def _unauthorized(detail: str, *, invalid: bool = False) -> Problem:
+    challenge = _REALM + (', error="invalid_token"' if invalid else "")
+    return Problem(
+        401, "Unauthorized", detail, slug="unauthorized", headers={"WWW-Authenticate": challenge}
+    )
+
+
+_NEEDS_CREDENTIALS = (
+    "this endpoint needs an API key (`Authorization: Bearer <key>`) or a signed-in session"
+)
+
+
+async def _key_users(request: Request, token: str) -> frozenset[str] | None:
+    """The users `token` may read: None for every user, or the scoped key's users.
+
+    Raises a 401 for a token that is no key at all, or a revoked one.
+    """
+    settings = request.app.state.settings
+    if _is_admin(request, token) or _matches_any(token, settings.api_keys):
+        return None
+    covered = await _scopes(request).users_of(request.state.database, token)
+    if covered is None:
+        raise _unauthorized("this API key is not valid (unknown or revoked)", invalid=True)
+    return covered
+
+
+def _not_yours(username: str) -> Problem:
+    # The same 403 for every username the credentials do not cover, whether or not such a
+    # user exists: the answer is decided from the credentials alone, before any look-up, so
+    # a key or session cannot be used to learn who else is registered here.
+    return Problem(
+        403,
+        "Forbidden",
+        f"these credentials do not cover user {username[:64]!r}",
+        slug="forbidden",
+    )
+
+
+async def require_reader(request: Request, username: str) -> None:
+    """Refuse the request unless it may read `username`'s data through the JSON API."""
+    if await _api_is_open(request):
+        return
+    token = bearer_token(request)
+    if token is not None:
+        covered = await _key_users(request, token)
+        if covered is None or username in covered:
+            return
+        raise _not_yours(username)
+    signed_in = signed_in_username(request)
+    if signed_in is None:
+        raise _unauthorized(_NEEDS_CREDENTIALS)
+    if signed_in != username:
+        raise _not_yours(username)
+
+
+async def require_client(request: Request) -> None:
+    """Refuse the request unless the API is open or it carries any valid credential.
+
+    For catalogue routes, which read no user's data: any key, or a signed-in session, will do.
+    """
+    if await _api_is_open(request):
+        return
+    token = bearer_token(request)
+    if token is not None:
+        await _key_users(request, token)
+        return
+    if signed_in_username(request) is None:
+        raise _unauthorized(_NEEDS_CREDENTIALS)
+
+
+def sign_in_required(username: str) -> Problem:
+    """An anonymous visitor asked for a page that is not public: the page offers sign-in."""
+    return Problem(
+        401,
+        "Sign in required",
+        f"sign in with Spotify to see the pages of {username[:64]!r}",
+        slug="sign-in-required",
+        headers={"WWW-Authenticate": _REALM},
+        sign_in="/auth/login",
+    )
+
+
+def page_not_found(username: str) -> Problem:
+    """The same answer for another person's private page as for a user who does not exist."""
+    return Problem(404, "Not found", f"no pages for {username[:64]!r}", slug="not-found")
+
+
+async def require_page_viewer(request: Request, username: str) -> None:
+    """Refuse the request unless its viewer may see `username`'s pages.
+
+    Passes for the user's own session, ADMIN_TOKEN (a bearer header), or a public user.
+    Otherwise a 401 `sign-in-required` for a visitor who has not signed in, and a 404 for
+    one signed in as someone else (who may not learn whether `username` exists).
+    """
+    signed_in = signed_in_username(request)
+    if signed_in == username or _is_admin(request, bearer_token(request)):
+        return
+    if await request.state.database.run(user_is_public, username):
+        return
+    raise sign_in_required(username) if signed_in is None else page_not_found(username)
+
+
+def require_admin(request: Request) -> None:
+    """Refuse the request unless it carries ADMIN_TOKEN."""
+    if not _is_admin(request, bearer_token(request)):
+        raise Problem(
+            401,
+            "Unauthorized",
+            "admin endpoints need `Authorization: Bearer <ADMIN_TOKEN>`",
+            slug="unauthorized",
+            headers={"WWW-Authenticate": 'Bearer realm="spotify-insight-admin"'},
+        )
