@@ -140,6 +140,7 @@ def _demo_banner(base: str, usernames: Sequence[str], mode: str, world: World) -
     listener = world.users[0]
     artist = world.artists[listener.top_artists["short_term"][0]]
     stats, recap = stats_paths(first, world.now.date())
+    newcomer = world.users[-1].display_name
     return "\n".join(
         [
             "",
@@ -160,7 +161,7 @@ def _demo_banner(base: str, usernames: Sequence[str], mode: str, world: World) -
             f"  {first} imported {HISTORY_YEARS} years of streaming history; their statistics:",
             f'    curl -s "{base}{stats}"',
             f'    curl -s "{base}{recap}"',
-            f"  sign up one more user in a browser: {base}/auth/login",
+            f"  sign in as any listener, or sign up {newcomer}: {base}/auth/login",
             "Press Ctrl-C to stop.",
             "",
         ]
@@ -215,7 +216,8 @@ def run(
     write_features_csv(world, data_dir / "tracks.csv")
     clock = DemoClock(behind=EARLIER_DAYS * 86_400)
     with EmulatorServer(world, mode=options.mode, clock=clock, drift=True) as server:
-        server.consent_user = world.users[-1].id  # /auth/login signs up the one left out
+        # The consent page asks who signs in: each listener is one click (the last signs up).
+        server.pick_user = True
         demo = _demo_settings(settings, server, data_dir, options.port)
         usernames = _register_demo_users(demo, world)
         print(f"importing {HISTORY_YEARS} years of {usernames[0]}'s extended streaming history")

@@ -27,6 +27,14 @@ _LOOPBACK_HOSTS = ("127.0.0.1", "::1")
 PICK_USER = "emulator_user"
 PICK_DENY = "emulator_deny"
 _PICK_PARAMS = (PICK_USER, PICK_DENY)
+# Each listener is one large target (a thumb on a phone); nothing loaded from elsewhere.
+_PICKER_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}"
+    "ul{list-style:none;padding:0}li{margin:.5rem 0}"
+    "a.user{display:block;padding:.8rem 1rem;border-radius:2rem;background:#1db954;"
+    "color:#000;font-weight:600;text-decoration:none}a.user small{font-weight:400}"
+    "a.user:hover,a.user:focus{background:#1ed760}"
+)
 
 
 def _redirect_uri_allowed(uri: str) -> bool:
@@ -83,7 +91,7 @@ def consent_page(state: EmulatorState, request: Request) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<title>Spotify emulator: sign in</title></head><body>"
+        f"<title>Spotify emulator: sign in</title><style>{_PICKER_STYLE}</style></head><body>"
         "<h1>Who are you?</h1><p>The Spotify emulator signs you in as the listener you pick,"
         " and grants the app the scopes it asked for.</p>"
         f'<ul>{users}</ul><p><a class="deny" href="{link(**{PICK_DENY: "1"})}">Cancel</a></p>'

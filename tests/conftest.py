@@ -31,30 +31,35 @@ SETTING_NAMES = frozenset(variables())
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+# Debian's Chromium, which the browser half (tests/browser/) drives; Playwright downloads none.
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_TESTS = "tests/browser/"
 
 
-def _postgres_required() -> bool:
+def postgres_required() -> bool:
+    """Whether a missing PostgreSQL server fails the run (REQUIRE_POSTGRES=1, as in CI)."""
     return os.environ.get("REQUIRE_POSTGRES", "") not in ("", "0")
 
 
-def _admin_connection() -> psycopg2.extensions.connection:
-    conn = psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=3)
+def postgres_admin() -> psycopg2.extensions.connection:
+    """An autocommit connection to the test server; skipped (failed if required) without one."""
+    try:
+        conn = psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=3)
+    except psycopg2.OperationalError as exc:
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = f"PostgreSQL half skipped: no server at {POSTGRES_ADMIN_URL} ({why})"
+        if postgres_required():
+            pytest.fail(reason.replace("skipped", "required (REQUIRE_POSTGRES=1)"))
+        pytest.skip(reason)
     conn.autocommit = True
     return conn
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """URL of a throwaway PostgreSQL database for this test session."""
-    try:
-        admin = _admin_connection()
-    except psycopg2.OperationalError as exc:
-        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        reason = f"PostgreSQL half skipped: no server at {POSTGRES_ADMIN_URL} ({why})"
-        if _postgres_required():
-            pytest.fail(reason.replace("skipped", "required (REQUIRE_POSTGRES=1)"))
-        pytest.skip(reason)
-    name = f"insight_test_{uuid.uuid4().hex[:12]}"
+@contextlib.contextmanager
+def throwaway_postgres(prefix: str = "insight_test") -> Iterator[str]:
+    """URL of a PostgreSQL database of its own (dropped after), so parallel runs never collide."""
+    admin = postgres_admin()
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
@@ -64,6 +69,13 @@ def postgres_url() -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a throwaway PostgreSQL database for this test session."""
+    with throwaway_postgres() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -144,16 +156,22 @@ async def api(app_client: Callable[..., Any]) -> httpx.AsyncClient:
     return client
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Say plainly whether the PostgreSQL half ran; .ci/run relies on this line."""
+def _count(terminalreporter: Any, belongs: Callable[[str], bool]) -> tuple[int, int]:
+    """(ran, skipped) among the test reports whose node id `belongs`."""
     ran = skipped = 0
     for outcome in ("passed", "failed", "error", "skipped"):
         for report in terminalreporter.stats.get(outcome, []):
-            if "[postgresql" in getattr(report, "nodeid", ""):
+            if belongs(getattr(report, "nodeid", "")):
                 if outcome == "skipped":
                     skipped += 1
                 else:
                     ran += 1
+    return ran, skipped
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say plainly whether the PostgreSQL and browser halves ran; .ci/run relies on these lines."""
+    ran, skipped = _count(terminalreporter, lambda nodeid: "[postgresql" in nodeid)
     if ran:
         terminalreporter.write_line(f"PostgreSQL half: ran {ran} tests")
     elif skipped:
@@ -161,3 +179,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"PostgreSQL half: SKIPPED ({skipped} tests): no PostgreSQL server answered at "
             f"{POSTGRES_ADMIN_URL}; only SQLite was tested"
         )
+    ran, skipped = _count(terminalreporter, lambda nodeid: nodeid.startswith(BROWSER_TESTS))
+    if ran:
+        terminalreporter.write_line(f"Browser half: ran {ran} tests")
+    elif skipped:
+        why = f"no Chromium at {CHROMIUM}" if not CHROMIUM.exists() else f"{skipped} tests"
+        terminalreporter.write_line(f"Browser half: SKIPPED ({why})")

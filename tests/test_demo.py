@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import html
+import re
 import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -45,6 +48,20 @@ async def _ask(app: Starlette, paths: list[str]) -> list[httpx.Response]:
             return [await client.get(path) for path in paths]
 
 
+def _one_click(settings: Settings, display_name: str) -> tuple[httpx.Response, httpx.Response]:
+    """The emulator's consent page as the demo's login reaches it, and a click on one listener."""
+    query = {
+        "client_id": settings.spotify_client_id,
+        "response_type": "code",
+        "redirect_uri": settings.spotify_redirect_uri,
+        "state": "from-the-login",
+    }
+    picker = httpx.get(f"{settings.spotify_accounts_url}/authorize", params=query)
+    found = re.search(rf'<a class="user" href="([^"]+)">{display_name} ', picker.text)
+    assert found, picker.text
+    return picker, httpx.get(urljoin(str(picker.url), html.unescape(found[1])))
+
+
 def test_the_demo_snapshots_the_emulated_users_and_serves_them(
     settings: Settings,
     tmp_path: Path,
@@ -54,6 +71,7 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
 ) -> None:
     summaries: list[RunSummary] = []
     answers: list[httpx.Response] = []
+    clicks: list[tuple[httpx.Response, httpx.Response]] = []
     world = World.generate(seed=demo.WORLD_SEED)
     importer = world.users[0].display_name.lower()
 
@@ -65,6 +83,7 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
         paths += demo.stats_paths(importer, world.now.date())
         paths += [f"/users/{first}/changes"]
         answers.extend(asyncio.run(_ask(app, paths)))
+        clicks.append(_one_click(app.state.settings, world.users[1].display_name))
 
     monkeypatch.setattr(uvicorn, "run", serve)
     options = demo.DemoOptions("127.0.0.1", free_port, "development", tmp_path)
@@ -100,6 +119,17 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
     assert recommendations.json()["recommendations"]
     assert login.status_code == 200  # onboarding is configured against the emulator
     assert f"http://127.0.0.1:{free_port}/user-recommendations/" in capsys.readouterr().out
+    # Signing in is one click: the emulator's consent page asks which listener you are.
+    [(picker, click)] = clicks
+    assert picker.status_code == 200
+    assert all(f"{user.display_name} <small>" in picker.text for user in emulated)
+    assert click.status_code == 302
+    back = urlsplit(click.headers["location"])
+    assert (
+        f"{back.scheme}://{back.netloc}{back.path}" == f"http://127.0.0.1:{free_port}/auth/callback"
+    )
+    assert parse_qs(back.query)["state"] == ["from-the-login"]
+    assert parse_qs(back.query)["code"]
 
 
 def test_a_port_in_use_is_one_line_before_anything_starts(

@@ -68,10 +68,12 @@ def register_users(database: Database, world: World, encryption_key: str) -> lis
     return [user.id for user in world.users]
 
 
-async def take_snapshots(settings: Settings, usernames: list[str] | None = None) -> RunSummary:
+async def take_snapshots(
+    settings: Settings, usernames: list[str] | None = None, day: dt.date = DAY
+) -> RunSummary:
     """What the nightly job does: open every resource, run the day's snapshots, close."""
     async with open_resources(settings) as resources:
-        return await resources.snapshots.run(DAY, usernames, trigger="cli")
+        return await resources.snapshots.run(day, usernames, trigger="cli")
 
 
 # -- the emulator, with a log of who sent what ------------------------------------------
@@ -198,10 +200,10 @@ def configure(
 
 
 class ApiServer(BackgroundServer):
-    """`build_app(settings)` served by uvicorn (lifespan on) on a free loopback port."""
+    """`build_app(settings)` served by uvicorn (lifespan on) on a loopback port (0: a free one)."""
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(build_app(settings), name="insight-api", lifespan="on")
+    def __init__(self, settings: Settings, port: int = 0) -> None:
+        super().__init__(build_app(settings), port=port, name="insight-api", lifespan="on")
 
 
 # -- worker processes -------------------------------------------------------------------

@@ -1,0 +1,285 @@
+"""The browser half: the real service on a real socket, driven by Debian's Chromium.
+
+One Chromium for the whole package (Playwright, headless, no browser download); per module
+one emulator, one database and one API server (uvicorn in a thread), people signed up
+through the service's own OAuth pages and snapshots taken by the snapshot service. The
+database is PostgreSQL when a server answers (or REQUIRE_POSTGRES=1 demands one), else
+SQLite. Without Chromium the half is skipped, unless REQUIRE_BROWSER=1 (CI) makes that a
+failure; tests/conftest.py prints whether it ran.
+
+Playwright's sync API keeps an event loop running in this thread, so asynchronous service
+code (snapshots) runs in a thread of its own (`in_thread`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import datetime as dt
+import os
+import re
+import socket
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg2
+import pytest
+from playwright.sync_api import Browser, Page, Response, sync_playwright
+
+import demo
+from application import open_database
+from db.database import Database
+from db.migrations import migrate
+from db.token_cipher import generate_key
+from db.users import list_users
+from jobs.history_import import import_history
+from settings import Settings
+from spotify_emulator import EmulatorServer, World, generate_history, write_features_csv
+from spotify_emulator.model import EmulatedUser as Listener
+from tests.conftest import (
+    CHROMIUM,
+    POSTGRES_ADMIN_URL,
+    SETTING_NAMES,
+    postgres_required,
+    throwaway_postgres,
+)
+from tests.e2e.conftest import DAY, ApiServer, configure, take_snapshots
+
+# Two nights, so a date picker has something to pick.
+NIGHTS = (DAY - dt.timedelta(days=1), DAY)
+TIMEOUT_MS = 20_000  # a bound on any one browser step, never a measure of speed
+HISTORY_YEARS = 2
+T = TypeVar("T")
+
+
+def browser_required() -> bool:
+    """Whether a missing Chromium fails the run (REQUIRE_BROWSER=1, as in CI)."""
+    return os.environ.get("REQUIRE_BROWSER", "") not in ("", "0")
+
+
+def in_thread(function: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+    """Run service code that needs an event loop beside Playwright's (see the module doc)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(function(*args))).result()
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium from /usr/bin/chromium, one for every browser test."""
+    if not CHROMIUM.exists():
+        reason = f"Browser half skipped: no Chromium at {CHROMIUM}"
+        if browser_required():
+            pytest.fail(reason.replace("skipped", "required (REQUIRE_BROWSER=1)"))
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="package")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: BROWSER_SCREENSHOTS (CI: test-artifacts/browser), else a tmp dir."""
+    chosen = os.environ.get("BROWSER_SCREENSHOTS")
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("browser-screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+class Tab:
+    """A page in a context of its own (own cookies), recording script errors as they happen."""
+
+    def __init__(self, browser: Browser, screenshots: Path) -> None:
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.page: Page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
+        self.page.on("console", self._console)
+        self.page.on("response", self._response)
+        self._screenshots = screenshots
+
+    def _console(self, message: Any) -> None:
+        # A failed load is judged by `_response`, which knows what was loaded.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.errors.append(f"console: {message.text} at {message.location.get('url')}")
+
+    def _response(self, response: Response) -> None:
+        # A page may answer 403 or 404 on purpose; what it loads (scripts, styles) may not.
+        # Chromium asks every site for a favicon on its own; a missing one breaks no page.
+        request = response.request
+        loaded = request.resource_type != "document" and not request.url.endswith("/favicon.ico")
+        if loaded and response.status >= 400:
+            self.errors.append(f"{response.status} for {request.resource_type} {request.url}")
+
+    def screenshot(self, name: str) -> Path:
+        """Save the whole page as NAME.png in the screenshot folder."""
+        path = self._screenshots / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+def tab(browser: Browser, screenshots: Path) -> Iterator[Tab]:
+    """A fresh tab (nobody signed in); a script error on any page it opened fails the test."""
+    opened = Tab(browser, screenshots)
+    yield opened
+    opened.context.close()
+    assert not opened.errors, "script errors on the pages: " + "; ".join(opened.errors)
+
+
+@pytest.fixture
+def open_tab(browser: Browser, screenshots: Path) -> Iterator[Callable[[], Tab]]:
+    """Factory of more tabs, one per person, with the same error check as `tab`."""
+    opened: list[Tab] = []
+
+    def start() -> Tab:
+        opened.append(Tab(browser, screenshots))
+        return opened[-1]
+
+    yield start
+    errors = [error for each in opened for error in each.errors]
+    for each in opened:
+        each.context.close()
+    assert not errors, "script errors on the pages: " + "; ".join(errors)
+
+
+# -- the service -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Service:
+    """The service on a socket, the emulator behind it and the one database both halves use."""
+
+    world: World
+    emulator: EmulatorServer
+    settings: Settings
+    database: Database
+    api: ApiServer
+
+    @property
+    def base_url(self) -> str:
+        return self.api.base_url
+
+    def usernames(self) -> set[str]:
+        """Who is registered."""
+        return {user["username"] for user in self.database.run_sync(list_users)}
+
+
+def _postgres_answers() -> bool:
+    try:
+        psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=3).close()
+    except psycopg2.OperationalError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _one_database(folder: Path) -> Iterator[str]:
+    if postgres_required() or _postgres_answers():
+        with throwaway_postgres("insight_browser") as url:
+            yield url
+    else:
+        yield f"sqlite:///{folder / 'insight.db'}"
+
+
+def _free_port() -> int:
+    # The redirect URI names the port, so it must be known before the app is built.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _settings(database_url: str, emulator: EmulatorServer, port: int, csv: Path) -> Settings:
+    with pytest.MonkeyPatch.context() as env:
+        for name in SETTING_NAMES:
+            env.delenv(name, raising=False)
+        env.setenv("DATABASE_URL", database_url)
+        fresh = Settings.from_environment(env_file=None)
+    return configure(
+        fresh,
+        emulator,
+        emulator.world,
+        generate_key(),
+        spotify_redirect_uri=f"http://127.0.0.1:{port}/auth/callback",
+        audio_features_sources=("spotify", "reccobeats", "csv"),
+        audio_features_csv=csv,
+    )
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """The demo's world behind the real service, its consent page asking who signs in."""
+    folder = tmp_path_factory.mktemp("service")
+    world = World.generate(seed=demo.WORLD_SEED)
+    write_features_csv(world, folder / "tracks.csv")
+    with _one_database(folder) as url, EmulatorServer(world) as emulator:
+        emulator.pick_user = True
+        port = _free_port()
+        settings = _settings(url, emulator, port, folder / "tracks.csv")
+        database = open_database(settings, for_migration=True)
+        database.run_sync(migrate, database.peewee)
+        try:
+            with ApiServer(settings, port=port) as api:
+                yield Service(world, emulator, settings, database, api)
+        finally:
+            database.close()
+
+
+# -- people ------------------------------------------------------------------------------
+
+
+def sign_in(tab: Tab, service: Service, listener: Listener) -> None:
+    """Sign in as `listener` the way a person does: login page, the emulator's picker, back."""
+    page = tab.page
+    page.goto(f"{service.base_url}/auth/login")
+    page.get_by_role("button", name=re.compile("Spotify")).click()
+    page.wait_for_url(f"{service.emulator.accounts_url}/authorize?*")
+    page.locator("a.user", has_text=f"({listener.id})").click()
+    page.wait_for_url(f"{service.base_url}/**")
+
+
+def sign_up(tab: Tab, service: Service, listener: Listener) -> str:
+    """Sign `listener` up through the browser; answers the username the service gave them."""
+    before = service.usernames()
+    sign_in(tab, service, listener)
+    [username] = service.usernames() - before
+    return username
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    """A signed-up person: the emulated listener and their username here."""
+
+    listener: Listener
+    username: str
+
+
+@pytest.fixture(scope="module")
+def members(
+    service: Service,
+    browser: Browser,
+    screenshots: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> list[Member]:
+    """The world's first two listeners, signed up in the browser, each with two nights of
+    snapshots; the first also imported two years of extended streaming history (a recap)."""
+    joined = []
+    for listener in service.world.users[:2]:
+        tab = Tab(browser, screenshots)
+        try:
+            joined.append(Member(listener, sign_up(tab, service, listener)))
+        finally:
+            tab.context.close()
+    first = joined[0]
+    export = generate_history(service.world, first.listener.id, years=HISTORY_YEARS)
+    path = export.write_zip(tmp_path_factory.mktemp("export") / "my_spotify_data.zip")
+    import_history(service.database, first.username, [path], show_progress=False)
+    names = [member.username for member in joined]
+    for night in NIGHTS:
+        summary = in_thread(take_snapshots, service.settings, names, night)
+        assert sorted(summary.ok) == sorted(names), summary
+    return joined

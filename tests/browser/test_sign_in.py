@@ -1,0 +1,64 @@
+"""Signing in with Spotify in a real browser: the login page, the emulator's picker, back."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import Member, Service, Tab, sign_in, sign_up
+
+
+def _to_the_picker(tab: Tab, service: Service) -> None:
+    tab.page.goto(f"{service.base_url}/auth/login")
+    tab.screenshot("login")
+    tab.page.get_by_role("button", name=re.compile("Spotify")).click()
+    tab.page.wait_for_url(f"{service.emulator.accounts_url}/authorize?*")
+
+
+def test_the_consent_page_offers_every_listener_and_signs_up_the_one_picked(
+    tab: Tab, service: Service
+) -> None:
+    newcomer = service.world.users[2]
+    before = service.usernames()
+    _to_the_picker(tab, service)
+    picker = tab.page.locator("a.user")
+    expect(picker).to_have_count(len(service.world.users))
+    tab.screenshot("consent-picker")
+    picker.filter(has_text=f"({newcomer.id})").click()
+    tab.page.wait_for_url(f"{service.base_url}/**")
+    tab.screenshot("signed-up")
+    [username] = service.usernames() - before
+    assert username.startswith(newcomer.display_name.lower())
+    expect(tab.page.locator("body")).to_contain_text(username)
+
+
+def test_a_member_signing_in_again_stays_the_same_user(
+    tab: Tab, service: Service, members: list[Member]
+) -> None:
+    member = members[1]
+    before = service.usernames()
+    sign_in(tab, service, member.listener)
+    assert service.usernames() == before
+    expect(tab.page.locator("body")).to_contain_text(member.username)
+
+
+def test_each_listener_gets_their_own_account(
+    tab: Tab, service: Service, members: list[Member]
+) -> None:
+    # Picking another listener in the same browser is another person, never the last one.
+    newcomer = service.world.users[3]
+    sign_in(tab, service, members[0].listener)
+    username = sign_up(tab, service, newcomer)
+    assert username not in {member.username for member in members}
+    expect(tab.page.locator("body")).to_contain_text(username)
+
+
+def test_cancelling_on_the_consent_page_stores_nobody(tab: Tab, service: Service) -> None:
+    before = service.usernames()
+    _to_the_picker(tab, service)
+    tab.page.get_by_role("link", name="Cancel").click()
+    tab.page.wait_for_url(f"{service.base_url}/**")
+    tab.screenshot("consent-cancelled")
+    expect(tab.page.locator("h1")).to_have_text("Access not granted")
+    assert service.usernames() == before
