@@ -122,7 +122,7 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
     # Signing in is one click: the emulator's consent page asks which listener you are.
     [(picker, click)] = clicks
     assert picker.status_code == 200
-    assert all(f"{user.display_name} <small>" in picker.text for user in emulated)
+    assert all(f"{user.display_name} <small>" in picker.text for user in world.users)
     assert click.status_code == 302
     back = urlsplit(click.headers["location"])
     assert (
