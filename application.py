@@ -47,6 +47,8 @@ from web.key_scopes import KeyScopes
 from web.origin import PublicOrigin
 from web.problems import EXCEPTION_HANDLERS
 from web.read_cache import ReadCache
+from web.request_id import RequestId
+from web.request_metrics import RequestMetrics
 from web.routes import build_routes
 from web.sessions import session_middleware
 
@@ -88,13 +90,18 @@ def session_secret(settings: Settings) -> str | None:
 
 
 def _middleware(settings: Settings) -> list[Middleware]:
-    # PublicOrigin first: everything after it sees the public scheme and host.
-    middleware = [Middleware(PublicOrigin, origin=settings.public_origin)]
+    # RequestId outermost, so every answer carries its id; then PublicOrigin: everything
+    # after it sees the public scheme and host; RequestMetrics innermost, where the router's
+    # choice of route is seen (PublicOrigin hands on a copy of the scope).
+    middleware = [
+        Middleware(RequestId),
+        Middleware(PublicOrigin, origin=settings.public_origin),
+    ]
     secret = session_secret(settings)
     if secret is not None:
         https = settings.public_origin.startswith("https://")
         middleware.append(session_middleware(secret, settings.session_max_age, https=https))
-    return middleware
+    return [*middleware, Middleware(RequestMetrics)]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -564,7 +564,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_environment()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         return int(args.handler(settings, args))
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)

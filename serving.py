@@ -5,6 +5,14 @@ the listening socket. The nightly scheduler must run once per machine, not once 
 the workers race for an exclusive lock on a file the supervisor names, and only the winner
 starts it. The lock dies with its holder, and uvicorn replaces a dead worker, so the
 replacement takes it over.
+
+Metrics are the service's, not one worker's: the supervisor points PROMETHEUS_MULTIPROC_DIR
+at an empty directory of its own before the workers start, each worker's prometheus-client
+writes its figures there, /metrics adds them all up (a dead worker's counts stay counted),
+and the directory is removed when the service stops.
+
+uvicorn's own loggers are left unconfigured, so its lines go through the service's handler:
+JSON with LOG_FORMAT=json, and an access line carries its request's id.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from starlette.applications import Starlette
 
 from application import build_app
 from logs import configure_logging, install_log_redaction
+from metrics import MULTIPROC_ENV
 from settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -45,7 +54,7 @@ def elect_scheduler(lock_path: str) -> bool:
 def worker_app() -> Starlette:
     """The app of one worker process (uvicorn calls this factory in each of them)."""
     settings = Settings.from_environment()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     install_log_redaction()
     lock_path = os.environ.get(SCHEDULER_LOCK_ENV, "")
     scheduler = bool(lock_path) and elect_scheduler(lock_path)
@@ -58,18 +67,32 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, scheduler: 
     """Serve until interrupted: in this process, or in `workers` worker processes."""
     import uvicorn
 
+    install_log_redaction()
     if workers == 1:
         app = build_app(settings, scheduler=scheduler)
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(app, host=host, port=port, log_level="info", log_config=None)
         return
     with tempfile.TemporaryDirectory(prefix="spotify-insight-") as directory:
         lock = str(Path(directory) / "scheduler.lock") if scheduler else ""
         os.environ[SCHEDULER_LOCK_ENV] = lock
-        uvicorn.run(
-            "serving:worker_app",
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            log_level="info",
-        )
+        os.environ[MULTIPROC_ENV] = prepare_metrics_directory(directory)
+        try:
+            uvicorn.run(
+                "serving:worker_app",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                log_level="info",
+                log_config=None,
+            )
+        finally:
+            del os.environ[MULTIPROC_ENV]
+
+
+def prepare_metrics_directory(parent: str) -> str:
+    """An empty directory under `parent` for the workers' metric files (figures of an
+    earlier service must not be added to this one's)."""
+    directory = Path(parent) / "metrics"
+    directory.mkdir()
+    return str(directory)

@@ -31,6 +31,7 @@ RECOMMENDATION_SOURCES = (
     "search",
 )
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 # `.env` is read beside the code (as the README says), whichever directory the service starts in.
 ENV_FILE = Path(__file__).resolve().parent / ".env"
 _DECLARATION = "setting"
@@ -507,6 +508,15 @@ class Settings:
     log_level: str = dataclasses.field(
         metadata=_declare(
             "LOG_LEVEL", _log_level, "INFO", ", ".join(f"`{level}`" for level in LOG_LEVELS)
+        )
+    )
+    log_format: str = dataclasses.field(
+        metadata=_declare(
+            "LOG_FORMAT",
+            _choice(*LOG_FORMATS),
+            "text",
+            "`text` (readable lines) or `json` (one JSON object per line); either way each line "
+            "names its request (`request_id`) or snapshot run (`run_id`)",
         )
     )
 

@@ -15,6 +15,7 @@ import peewee as pw
 
 from db.history_import import SAME_PLAY
 from db.models import HistoryGap, Play, User, naive_utc, read_timestamp
+from metrics import HISTORY_GAPS
 
 RECENT_LIMIT = 50
 
@@ -42,6 +43,7 @@ def _record_gap(user_id: int, returned: Sequence[dt.datetime], page_size: int) -
     oldest = min(returned)
     if len(returned) >= page_size and newest is not None and oldest > newest:
         HistoryGap.create(user=user_id, starts_at=newest, ends_at=oldest)
+        HISTORY_GAPS.inc()
 
 
 def _imported_nearby(user_id: int, moments: Sequence[dt.datetime]) -> set[tuple[str, Any]]:

@@ -30,8 +30,16 @@ from db.job_status import JobStatus
 from db.run_waits import RunWait, run_wait
 from db.runs import close_run_if_complete, run_has_pending_jobs
 from jobs.errors import first_error
+from metrics import SNAPSHOT_USERS
 
 logger = logging.getLogger(__name__)
+
+# The /metrics name of each outcome a worker records.
+_OUTCOME_NAMES = {JobStatus.DONE: "ok", JobStatus.RATE_LIMITED: "rate_limited"}
+
+
+def _count_outcome(status: str) -> None:
+    SNAPSHOT_USERS.labels(_OUTCOME_NAMES.get(status, status)).inc()
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -104,6 +112,7 @@ class _Drain:
         if not await self.database.run(finish_job, job.id, worker_id, outcome):
             logger.warning("job %s for %s was taken over before it finished", job.id, job.username)
             return
+        _count_outcome(outcome.status)
         if self.on_progress is not None:
             self.on_progress(job, outcome)
 
@@ -111,6 +120,7 @@ class _Drain:
         reason = outcome.error or "rate limited"
         status = await self.database.run(defer_job, job.id, worker_id, reason, self.retry_delay)
         if status == JobStatus.QUEUED:
+            SNAPSHOT_USERS.labels("retried_later").inc()
             logger.warning(
                 "snapshot of %s for %s put back for %s: %s",
                 job.username,
@@ -119,6 +129,7 @@ class _Drain:
                 reason,
             )
         elif status == JobStatus.RATE_LIMITED:
+            _count_outcome(status)
             logger.error(
                 "snapshot of %s for %s given up at the run's deadline: %s",
                 job.username,

@@ -21,10 +21,12 @@ from db.polled_episodes import record_polled_episodes
 from db.snapshots import replace_refresh_token, stored_refresh_token
 from db.token_cipher import TokenCipher, TokenCipherError
 from db.users import set_user_status
+from metrics import HISTORY_POLLS
 from spotify_client import InvalidGrant, SpotifyClient, SpotifyError
 
 logger = logging.getLogger(__name__)
 # What one failed poll may raise; the next poll starts from the same cursor.
+REAUTH_REQUIRED = "re-authorisation required"
 POLL_FAILURES: tuple[type[Exception], ...] = (SpotifyError, TokenCipherError, *DATABASE_UNAVAILABLE)
 
 
@@ -55,13 +57,18 @@ class HistoryPoller:
         return [await self.poll(user_id) for user_id in await self.users()]
 
     async def poll(self, user_id: int) -> PollOutcome:
-        """Read and store the user's plays since the newest one stored."""
+        """Read and store the user's plays since the newest one stored; counted for /metrics."""
+        outcome = await self._poll_or_say_why(user_id)
+        HISTORY_POLLS.labels(_result(outcome)).inc()
+        return outcome
+
+    async def _poll_or_say_why(self, user_id: int) -> PollOutcome:
         try:
             return await self._poll(user_id)
         except InvalidGrant:
             await self.database.run(set_user_status, user_id, User.REAUTH_REQUIRED)
             logger.info("history poll of user %d: the user must log in again", user_id)
-            return PollOutcome(user_id, skipped="re-authorisation required")
+            return PollOutcome(user_id, skipped=REAUTH_REQUIRED)
         except POLL_FAILURES as exc:
             logger.warning("history poll of user %d failed: %s", user_id, _reason(exc))
             return PollOutcome(user_id, error=_reason(exc))
@@ -88,6 +95,14 @@ class HistoryPoller:
 
     async def _keep_token(self, user_id: int, refresh_token: str) -> None:
         await self.database.run(replace_refresh_token, user_id, self.cipher.encrypt(refresh_token))
+
+
+def _result(outcome: PollOutcome) -> str:
+    if outcome.error is not None:
+        return "failed"
+    if outcome.skipped == REAUTH_REQUIRED:
+        return "reauth_required"
+    return "skipped" if outcome.skipped is not None else "ok"
 
 
 def _reason(exc: Exception) -> str:

@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import time
 import zoneinfo
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -21,6 +22,8 @@ from db.snapshot_removal import SnapshotBusy
 from db.snapshot_removal import delete_snapshot as _delete_snapshot
 from db.users import UnknownUser
 from jobs.drain import describe_exception, drain
+from logs import run_id as current_run_id
+from metrics import SNAPSHOT_RUN_DURATION, SNAPSHOT_RUNS
 
 # The web layer and the CLI reach the queue only through this module.
 __all__ = [
@@ -132,7 +135,7 @@ class SnapshotService:
         handler = self.make_handler()
         run_id = await self._enqueue(date, usernames, force, trigger)
         try:
-            await self._drain(run_id, handler, on_progress, on_wait)
+            await self._drain(run_id, handler, on_progress, trigger, on_wait)
         except self.stop_on:
             raise
         except Exception as exc:
@@ -151,7 +154,7 @@ class SnapshotService:
         self._check_date(date)
         handler = self.make_handler()
         run_id = await self._enqueue(date, usernames, force, trigger)
-        work = self._drain_in_background(run_id, handler)
+        work = self._drain_in_background(run_id, handler, trigger)
         task = asyncio.create_task(work, name=f"snapshot-run-{run_id}")
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -220,9 +223,9 @@ class SnapshotService:
             deadline=self.run_deadline,
         )
 
-    async def _drain_in_background(self, run_id: str, handler: Handler) -> None:
+    async def _drain_in_background(self, run_id: str, handler: Handler, trigger: str) -> None:
         try:
-            await self._drain(run_id, handler, None)
+            await self._drain(run_id, handler, None, trigger)
         except self.stop_on as exc:
             logger.error("snapshot run %s stopped: %s", run_id, exc)  # noqa: TRY400
         except Exception as exc:  # noqa: BLE001 - nobody awaits this task: the run records it
@@ -233,21 +236,38 @@ class SnapshotService:
         run_id: str,
         handler: Handler,
         on_progress: Progress | None,
+        trigger: str,
         on_wait: Callable[[RunWait], None] | None = None,
     ) -> None:
-        await drain(
-            self.database,
-            handler,
-            worker_id=worker_name(),
-            run_id=run_id,
-            concurrency=self.concurrency,
-            lease=self.lease,
-            on_progress=on_progress,
-            stop_on=self.stop_on,
-            retry_on=self.retry_on,
-            retry_delay=self.retry_delay,
-            on_wait=on_wait,
-        )
+        """Work the run with its id on every log line, counted and timed for /metrics."""
+        context = current_run_id.set(run_id)
+        started = time.monotonic()
+        result = "failed"
+        try:
+            await drain(
+                self.database,
+                handler,
+                worker_id=worker_name(),
+                run_id=run_id,
+                concurrency=self.concurrency,
+                lease=self.lease,
+                on_progress=on_progress,
+                stop_on=self.stop_on,
+                retry_on=self.retry_on,
+                retry_delay=self.retry_delay,
+                on_wait=on_wait,
+            )
+            result = "finished"
+        except self.stop_on:
+            result = "stopped"
+            raise
+        except asyncio.CancelledError:
+            result = "interrupted"
+            raise
+        finally:
+            current_run_id.reset(context)
+            SNAPSHOT_RUNS.labels(trigger, result).inc()
+            SNAPSHOT_RUN_DURATION.labels(trigger).observe(time.monotonic() - started)
 
     async def _fail(self, run_id: str, exc: Exception) -> None:
         """Log a run's failure and close what it left waiting, so the run reads as failed."""

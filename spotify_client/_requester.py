@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+import metrics
 from spotify_client._clock import utcnow
 from spotify_client._deadline import current_deadline
 from spotify_client._errors import (
@@ -119,6 +120,10 @@ def is_quota_exceeded(response: httpx.Response) -> bool:
     return "QUOTA_EXCEEDED" in (body.get("reason"), nested)
 
 
+def _count(request: httpx.Request, status: str) -> None:
+    metrics.SPOTIFY_REQUESTS.labels(metrics.spotify_endpoint(request.url.path), status).inc()
+
+
 class _LastLook(httpx.Auth):
     """The caller's auth, and one more look at the shared gate right before a request leaves.
 
@@ -204,11 +209,14 @@ class Requester:
             try:
                 sent_at, response = await self._send_once(request, auth, limited, deadline)
             except httpx.TransportError as exc:
+                _count(request, "network error")
                 failures += 1
                 await self._back_off(request, failures, started, type(exc).__name__)
                 continue
             except httpx.DecodingError:
+                _count(request, "undecodable")
                 raise MalformedResponse(f"{describe(request)}: undecodable answer") from None
+            _count(request, str(response.status_code))
             if response.status_code == 429:
                 self._throttle(request, response, sent_at, limited)
                 continue
@@ -302,7 +310,10 @@ class Requester:
             self._pacer.refused()
         announced = announced_wait(response.headers, self._now())
         wait = self._unannounced_backoff(sent_at) if announced is None else announced
+        closed_until = max(self._not_before, self._clock())
         self._not_before = max(self._not_before, self._clock() + wait)
+        # Only the stretch this 429 adds: tasks waiting behind one closing count it once.
+        metrics.SPOTIFY_RATE_LIMIT_WAIT.inc(max(0.0, self._not_before - closed_until))
         pace = self._pacer.rate
         logger.warning(
             "Spotify rate limit on %s: nothing leaves for %.1f s%s",

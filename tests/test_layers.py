@@ -11,7 +11,7 @@ import pytest
 from tests.import_graph import ROOT, product_modules, top_level_imports
 
 LAYERS = {
-    **dict.fromkeys(("spotify_models", "settings", "logs", "streaming_history"), 0),
+    **dict.fromkeys(("spotify_models", "settings", "logs", "metrics", "streaming_history"), 0),
     "spotify_client": 1,
     "db": 2,
     "jobs": 3,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import re
@@ -28,7 +29,7 @@ from db.database import Database
 from db.migrations import migrate
 from db.models import User
 from db.token_cipher import TokenCipher, generate_key
-from logs import install_log_redaction
+from logs import JsonFormatter, TextFormatter, install_log_redaction
 from settings import Settings
 from spotify_emulator import EmulatorServer, World
 from tests.conftest import SETTING_NAMES
@@ -188,11 +189,18 @@ async def test_onboarding_over_http_leaves_no_secret_in_the_database_logs_or_pag
     }
     assert all(len(value) >= 8 for value in secrets.values()), secrets.keys()
     raw = _database_bytes(db_path)
-    logs = caplog.text + "".join(str(r.args) for r in caplog.records)
+    # Both formats the service writes (LOG_FORMAT), as its own handler would format each line.
+    formatted = [f.format(r) for r in caplog.records for f in (JsonFormatter(), TextFormatter())]
+    logs = caplog.text + "".join(str(r.args) for r in caplog.records) + "\n".join(formatted)
     # SQL parameters are logged at DEBUG: they are part of what must stay clean.
     assert any(r.name == "peewee" for r in caplog.records)
-    access_lines = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+    access = [r for r in caplog.records if r.name == "uvicorn.access"]
+    access_lines = [r.getMessage() for r in access]
     assert any("/auth/callback?code=[redacted]&state=[redacted]" in x for x in access_lines)
+    # Each of the service's access lines names its request (the emulator's lines are not ours).
+    ours = [r for r in access if re.search(r'"[A-Z]+ /(auth|users)/', r.getMessage())]
+    assert len(ours) >= 6, access_lines
+    assert all(json.loads(JsonFormatter().format(r)).get("request_id") for r in ours)
     pages = flow["page"] + denied["page"] + user_page.text
     for what, value in secrets.items():
         assert value.encode() not in raw, f"the database holds the {what} in plaintext"

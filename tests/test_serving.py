@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 import serving
 from db.database import Database
@@ -21,6 +23,7 @@ from settings import Settings
 from tests.factories import make_snapshot, make_user
 
 ROOT = Path(__file__).resolve().parents[1]
+ADMIN = "admin-token-of-the-workers"
 
 
 def _elect_in_another_process(lock: Path) -> bool:
@@ -70,21 +73,49 @@ def test_serve_with_two_workers_answers_and_runs_one_scheduler(
     database.run_sync(lambda: make_snapshot(make_user("ann"), dt.date(2026, 11, 20)))
     port = _free_port()
     log = tmp_path / "serve.log"
-    env = {**os.environ, "DATABASE_URL": settings.database_url, "LOG_LEVEL": "INFO"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "LOG_LEVEL": "INFO",
+        "LOG_FORMAT": "json",
+        "ADMIN_TOKEN": ADMIN,
+    }
     command = [sys.executable, "application.py", "serve", "--workers", "2", "--port", str(port)]
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_serving(base, process, log)
-        answers = {httpx.get(f"{base}/users/ann/clusters", timeout=5).status_code for _ in range(8)}
+        answers = {
+            httpx.get(f"{base}/users/ann/clusters", timeout=5).status_code for _ in range(20)
+        }
         # Both workers have started once each has logged its start-up.
         deadline = time.monotonic() + 30
         while log.read_text().count("Application startup complete") < 2:
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
+        counted = _requests_counted(base, "/users/{username}/clusters")
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
     assert answers == {200}
-    assert log.read_text().count("runs the nightly scheduler") == 1, log.read_text()
+    # Whichever worker answered each request, /metrics counts them all.
+    assert counted == 20
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    messages = [line["message"] for line in lines]
+    assert sum("runs the nightly scheduler" in message for message in messages) == 1, messages
+    access = [line for line in lines if line["logger"] == "uvicorn.access"]
+    assert len(access) >= 20
+    assert all(line.get("request_id") for line in access)
+
+
+def _requests_counted(base: str, route: str) -> float:
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    response = httpx.get(f"{base}/metrics", headers=headers, timeout=5)
+    assert response.status_code == 200, response.text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+        if sample.name == "insight_http_requests_total" and sample.labels["route"] == route
+    )

@@ -52,6 +52,9 @@ TABLE_HEADER = "| variable | meaning | default |"
         pytest.param(
             "HISTORY_INTERVAL", "nan", "HISTORY_INTERVAL must be a number of minutes", id="nan"
         ),
+        pytest.param(
+            "LOG_FORMAT", "logfmt", "LOG_FORMAT must be one of text, json", id="log-format"
+        ),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it(
@@ -76,6 +79,7 @@ def test_values_are_parsed_from_the_environment(
         "RECCOBEATS_URL": "http://127.0.0.1:9/v1/",
         "AUDIO_FEATURES_CSV": "tracks.csv",
         "LOG_LEVEL": "debug",
+        "LOG_FORMAT": " JSON ",
         "SNAPSHOT_USER_DEADLINE": "120",
         "SPOTIFY_RATE_WINDOW": "2.5",
     }.items():
@@ -90,6 +94,7 @@ def test_values_are_parsed_from_the_environment(
     assert read.reccobeats_url == "http://127.0.0.1:9/v1"
     assert read.audio_features_csv == Path("tracks.csv")
     assert read.log_level == "DEBUG"
+    assert read.log_format == "json"
     assert read.snapshot_user_deadline == 120.0
     assert read.spotify_rate_window == 2.5
 
@@ -130,6 +135,7 @@ def test_a_fresh_install_has_the_documented_defaults(settings: Settings) -> None
         recommendation_sources=(),
         discovery=0.4,
         log_level="INFO",
+        log_format="text",
     )
     assert fresh.public_origin == "http://127.0.0.1:8000"
 

@@ -53,12 +53,22 @@ class SnapshotRuns(Protocol):
 
 
 def admin_operation(
-    summary: str, *params: Param, responses: dict[int, str] | None = None
+    summary: str,
+    *params: Param,
+    responses: dict[int, str] | None = None,
+    media_type: str = "application/json",
 ) -> Callable[[Endpoint], Callable[[Request], Awaitable[Response]]]:
     """Like `operation`, but the admin token is checked before anything else is read."""
 
     def decorate(fn: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-        declared = operation(summary, *params, responses=responses, protected=False, tag="admin")
+        declared = operation(
+            summary,
+            *params,
+            responses=responses,
+            protected=False,
+            tag="admin",
+            media_type=media_type,
+        )
         inner = declared(fn)
 
         @functools.wraps(inner)

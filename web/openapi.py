@@ -33,8 +33,8 @@ def _parameter(param: Param) -> dict[str, Any]:
     }
 
 
-def _response(status: int, description: str, tag: str) -> dict[str, Any]:
-    if tag in ("auth", "pages"):
+def _response(status: int, description: str, spec: Operation) -> dict[str, Any]:
+    if spec.tag in ("auth", "pages"):
         # Pages answer browsers, errors included.
         return {"description": description, "content": {"text/html": {}}}
     if status >= 400:
@@ -44,7 +44,7 @@ def _response(status: int, description: str, tag: str) -> dict[str, Any]:
             "content": {"application/problem+json": {"schema": schema}},
         }
     if status == 200:
-        return {"description": description, "content": {"application/json": {}}}
+        return {"description": description, "content": {spec.media_type: {}}}
     return {"description": description}
 
 
@@ -55,7 +55,7 @@ def _operation(route: Route, spec: Operation) -> dict[str, Any]:
         "tags": [spec.tag],
         "parameters": [_parameter(param) for param in spec.params],
         "responses": {
-            str(code): _response(code, text, spec.tag) for code, text in spec.responses.items()
+            str(code): _response(code, text, spec) for code, text in spec.responses.items()
         },
     }
     if spec.tag == "admin":

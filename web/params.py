@@ -139,6 +139,8 @@ class Operation:
     protected: bool = True
     tag: str = "snapshots"
     strict: bool = True
+    # What a 200 answers with (errors are always problem documents).
+    media_type: str = "application/json"
 
     async def authorize(self, request: Request) -> None:
         """Refuse a request its credentials do not allow (web.access decides)."""
@@ -178,13 +180,14 @@ def operation(
     protected: bool = True,
     tag: str = "snapshots",
     strict: bool = True,
+    media_type: str = "application/json",
 ) -> Callable[[Endpoint], Callable[[Request], Awaitable[Response]]]:
     """Declare an endpoint: check its credentials, parse its parameters, document it.
 
     A query parameter the endpoint does not declare is a 400 (`?Date=` is not `?date=`),
     unless `strict` is off for a caller that may add parameters of its own (Spotify).
     """
-    spec = Operation(summary, params, responses or {}, protected, tag, strict)
+    spec = Operation(summary, params, responses or {}, protected, tag, strict, media_type)
 
     def decorate(fn: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         @functools.wraps(fn)

@@ -15,6 +15,7 @@ from web import (
     health,
     history,
     home,
+    monitoring,
     playlists,
     snapshots,
     stats,
@@ -57,6 +58,7 @@ admin_routes: list[BaseRoute] = [
     Route("/admin/snapshots/{run_id}", admin.snapshot_run, methods=["GET"]),
     Route("/users/{username}", users.delete_user, methods=["DELETE"]),
     Route("/users/{username}/snapshots/{date}", admin.delete_snapshot, methods=["DELETE"]),
+    Route("/metrics", monitoring.prometheus_metrics, methods=["GET"]),
 ]
 
 

@@ -13,6 +13,7 @@ from db.models import HistoryGap, Play, User
 from db.token_cipher import TokenCipher, generate_key
 from db.users import save_user_token
 from jobs.history_poll import HistoryPoller
+from metrics import HISTORY_GAPS, HISTORY_POLLS
 from spotify_client import MemoryCapabilityStore, SpotifyClient, create_http_client
 from spotify_emulator import Faults, World, create_app
 from spotify_emulator.server import BackgroundServer
@@ -103,6 +104,10 @@ def _naive(plays: Iterable[tuple[str, dt.datetime]]) -> list[tuple[str, dt.datet
     return [(track, at.astimezone(dt.UTC).replace(tzinfo=None)) for track, at in plays]
 
 
+def _counted(counter: Any) -> float:
+    return float(counter._value.get())
+
+
 def _gaps(database: Database, user_id: int) -> list[tuple[Any, ...]]:
     query = HistoryGap.select(HistoryGap.starts_at, HistoryGap.ends_at).where(
         HistoryGap.user == user_id
@@ -148,9 +153,14 @@ async def test_a_poll_after_more_than_50_plays_records_the_gap(
     newest_before = _stored(database, users[user.id])[0][1]
     state.simulate_listening(240, [user.id])  # a play every 6 minutes
     clock.advance(12 * HOUR)  # 120 plays: Spotify shows the last 50
+    gaps_counted, polls_counted = _counted(HISTORY_GAPS), _counted(HISTORY_POLLS.labels("ok"))
     outcome = await poller.poll(users[user.id])
 
     stored = _stored(database, users[user.id])
+    assert (_counted(HISTORY_GAPS), _counted(HISTORY_POLLS.labels("ok"))) == (
+        gaps_counted + 1,
+        polls_counted + 1,
+    )
     assert outcome.added == 50
     assert stored[:50] == _naive(state.recent(user.id))[:50]
     assert _gaps(database, users[user.id]) == [(newest_before, stored[49][1])]
@@ -170,7 +180,9 @@ async def test_a_failed_poll_is_reported_and_the_next_one_catches_up(
     state.simulate_listening(200, [user.id])
     clock.advance(HOUR)
     state.set_faults(Faults(error_rate=1.0, error_status=503))
+    counted = _counted(HISTORY_POLLS.labels("failed"))
     failed = await poller.poll(users[user.id])
+    assert _counted(HISTORY_POLLS.labels("failed")) == counted + 1
     state.set_faults(Faults())
     caught_up = await poller.poll(users[user.id])
 
@@ -189,7 +201,9 @@ async def test_a_revoked_user_is_marked_and_no_longer_polled(
     _, state = emulator
     revoked, other = world.users[0], world.users[1]
     state.revoke(revoked.id)
+    counted = _counted(HISTORY_POLLS.labels("reauth_required"))
     outcome = await poller.poll(users[revoked.id])
+    assert _counted(HISTORY_POLLS.labels("reauth_required")) == counted + 1
     polled = await poller.poll_all()
 
     status = database.run_sync(lambda: User.get_by_id(users[revoked.id]).status)
