@@ -91,6 +91,20 @@ def _etag(earlier: SnapshotRef, later: SnapshotRef) -> str:
     return '"' + hashlib.sha256(pair.encode()).hexdigest()[:32] + '"'
 
 
+def find_changes(
+    username: str, start: dt.date | None, end: dt.date | None, if_none_match: str | None = None
+) -> tuple[str, dict[str, Any] | None]:
+    """The ETag and body of GET /users/{u}/changes (None when `if_none_match` names the ETag).
+
+    Run in the database's thread; raises what `db.changes.snapshot_pair` raises.
+    """
+    earlier, later = changes.snapshot_pair(username, start, end)
+    etag = _etag(earlier, later)
+    if if_none_match and etag_matches(if_none_match, etag):
+        return etag, None
+    return etag, _payload(earlier, later)
+
+
 @operation(
     "What changed between two snapshots: per list and time range the new entries, risers, "
     "fallers and drop-outs, and how the taste clusters' centroids moved",
@@ -111,16 +125,10 @@ async def user_changes(request: Request, username: str, **dates: dt.date | None)
     if start and end and start >= end:
         raise bad_parameter("from", f"{start} is not before to ({end})")
     if_none_match = request.headers.get("if-none-match")
-
-    def find_and_build() -> tuple[str, dict[str, Any] | None]:
-        earlier, later = changes.snapshot_pair(username, start, end)
-        etag = _etag(earlier, later)
-        if if_none_match and etag_matches(if_none_match, etag):
-            return etag, None
-        return etag, _payload(earlier, later)
-
     try:
-        etag, payload = await database_of(request).run(find_and_build)
+        etag, payload = await database_of(request).run(
+            find_changes, username, start, end, if_none_match
+        )
     except SnapshotNotFound as exc:
         raise not_found(str(exc), nearest_dates=[d.isoformat() for d in exc.nearest]) from None
     except (UnknownUser, changes.NoEarlierSnapshot) as exc:

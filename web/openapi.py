@@ -37,6 +37,9 @@ def _response(status: int, description: str, spec: Operation) -> dict[str, Any]:
     if spec.tag in ("auth", "pages"):
         # Pages answer browsers, errors included.
         return {"description": description, "content": {"text/html": {}}}
+    if spec.tag == "assets" and status == 200:
+        # A stylesheet or a script, by the file asked for.
+        return {"description": description, "content": {"text/javascript": {}, "text/css": {}}}
     if status >= 400:
         schema = {"$ref": "#/components/schemas/Problem"}
         return {

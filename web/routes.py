@@ -8,7 +8,9 @@ from starlette.routing import BaseRoute, Route
 
 from web import (
     admin,
+    artist_page,
     artists,
+    assets,
     auth,
     changes,
     export,
@@ -17,8 +19,10 @@ from web import (
     home,
     monitoring,
     playlists,
+    recap_page,
     snapshots,
     stats,
+    user_page,
     users,
 )
 
@@ -51,6 +55,11 @@ routes: list[BaseRoute] = [
     Route("/users/{username}/playlists/{id}/profile", playlists.playlist_profile, methods=["GET"]),
     Route("/users/{username}/stats", stats.stats, methods=["GET"]),
     Route("/users/{username}/recap", stats.recap, methods=["GET"]),
+    Route("/u/{username}", user_page.user_page, methods=["GET"]),
+    Route("/u/{username}/recap/{year}", recap_page.recap_page, methods=["GET"]),
+    Route("/artists/{id}", artist_page.artist_page, methods=["GET"]),
+    Route("/assets/plotly-{version}.min.js", assets.plotly_js, methods=["GET"]),
+    Route("/static/{name}", assets.static_file, methods=["GET"]),
 ]
 
 admin_routes: list[BaseRoute] = [

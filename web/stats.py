@@ -133,6 +133,19 @@ async def stats(
     zone: zoneinfo.ZoneInfo | None,
     include_short: bool,
 ) -> Response:
+    body = await statistics_over(request, username, first_day, last_day, zone, include_short)
+    return _live(request, body)
+
+
+async def statistics_over(
+    request: Request,
+    username: str,
+    first_day: dt.date | None,
+    last_day: dt.date | None,
+    zone: zoneinfo.ZoneInfo | None,
+    include_short: bool = False,
+) -> dict[str, Any]:
+    """GET /users/{u}/stats's body (pages show it too); raises a Problem on a bad range."""
     user_id, own_zone = await _user(request, username)
     zone = zone or own_zone
     last = last_day or max(_today(zone), first_day or EARLIEST)
@@ -140,17 +153,14 @@ async def stats(
     _check_range(first, last)
     span = StatsRange(user_id, zone, first, last, include_short)
     figures = await database_of(request).run(listening_statistics, span)
-    return _live(
-        request,
-        {
-            "username": username,
-            "from": first.isoformat(),
-            "to": last.isoformat(),
-            "timezone": zone.key,
-            "include_short": include_short,
-            **figures,
-        },
-    )
+    return {
+        "username": username,
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "timezone": zone.key,
+        "include_short": include_short,
+        **figures,
+    }
 
 
 @operation(
@@ -165,8 +175,15 @@ async def stats(
 async def recap(
     request: Request, username: str, year: int | None, zone: zoneinfo.ZoneInfo | None
 ) -> Response:
+    return _live(request, await recap_of(request, username, year, zone))
+
+
+async def recap_of(
+    request: Request, username: str, year: int | None, zone: zoneinfo.ZoneInfo | None
+) -> dict[str, Any]:
+    """GET /users/{u}/recap's body (the recap page shows it too)."""
     user_id, own_zone = await _user(request, username)
     zone = zone or own_zone
     year = year or _today(zone).year
     summary = await database_of(request).run(yearly_recap, year_range(user_id, zone, year), year)
-    return _live(request, {"username": username, "year": year, "timezone": zone.key, **summary})
+    return {"username": username, "year": year, "timezone": zone.key, **summary}

@@ -1,0 +1,130 @@
+"""Pages for people: Jinja2 templates, their security headers, and errors shown as pages.
+
+Templates live in `web/templates/`, static files in `web/static/`. Every value a template
+shows is escaped by Jinja2's autoescape; chart data reaches the browser only as JSON inside
+`<script type="application/json">` blocks (see `json_block`), drawn by `static/charts.js`,
+so the Content-Security-Policy can forbid inline scripts and `eval`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import orjson
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from web import assets
+from web.access import signed_in_username
+from web.problems import Problem
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+# Scripts only from this origin (plotly and charts.js), never inline, never eval. Styles may
+# be inline because plotly.js sets style rules on the SVG it draws at run time; a style
+# cannot run code. Images: no third-party hosts (artists' pictures are not shown).
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def json_block(value: Any) -> Markup:
+    """`value` as JSON safe inside a `<script type="application/json">` element.
+
+    orjson leaves `<`, `>` and `&` alone; escaped as \\u003c etc. no `</script>` in a name
+    can end the block early, and JSON.parse reads them back unchanged.
+    """
+    encoded = orjson.dumps(value).decode()
+    for char, escape in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
+        encoded = encoded.replace(char, escape)
+    return Markup(encoded)  # noqa: S704 (escaped just above: no markup can get through)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["json_block"] = json_block
+    env.globals["static_url"] = assets.static_url
+    env.globals["plotly_url"] = assets.plotly_url
+    return env
+
+
+ENVIRONMENT = _environment()
+
+
+def page_headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Headers of every page: a strict CSP, no sniffing, no framing, never cached."""
+    return {
+        "Content-Security-Policy": PAGE_CSP,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+        # Pages show private data: never kept by shared caches, or by the browser past a visit.
+        "Cache-Control": "no-store",
+        **(extra or {}),
+    }
+
+
+def render_page(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """The template rendered with `context`, plus the request and who is signed in."""
+    viewer = signed_in_username(request)
+    body = ENVIRONMENT.get_template(template).render(
+        {"request": request, "viewer": viewer, **context}
+    )
+    return HTMLResponse(body, status_code=status, headers=page_headers(headers))
+
+
+def problem_page(request: Request, problem: Problem) -> HTMLResponse:
+    """A problem (bad date, unknown user, not yours) as a page a person can read."""
+    # Only headers a browser acts on for a page (WWW-Authenticate, Retry-After, Location).
+    kept = {
+        name: value
+        for name, value in (problem.headers or {}).items()
+        if name.lower() in ("www-authenticate", "retry-after", "location")
+    }
+    return render_page(
+        request,
+        "problem.html",
+        {
+            "title": problem.title,
+            "status": problem.status,
+            "detail": problem.detail,
+            "nearest_dates": problem.extensions.get("nearest_dates", []),
+        },
+        status=problem.status,
+        headers=kept,
+    )
+
+
+PageEndpoint = Callable[[Request], Awaitable[Response]]
+
+
+def page(endpoint: PageEndpoint) -> PageEndpoint:
+    """Answer a page endpoint's problems (bad parameters included) as HTML pages."""
+
+    @functools.wraps(endpoint)
+    async def answer(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except Problem as problem:
+            return problem_page(request, problem)
+
+    return answer
