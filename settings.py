@@ -295,7 +295,8 @@ class Settings:
             "DB_STATEMENT_TIMEOUT",
             _seconds(3600),
             "60",
-            "seconds a PostgreSQL statement may run before the server cancels it "
+            "seconds a PostgreSQL statement may run before the server cancels it; one left "
+            "unanswered this plus DB_CONNECT_TIMEOUT (a frozen server) loses its connection "
             "(`migrate` has none)",
         )
     )

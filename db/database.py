@@ -24,6 +24,8 @@ import peewee as pw
 from playhouse import db_url
 from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase
 
+from db.statement_watchdog import bounded_cursor
+
 database_proxy = pw.DatabaseProxy()
 
 # The database is not answering (down, unreachable, or its pool empty): worth a retry, and a
@@ -131,9 +133,12 @@ def _postgres(url: str, scheme: str, pool_size: int, timeouts: Timeouts) -> pw.D
     database = parsed.pop("database")
     # libpq's connect_timeout is whole seconds, at least 2 (it treats 1 as 2).
     connect = max(2, math.ceil(timeouts.connect))
-    options = {}
+    options: dict[str, Any] = {}
     if timeouts.statement is not None:
         options["options"] = f"-c statement_timeout={math.ceil(timeouts.statement * 1000)}"
+        # The server's timeout, plus the connect bound for its answer to arrive: past that,
+        # the server is not answering at all (see db.statement_watchdog).
+        options["cursor_factory"] = bounded_cursor(timeouts.statement + timeouts.connect)
     # As db_url.connect did: our settings win over the same keys in the URL's query.
     kwargs = {**parsed, "connect_timeout": connect, **options}
     return _Pool(

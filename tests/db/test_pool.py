@@ -3,15 +3,18 @@ that sat idle is checked first, and one the server dropped is replaced."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
 
 from db import database as database_module
-from db.database import DATABASE_UNAVAILABLE, Database
+from db.database import DATABASE_UNAVAILABLE, Database, Timeouts
+from tests.freezing_proxy import freezing_proxy
 
 
 @pytest.fixture
@@ -75,3 +78,31 @@ def test_a_connection_the_server_dropped_costs_at_most_one_call(
         pool.run_sync(_backend_pid)
     # ...and the pool never hands it out again.
     assert pool.run_sync(_backend_pid) != dropped
+
+
+@pytest.mark.parametrize(
+    "trusted", [pytest.param(True, id="statement"), pytest.param(False, id="check-out")]
+)
+async def test_a_connection_opened_before_the_server_froze_fails_within_its_bounds(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, trusted: bool
+) -> None:
+    """Its statement (or the pool's liveness check of it) is given up, never waited on for good."""
+    parts = urlsplit(postgres_url)
+    with freezing_proxy((parts.hostname or "", parts.port or 5432)) as proxy:
+        through = parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}").geturl()
+        bounded = Database(through, pool_size=1, timeouts=Timeouts(connect=2.0, statement=1.0))
+        try:
+            bounded.run_sync(_backend_pid)
+            proxy.freeze()
+            if not trusted:
+                monkeypatch.setattr(database_module, "TRUSTED_SECONDS", 0.0)
+            # A guard far past the bounds (1 s + 2 s, then a 2 s connect): fail, never hang.
+            asked = asyncio.ensure_future(bounded.run(_backend_pid))
+            done, _ = await asyncio.wait({asked}, timeout=30)
+            proxy.close()  # else a hung statement would hang the test's teardown too
+            assert asked in done, "a statement waited on a frozen server past its bounds"
+            with pytest.raises(DATABASE_UNAVAILABLE):
+                asked.result()
+        finally:
+            proxy.close()
+            bounded.close()

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import peewee as pw
@@ -16,6 +18,7 @@ from db import database as database_module
 from db.database import Database
 from settings import Settings
 from tests.conftest import with_lifespan_state
+from tests.freezing_proxy import freezing_proxy
 from web.openapi import operations
 from web.routes import routes
 
@@ -175,3 +178,35 @@ async def test_a_data_route_is_503_when_the_database_file_is_gone(
     assert health_answer.status_code == 503
     assert data_answer.status_code == 503
     assert not path.exists()
+
+
+async def test_a_data_route_is_503_in_time_on_a_connection_opened_before_the_database_froze(
+    settings: Settings, database: Database, database_url: str
+) -> None:
+    """The server cannot enforce its statement_timeout once frozen: the client bounds it."""
+    if not database.is_postgres:
+        pytest.skip("SQLite runs in-process; a server that freezes is PostgreSQL's")
+    parts = urlsplit(database_url)
+    with freezing_proxy((parts.hostname or "", parts.port or 5432)) as proxy:
+        through = parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}").geturl()
+        configured = dataclasses.replace(
+            settings,
+            database_url=through,
+            db_pool_size=1,
+            db_statement_timeout=1.0,
+            db_connect_timeout=2.0,
+        )
+        app = build_app(configured)
+        async with app.router.lifespan_context(app) as state:
+            transport = httpx.ASGITransport(app=with_lifespan_state(app, state))
+            async with httpx.AsyncClient(transport=transport, base_url="http://insight.test") as c:
+                assert (await c.get("/users/ann/snapshots")).status_code == 404  # pooled now
+                proxy.freeze()
+                # Waits far longer than the bounds (1 s + 2 s), and fails rather than hang.
+                asked = asyncio.ensure_future(c.get("/users/ann/snapshots"))
+                done, _ = await asyncio.wait({asked}, timeout=30)
+                proxy.close()  # else a hung statement would hold the pool's shutdown too
+                assert asked in done, "a data route hung on a frozen database"
+                response = asked.result()
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
