@@ -1,5 +1,8 @@
 """The command line: one function per command, the argument parser, and `main`.
 
+The `users` and `keys` groups live in `cli_users.py` and `cli_keys.py`, with what every
+command module shares in `cli_shared.py`; this module wires them into one parser.
+
 Every user error ends as one readable line on stderr (`error: ...`) and exit status 2.
 Commands build what they need through the composition root (`application.py`); the demo's
 wiring is in `demo.py`, imported only when `demo` runs, since it loads the Spotify emulator.
@@ -9,32 +12,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import signal
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from tqdm import tqdm
 
 from application import open_database, open_resources, token_cipher
-from db.database import DATABASE_UNAVAILABLE, Database, DatabaseMissing, DatabaseURLError
+from cli_keys import keys_parser
+from cli_shared import CommandError, add_command, checked_database
+from cli_users import users_parser
+from db.api_keys import InvalidKeyName, UnknownKey
+from db.database import DATABASE_UNAVAILABLE, DatabaseMissing, DatabaseURLError
 from db.evaluation_data import stored_tracks, user_events
 from db.local_time import InvalidTimezone
-from db.migrations import SchemaOutOfDate, check_schema, migrate
-from db.token_cipher import TokenCipher, TokenCipherError, generate_key
+from db.migrations import SchemaOutOfDate, migrate
+from db.token_cipher import TokenCipherError, generate_key
 from db.users import (
-    AccountConflict,
     InvalidUsername,
     UnknownUser,
-    list_users,
-    remove_user,
-    rotate_tokens,
-    save_user_token,
-    set_user_timezone,
-    validate_username,
 )
 from jobs.clustering import CLUSTER_FEATURES
 from jobs.features import FeatureSourceError
@@ -66,13 +65,9 @@ from jobs.service import (
 )
 from logs import configure_logging, install_log_redaction
 from settings import Settings, SettingsError
-from spotify_client import InvalidGrant, QuotaExceeded, SpotifyError
+from spotify_client import QuotaExceeded
 from streaming_history import MalformedExport
 from web.params import parse_date
-
-
-class CommandError(Exception):
-    """A command cannot go on; the message is the one line the user sees."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -95,106 +90,11 @@ def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def _checked_database(settings: Settings) -> Iterator[Database]:
-    """The database, open, once its schema is known to be current; closed after."""
-    database = open_database(settings)
-    try:
-        database.run_sync(check_schema, database.peewee)
-        yield database
-    finally:
-        database.close()
-
-
-STDIN_MARK = "-"
-
-
-def _cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
-    validate_username(args.username)
-    cipher = token_cipher(settings)
-    settings.require_spotify_app("check the token")
-    # "-" reads the token from stdin, keeping it out of shell history and `ps`.
-    from_stdin = args.refresh_token == STDIN_MARK
-    token = sys.stdin.readline().strip() if from_stdin else args.refresh_token
-    if not token:
-        raise CommandError("the refresh token is empty")
-    created, name = asyncio.run(_add_checked_user(settings, cipher, args.username, token))
-    who = f" ({name})" if name else ""
-    print(f"{'added' if created else 'updated'} user {args.username}{who}")
-    return 0
-
-
-async def _add_checked_user(
-    settings: Settings, cipher: TokenCipher, username: str, refresh_token: str
-) -> tuple[bool, str | None]:
-    """Check the token against Spotify's /me, then store it (or the one Spotify rotated to)."""
-    async with open_resources(settings) as resources:
-        try:
-            login = await resources.spotify.check_login(refresh_token)
-        except InvalidGrant:
-            raise CommandError(
-                "Spotify refused this refresh token (invalid_grant); nothing was stored"
-            ) from None
-        except SpotifyError as exc:
-            raise CommandError(f"could not check the token with Spotify: {exc}") from None
-        profile = login.profile
-        try:
-            created = await resources.database.run(
-                save_user_token,
-                username,
-                cipher.encrypt(login.refresh_token),
-                account_id=profile.account_id or profile.id,
-                display_name=profile.display_name,
-            )
-        except AccountConflict as exc:
-            raise CommandError(str(exc)) from None
-    return created, profile.display_name
-
-
-def _cmd_users_list(settings: Settings, args: argparse.Namespace) -> int:
-    with _checked_database(settings) as database:
-        users = database.run_sync(list_users)
-    print(f"{'USERNAME':<24} {'STATUS':<16} LAST SNAPSHOT")
-    for user in users:
-        last = user["last_snapshot"].isoformat() if user["last_snapshot"] else "never"
-        print(f"{user['username']:<24} {user['status']:<16} {last}")
-        if user["status_reason"]:
-            print(f"  {user['status_reason']}")
-    return 0
-
-
-def _cmd_users_remove(settings: Settings, args: argparse.Namespace) -> int:
-    with _checked_database(settings) as database:
-        database.run_sync(remove_user, args.username)
-    print(f"removed user {args.username} and all of their data")
-    return 0
-
-
-def _cmd_users_set(settings: Settings, args: argparse.Namespace) -> int:
-    if args.timezone is None:
-        raise CommandError("nothing to set: give --timezone ZONE")
-    with _checked_database(settings) as database:
-        zone = database.run_sync(set_user_timezone, args.username, args.timezone)
-    print(f"user {args.username}: statistics count days and hours in {zone}")
-    return 0
-
-
 def _cmd_history_import(settings: Settings, args: argparse.Namespace) -> int:
-    with _checked_database(settings) as database:
+    with checked_database(settings) as database:
         report = import_history(database, args.username, [Path(p) for p in args.paths])
     for line in report.lines():
         print(line)
-    return 0
-
-
-def _cmd_users_rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
-    cipher = token_cipher(settings)
-    with _checked_database(settings) as database:
-        count = database.run_sync(rotate_tokens, cipher.rotate)
-    print(
-        f"re-encrypted {count} refresh token{'' if count == 1 else 's'} with the first "
-        "TOKEN_ENCRYPTION_KEY; the other keys may now be removed"
-    )
     return 0
 
 
@@ -206,7 +106,7 @@ def _cmd_generate_key(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from serving import serve
 
-    with _checked_database(settings):
+    with checked_database(settings):
         pass  # only the schema check
     if not args.no_scheduler:
         validate_schedule(settings.snapshot_cron, settings.snapshot_timezone)
@@ -267,7 +167,7 @@ async def _snapshot(settings: Settings, args: argparse.Namespace) -> RunSummary:
 def _cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
     settings.require_spotify_app("talk to Spotify")
     token_cipher(settings)
-    with _checked_database(settings):
+    with checked_database(settings):
         pass  # only the schema check
     try:
         summary = asyncio.run(_snapshot(settings, args))
@@ -284,7 +184,7 @@ def _cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_snapshot_delete(settings: Settings, args: argparse.Namespace) -> int:
-    with _checked_database(settings) as database:
+    with checked_database(settings) as database:
         try:
             asyncio.run(delete_snapshot(database, args.username, args.date))
         except (SnapshotNotFound, SnapshotBusy) as exc:
@@ -294,7 +194,7 @@ def _cmd_snapshot_delete(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _evaluation_corpus(settings: Settings, users: Sequence[str]) -> Corpus:
-    with _checked_database(settings) as database:
+    with checked_database(settings) as database:
         events = database.run_sync(user_events, users)
         stored = database.run_sync(stored_tracks, CLUSTER_FEATURES)
     unknown = sorted(set(users) - set(events))
@@ -356,63 +256,12 @@ def _port(raw: str) -> int:
     return int(raw)
 
 
-Command = Callable[[Settings, argparse.Namespace], int]
-
-
-def _add_command(
-    subparsers: Any, name: str, handler: Command, help_text: str
-) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        name, help=help_text, description=help_text
-    )
-    parser.set_defaults(handler=handler)
-    return parser
-
-
-def _users_parser(subparsers: Any) -> None:
-    users = subparsers.add_parser(
-        "users", help="manage registered users", description="Manage registered users."
-    )
-    commands = users.add_subparsers(dest="users_command", required=True, metavar="COMMAND")
-    add = _add_command(
-        commands,
-        "add",
-        _cmd_users_add,
-        "register a user, or replace their refresh token (checked with Spotify first)",
-    )
-    add.add_argument("username", metavar="USERNAME")
-    add.add_argument(
-        "--refresh-token",
-        required=True,
-        metavar="TOKEN",
-        help="the user's Spotify refresh token, or - to read it from stdin",
-    )
-    _add_command(commands, "list", _cmd_users_list, "list users with status and last snapshot")
-    remove = _add_command(
-        commands, "remove", _cmd_users_remove, "remove a user and all of their data"
-    )
-    remove.add_argument("username", metavar="USERNAME")
-    user_set = _add_command(commands, "set", _cmd_users_set, "change a user's settings")
-    user_set.add_argument("username", metavar="USERNAME")
-    user_set.add_argument(
-        "--timezone",
-        metavar="ZONE",
-        help="IANA time zone in which statistics count days and hours (e.g. Europe/Berlin)",
-    )
-    _add_command(
-        commands,
-        "rotate-keys",
-        _cmd_users_rotate_keys,
-        "re-encrypt every stored token with the first TOKEN_ENCRYPTION_KEY",
-    )
-
-
 def _history_parser(subparsers: Any) -> None:
     history = subparsers.add_parser(
         "history", help="listening history", description="Listening history."
     )
     commands = history.add_subparsers(dest="history_command", required=True, metavar="COMMAND")
-    do_import = _add_command(
+    do_import = add_command(
         commands,
         "import",
         _cmd_history_import,
@@ -429,7 +278,7 @@ def _history_parser(subparsers: Any) -> None:
 
 
 def _snapshot_parser(commands: Any) -> None:
-    snapshot = _add_command(
+    snapshot = add_command(
         commands, "snapshot", _cmd_snapshot, "take snapshots now (or backfill a date)"
     )
     snapshot.add_argument(
@@ -440,7 +289,7 @@ def _snapshot_parser(commands: Any) -> None:
         "--force", action="store_true", help="redo snapshots that are already complete"
     )
     actions = snapshot.add_subparsers(dest="snapshot_command", metavar="[delete]")
-    delete = _add_command(
+    delete = add_command(
         actions, "delete", _cmd_snapshot_delete, "delete one snapshot of a user, and its rows"
     )
     delete.add_argument("username", metavar="USERNAME")
@@ -454,7 +303,7 @@ def _positive_int(raw: str) -> int:
 
 
 def _evaluate_parser(commands: Any) -> None:
-    evaluate = _add_command(
+    evaluate = add_command(
         commands,
         "evaluate",
         _cmd_evaluate,
@@ -485,7 +334,7 @@ def _add_listen_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve_parser(commands: Any) -> None:
-    serve = _add_command(
+    serve = add_command(
         commands, "serve", _cmd_serve, "serve the API (and run the nightly scheduler)"
     )
     _add_listen_arguments(serve)
@@ -501,7 +350,7 @@ def _serve_parser(commands: Any) -> None:
 
 
 def _demo_parser(commands: Any) -> None:
-    demo = _add_command(
+    demo = add_command(
         commands, "demo", _cmd_demo, "run the whole service offline against a local Spotify"
     )
     _add_listen_arguments(demo)
@@ -522,14 +371,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Spotify Insight: dated snapshots of Spotify listening, served as JSON.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add_command(commands, "migrate", _cmd_migrate, "create or upgrade the database schema")
-    _users_parser(commands)
+    add_command(commands, "migrate", _cmd_migrate, "create or upgrade the database schema")
+    users_parser(commands)
+    keys_parser(commands)
     _history_parser(commands)
     _snapshot_parser(commands)
     _serve_parser(commands)
     _demo_parser(commands)
     _evaluate_parser(commands)
-    _add_command(commands, "generate-key", _cmd_generate_key, "print a new TOKEN_ENCRYPTION_KEY")
+    add_command(commands, "generate-key", _cmd_generate_key, "print a new TOKEN_ENCRYPTION_KEY")
     return parser
 
 
@@ -545,6 +395,9 @@ USER_ERRORS = (
     UnknownUser,
     InvalidTimezone,
     MalformedExport,
+    UnknownUsers,
+    UnknownKey,
+    InvalidKeyName,
 )
 
 

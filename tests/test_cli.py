@@ -257,6 +257,39 @@ def test_users_set_timezone(env: str, capsys: pytest.CaptureFixture[str]) -> Non
     assert _read(env, lambda: User.get(User.username == "ann").timezone) == "Europe/Berlin"
 
 
+def test_users_set_public_and_private(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _read(env, lambda: save_user_token("ann", "cipher"))
+    assert main(["users", "list"]) == 0
+    assert re.search(r"^ann +active +private +never$", capsys.readouterr().out, re.M)
+    assert main(["users", "set", "ann", "--public"]) == 0
+    assert "pages are public" in capsys.readouterr().out
+    assert _read(env, lambda: User.get(User.username == "ann").public) is True
+    assert main(["users", "list"]) == 0
+    assert re.search(r"^ann +active +public +never$", capsys.readouterr().out, re.M)
+    assert main(["users", "set", "ann", "--private"]) == 0
+    assert _read(env, lambda: User.get(User.username == "ann").public) is False
+    assert main(["users", "set", "bob", "--public"]) == 2
+    assert capsys.readouterr().err == "error: no user named 'bob'\n"
+
+
+def test_users_set_needs_something_to_set_and_one_of_public_or_private(
+    env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["users", "set", "ann"]) == 2
+    assert capsys.readouterr().err.startswith("error: nothing to set")
+    with pytest.raises(SystemExit):
+        main(["users", "set", "ann", "--public", "--private"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_bad_zone_leaves_the_pages_as_they_were(
+    env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _read(env, lambda: save_user_token("ann", "cipher"))
+    assert main(["users", "set", "ann", "--timezone", "Mars/Olympus", "--public"]) == 2
+    assert _read(env, lambda: User.get(User.username == "ann").public) is False
+
+
 def test_history_import_reports_and_refuses_a_malformed_file_in_one_line(
     env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

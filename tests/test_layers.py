@@ -16,7 +16,9 @@ LAYERS = {
     "db": 2,
     "jobs": 3,
     "web": 4,
-    **dict.fromkeys(("application", "cli", "demo", "serving"), 5),
+    **dict.fromkeys(
+        ("application", "cli", "cli_shared", "cli_users", "cli_keys", "demo", "serving"), 5
+    ),
 }
 EMULATOR = "spotify_emulator"
 EMULATOR_USERS = {"demo"}  # and bench/, tests/, which are not product code

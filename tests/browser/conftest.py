@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import psycopg2
 import pytest
 from playwright.sync_api import Browser, Page, Response, sync_playwright
+from starlette.datastructures import Secret
 
 import demo
 from application import open_database
@@ -52,6 +53,7 @@ from tests.e2e.conftest import DAY, ApiServer, configure, take_snapshots
 NIGHTS = (DAY - dt.timedelta(days=1), DAY)
 TIMEOUT_MS = 20_000  # a bound on any one browser step, never a measure of speed
 HISTORY_YEARS = 2
+API_KEY = "browser-half-instance-key"
 T = TypeVar("T")
 
 
@@ -207,6 +209,8 @@ def _settings(database_url: str, emulator: EmulatorServer, port: int, csv: Path)
         spotify_redirect_uri=f"http://127.0.0.1:{port}/auth/callback",
         audio_features_sources=("spotify", "reccobeats", "csv"),
         audio_features_csv=csv,
+        # With a key configured the JSON API is closed: only a session opens one's own data.
+        api_keys=(Secret(API_KEY),),
     )
 
 

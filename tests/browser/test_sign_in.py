@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Member, Service, Tab, sign_in, sign_up
+from tests.browser.conftest import NIGHTS, Member, Service, Tab, sign_in, sign_up
+from web.sessions import SESSION_COOKIE
 
 
 def _to_the_picker(tab: Tab, service: Service) -> None:
@@ -62,3 +64,35 @@ def test_cancelling_on_the_consent_page_stores_nobody(tab: Tab, service: Service
     tab.screenshot("consent-cancelled")
     expect(tab.page.locator("h1")).to_have_text("Access not granted")
     assert service.usernames() == before
+
+
+def _status(tab: Tab, url: str) -> int:
+    answer = tab.page.goto(url)
+    assert answer is not None
+    return answer.status
+
+
+def test_a_session_reads_ones_own_json_and_nobody_elses(
+    tab: Tab, service: Service, members: list[Member]
+) -> None:
+    me, other = members
+    mine = f"{service.base_url}/users/{me.username}/snapshots"
+    theirs = f"{service.base_url}/users/{other.username}/snapshots"
+    assert _status(tab, mine) == 401  # API keys are on: a stranger reads nothing
+    sign_in(tab, service, me.listener)
+    assert _status(tab, mine) == 200
+    dates = [
+        entry["date"] for entry in json.loads(tab.page.locator("body").inner_text())["snapshots"]
+    ]
+    assert sorted(dates) == [str(night) for night in NIGHTS]
+    assert _status(tab, theirs) == 403
+
+
+def test_the_session_cookie_is_out_of_scripts_reach(
+    tab: Tab, service: Service, members: list[Member]
+) -> None:
+    sign_in(tab, service, members[0].listener)
+    [session] = [c for c in tab.context.cookies() if c["name"] == SESSION_COOKIE]
+    assert session["httpOnly"]
+    assert session["sameSite"] == "Lax"
+    assert SESSION_COOKIE not in tab.page.evaluate("document.cookie")

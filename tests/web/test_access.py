@@ -243,3 +243,12 @@ async def test_a_public_user_s_pages_are_open_to_everyone(
     database.run_sync(set_user_public, "alice", False)
     async with await pages() as client:
         assert (await client.get("/u/alice")).status_code == 401
+
+
+async def test_a_user_s_account_says_whether_their_pages_are_public(
+    api: httpx.AsyncClient, database: Database
+) -> None:
+    _users(database, "alice")
+    assert (await api.get("/users/alice")).json()["public"] is False
+    database.run_sync(set_user_public, "alice", True)
+    assert (await api.get("/users/alice")).json()["public"] is True
