@@ -21,7 +21,7 @@ from starlette.datastructures import Secret
 from application import build_app, open_database, open_resources, token_cipher
 from db.migrations import migrate
 from db.token_cipher import generate_key
-from db.users import save_user_token
+from db.users import save_user_token, set_user_public
 from jobs.history_import import ImportReport, import_history
 from jobs.service import ClaimedJob, JobOutcome, RunSummary
 from logs import install_log_redaction
@@ -108,6 +108,8 @@ def _register_demo_users(settings: Settings, world: World) -> list[str]:
                 display_name=user.display_name,
             )
             registered.append(username)
+        # A newcomer opens the first listener's page without signing in; the others' need it.
+        database.run_sync(set_user_public, registered[0], True)
     finally:
         database.close()
     return registered
@@ -145,6 +147,7 @@ def _demo_banner(base: str, usernames: Sequence[str], mode: str, world: World) -
         [
             "",
             f"Spotify Insight demo: offline, against a local Spotify in {mode} mode",
+            f"  open         {base}/u/{first}   ({first}'s page: public, charts)",
             f"  API          {base}/",
             f"  OpenAPI      {base}/openapi.json",
             f"  users        {', '.join(usernames)}",
@@ -161,7 +164,8 @@ def _demo_banner(base: str, usernames: Sequence[str], mode: str, world: World) -
             f"  {first} imported {HISTORY_YEARS} years of streaming history; their statistics:",
             f'    curl -s "{base}{stats}"',
             f'    curl -s "{base}{recap}"',
-            f"  sign in as any listener, or sign up {newcomer}: {base}/auth/login",
+            f"  the other listeners' pages need sign-in: {base}/auth/login (pick who you are),",
+            f"  or sign up {newcomer} there",
             "Press Ctrl-C to stop.",
             "",
         ]
@@ -194,6 +198,30 @@ async def _demo_snapshots(
     return summaries
 
 
+def load(
+    demo: Settings,
+    world: World,
+    data_dir: Path,
+    clock: DemoClock,
+    on_progress: Progress,
+    on_summary: Callable[[RunSummary], None],
+    say: Callable[[str], None] = print,
+) -> list[str]:
+    """The demo's data in `demo`'s database: its users (the first one public), the first
+    one's imported history, and everyone's two snapshots. Returns the usernames."""
+    usernames = _register_demo_users(demo, world)
+    say(f"importing {HISTORY_YEARS} years of {usernames[0]}'s extended streaming history")
+    for line in _import_demo_history(demo, world, usernames[0], data_dir).lines():
+        say(f"  {line}")
+    say(
+        f"taking snapshots of {len(usernames)} users as Spotify stood {EARLIER_DAYS} days "
+        f"ago, then today (data in {data_dir})"
+    )
+    for summary in asyncio.run(_demo_snapshots(demo, clock, on_progress)):
+        on_summary(summary)
+    return usernames
+
+
 def _data_dir(options: DemoOptions) -> Path:
     data_dir = options.data_dir or Path(tempfile.mkdtemp(prefix="spotify-insight-demo-"))
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -219,16 +247,7 @@ def run(
         # The consent page asks who signs in: each listener is one click (the last signs up).
         server.pick_user = True
         demo = _demo_settings(settings, server, data_dir, options.port)
-        usernames = _register_demo_users(demo, world)
-        print(f"importing {HISTORY_YEARS} years of {usernames[0]}'s extended streaming history")
-        for line in _import_demo_history(demo, world, usernames[0], data_dir).lines():
-            print(f"  {line}")
-        print(
-            f"taking snapshots of {len(usernames)} users as Spotify stood {EARLIER_DAYS} days "
-            f"ago, then today (data in {data_dir})"
-        )
-        for summary in asyncio.run(_demo_snapshots(demo, clock, on_progress)):
-            on_summary(summary)
+        usernames = load(demo, world, data_dir, clock, on_progress, on_summary)
         base = f"http://{options.host}:{options.port}"
         print(_demo_banner(base, usernames, options.mode, world), flush=True)
         install_log_redaction()

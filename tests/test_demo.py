@@ -82,6 +82,7 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
         paths = [f"/users/{first}/snapshots", f"/user-recommendations/{first}", "/auth/login"]
         paths += demo.stats_paths(importer, world.now.date())
         paths += [f"/users/{first}/changes"]
+        paths += [f"/u/{importer}", f"/u/{sorted(summaries[0].ok)[-1]}"]
         answers.extend(asyncio.run(_ask(app, paths)))
         clicks.append(_one_click(app.state.settings, world.users[1].display_name))
 
@@ -98,7 +99,11 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
         assert sorted(summary.ok) == emulated
     assert (tmp_path / "demo.db").exists()
     assert (tmp_path / "tracks.csv").exists()
-    snapshots, recommendations, login, stats, recap, changes = answers
+    snapshots, recommendations, login, stats, recap, changes, page, closed = answers
+    # The first listener's page is public, with its charts; another's asks to sign in.
+    assert page.status_code == 200, page.text
+    assert 'id="clusters-figure"' in page.text
+    assert closed.status_code == 401
     # A newcomer sees statistics at once: the first user's export was imported.
     assert stats.status_code == 200
     assert stats.json()["music"]["plays"] > 100
@@ -118,7 +123,9 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
     assert recommendations.status_code == 200
     assert recommendations.json()["recommendations"]
     assert login.status_code == 200  # onboarding is configured against the emulator
-    assert f"http://127.0.0.1:{free_port}/user-recommendations/" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"http://127.0.0.1:{free_port}/user-recommendations/" in printed
+    assert f"http://127.0.0.1:{free_port}/u/{importer} " in printed
     # Signing in is one click: the emulator's consent page asks which listener you are.
     [(picker, click)] = clicks
     assert picker.status_code == 200
