@@ -171,14 +171,21 @@ def _seconds(maximum: int) -> Parse:
     return parse
 
 
-def _minutes_or_off(variable: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value < 0 or value != value or value == float("inf"):
-        raise SettingsError(f"{variable} must be a number of minutes (0 = off), not {raw!r}")
-    return value
+def _minutes_or_off(maximum: int) -> Parse:
+    def parse(variable: str, raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        # NaN fails every comparison; 1e300 minutes would overflow the first timedelta made of it.
+        if not 0 <= value <= maximum:
+            raise SettingsError(
+                f"{variable} must be a number of minutes up to {maximum} (0 = off), "
+                f"not {_echo(raw)}"
+            )
+        return value
+
+    return parse
 
 
 def _choice(*choices: str) -> Parse:
@@ -432,7 +439,7 @@ class Settings:
     history_interval: float = dataclasses.field(
         metadata=_declare(
             "HISTORY_INTERVAL",
-            _minutes_or_off,
+            _minutes_or_off(7 * 24 * 60),
             "30",
             "minutes between polls of each user's recently played (Spotify keeps the last 50); "
             "each user's polls fall at their own point of the interval; `0` turns polling off",

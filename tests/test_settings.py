@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from starlette.datastructures import Secret
 
-from settings import Settings, SettingsError, markdown_table, variables
+from settings import Settings, SettingsError, _declared, markdown_table, variables
 from tests.conftest import SETTING_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -350,3 +350,29 @@ def test_the_public_origin_defaults_to_the_redirect_uris(
     monkeypatch.setenv("SPOTIFY_REDIRECT_URI", "https://music.example.org:8443/auth/callback")
     read = Settings.from_environment(env_file=None)
     assert read.public_origin == "https://music.example.org:8443"
+
+
+NUMBERS = [
+    declaration.variable
+    for field, declaration in _declared()
+    if field.type in ("int", "float", "int | None", "float | None")
+]
+
+
+@pytest.mark.parametrize("name", NUMBERS)
+@pytest.mark.parametrize("value", ["1e300", "1e400", "inf", "-inf", "nan", "-1"])
+def test_no_number_setting_takes_an_absurd_value(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, name: str, value: str
+) -> None:
+    """A duration of 1e300 minutes overflows the first timedelta made of it, long after start."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_environment(env_file=None)
+    assert "\n" not in str(raised.value)
+    assert str(raised.value).startswith(f"{name} must be ")
+
+
+def test_the_absurd_values_sweep_covers_every_number_setting() -> None:
+    assert {"HISTORY_INTERVAL", "SNAPSHOT_LEASE_SECONDS", "DISCOVERY", "DB_POOL_SIZE"} <= set(
+        NUMBERS
+    )
