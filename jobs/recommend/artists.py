@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -47,6 +49,22 @@ async def refresh_catalogues(
     await database.run(catalogue.upsert_tracks, tracks)
     await database.run(catalogue.mark_catalogue_fetched, stale)
     logger.info("catalogue: %d tracks from %d artists", len(tracks), len(stale))
+
+
+def _best_liked(artist_ids: Sequence[str], affinity: Mapping[str, float]) -> str:
+    return max(artist_ids, key=lambda a: affinity.get(a, 0.0), default="")
+
+
+def with_artist_shares(
+    candidates: Sequence[Candidate], affinity: Mapping[str, float]
+) -> list[Candidate]:
+    """Each candidate with its share of the unplayed tracks found of its best-liked artist."""
+    best = [_best_liked(c.artist_ids, affinity) for c in candidates]
+    left = Counter(best)
+    return [
+        dataclasses.replace(c, artist_share=1.0 / left[artist])
+        for c, artist in zip(candidates, best, strict=True)
+    ]
 
 
 def seed_artist(
@@ -97,4 +115,5 @@ class ArtistsSource:
                 found[candidate.track_id] = candidate
             if len(found) >= taste.wanted:
                 break
-        return list(found.values())
+        # Whole catalogues were read, so what is left of each artist is known.
+        return with_artist_shares(list(found.values()), taste.affinity)

@@ -135,15 +135,19 @@ def baselines(corpus: Corpus, k: int, seed: int = 0) -> dict[str, Method]:
         return _fresh(ranked, case, k)
 
     def known_artists(case: UserCase) -> list[str]:
-        taste = case.profile.taste
-        candidates = artist_candidates(corpus, taste)
+        # As the recommender did before it weighed how often an artist is played since met
+        # and what is left of each catalogue: artists by play count, picks on merit.
+        taste = dataclasses.replace(case.profile.taste, affinity=case.profile.counted_affinity)
+        candidates = [
+            dataclasses.replace(c, artist_share=None) for c in artist_candidates(corpus, taste)
+        ]
         candidates += co_listener_candidates(corpus, taste, case.co_listened)
         picks = rank_candidates(
             candidates,
             exclude=taste.own_track_ids,
             space=TasteSpace(taste.clustering, taste.user_features),
             affinity=taste.affinity,
-            options=RankingOptions(limit=k, discovery=0.0),
+            options=RankingOptions(limit=k, discovery=None),  # on merit alone, as before
         )
         return [p.track_id for p in picks]
 
@@ -198,8 +202,9 @@ def matched_name(method: str, other: str) -> str:
 class Matched:
     """Run `method` for each user with DISCOVERY set to each of `to`'s novelty for that user.
 
-    DISCOVERY is a minimum share, so the matched row's novelty is never below the other's:
-    it compares hit rates at equal or better novelty.
+    DISCOVERY is an exact share (50 picks: in steps of 0.02, rounded up), so the matched row
+    has the other's novelty unless new or known candidates run short for a user: it compares
+    hit rates at equal novelty.
     """
 
     name: str

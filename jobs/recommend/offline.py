@@ -6,17 +6,18 @@ tracks, so a casefolded artist name is the artist's identity throughout.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from jobs.clustering import cluster_tracks
 from jobs.recommend.csv_pool import CsvCatalogue, nearest_new_rows
 from jobs.recommend.protocol import ARTISTS, CO_LISTENERS, COLLABORATORS, CSV, Candidate, Taste
 from jobs.recommend.ranking import Pick, RankingOptions, rank_candidates
-from jobs.recommend.taste import TasteSpace, artist_affinity
+from jobs.recommend.taste import TasteSpace, artist_affinity, listening_rate
 
 ARTIST_TRACKS = 150  # candidates from known artists' catalogues
 GUESTS = 12
@@ -57,14 +58,18 @@ class Profile:
 
     tracks: Sequence[str]
     taste: Taste
+    # Artist affinity as the plays' counts alone: what the recommender ranked by before it
+    # weighed how often an artist is played since met (the known-artists baseline keeps it).
+    counted_affinity: Mapping[str, float] = field(default_factory=dict)
 
 
 def profile(corpus: Corpus, tracks: Sequence[str]) -> Profile:
-    """The user's taste from their (dated, before the cut) tracks; each event counts once."""
+    """The user's taste from their (dated, before the cut) tracks, in time order."""
     known = [t for t in tracks if t in corpus.index.row_of]
     artists = [corpus.artists_of(t) for t in known]
     features = {t: corpus.index.feature_dict(corpus.index.row_of[t]) for t in dict.fromkeys(known)}
-    affinity = artist_affinity({}, artists)
+    # No top lists offline: how often each artist is played since met stands in for them.
+    affinity = listening_rate(artists)
     taste = Taste(
         user_id=0,
         own_track_ids=frozenset(tracks),
@@ -73,7 +78,7 @@ def profile(corpus: Corpus, tracks: Sequence[str]) -> Profile:
         clustering=cluster_tracks(features),
         user_features=features,
     )
-    return Profile(known, taste)
+    return Profile(known, taste, artist_affinity({}, artists))
 
 
 def offline_candidates(
@@ -124,13 +129,16 @@ def row_candidate(
 
 
 def artist_candidates(corpus: Corpus, taste: Taste) -> list[Candidate]:
+    """The unplayed tracks of the best-liked artists, each with its share of what is left."""
     found: list[Candidate] = []
     for artist in taste.ranked_artists:
         rows = corpus.rows_by_artist.get(artist, [])
+        fresh = [row for row in rows if corpus.index.track_ids[row] not in taste.own_track_ids]
         found += [
-            row_candidate(corpus, row, ARTISTS, artist)
-            for row in rows
-            if corpus.index.track_ids[row] not in taste.own_track_ids
+            dataclasses.replace(
+                row_candidate(corpus, row, ARTISTS, artist), artist_share=1 / len(fresh)
+            )
+            for row in fresh
         ]
         if len(found) >= ARTIST_TRACKS:
             break

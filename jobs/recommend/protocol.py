@@ -34,6 +34,9 @@ class Candidate:
     support: float = 1.0
     features: Mapping[str, float] | None = None
     popularity: float | None = None  # 0..100 where a source knows it (the CSV does)
+    # 1 / the unplayed tracks found of the track's best-liked (known) artist, where a source
+    # read that artist's whole catalogue (`artists` does): the track's share of what is left.
+    artist_share: float | None = None
 
     @classmethod
     def of(cls, track: Track, origin: str, seed_name: str, support: float = 1.0) -> Candidate:

@@ -21,6 +21,10 @@ NEUTRAL_POPULARITY = 50.0
 # Found by another source too: independent evidence the track belongs here.
 AGREEMENT_BONUS = 0.1
 DEFAULT_DISCOVERY = 0.4
+# A known artist's unplayed track gets played about as often as the user plays the artist,
+# spread over what is left of the catalogue: the few tracks left of a well-liked artist are
+# the likeliest next plays. Weighted to lead among known artists' tracks, fit breaking ties.
+EXPECTED_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class _Merged:
     support: float = 0.0
     features: Mapping[str, float] | None = None
     popularity: float | None = None
+    artist_share: float | None = None
 
     def artist_keys(self) -> tuple[str, ...]:
         # Some sources name artists without ids; the name then stands for the artist.
@@ -51,7 +56,9 @@ class _Merged:
 @dataclass(frozen=True)
 class RankingOptions:
     limit: int = 50
-    discovery: float = DEFAULT_DISCOVERY
+    # The share of picks by artists new to the user, exactly while both kinds of candidate
+    # last; None sets no share, and picks go on merit alone.
+    discovery: float | None = DEFAULT_DISCOVERY
     per_artist_cap: int = 2
     source_order: Sequence[str] = SOURCE_NAMES
 
@@ -68,7 +75,8 @@ def rank_candidates(
     known_names: Set[str] = frozenset(),
     options: RankingOptions = DEFAULT_OPTIONS,
 ) -> list[Pick]:
-    """The best `limit` tracks, a `discovery` share of them by artists new to the user."""
+    """The best `limit` tracks, exactly a `discovery` share of them by artists new to the user
+    (less or more only where new or known candidates run short)."""
     merged = _merge(candidates, exclude, options.source_order)
     if not merged:
         return []
@@ -104,6 +112,8 @@ def _merge(
         entry.support += max(c.support, 0.0)
         entry.features = entry.features if entry.features is not None else c.features
         entry.popularity = entry.popularity if entry.popularity is not None else c.popularity
+        if c.artist_share is not None:
+            entry.artist_share = max(entry.artist_share or 0.0, c.artist_share)
     rank = {name: i for i, name in enumerate(source_order)}
     for entry in merged.values():
         ordered = sorted(entry.origins.items(), key=lambda item: rank.get(item[0], len(rank)))
@@ -130,9 +140,12 @@ def _scores(
     popular = np.array(
         [NEUTRAL_POPULARITY if m.popularity is None else m.popularity for m in merged]
     )
+    expected = liked * np.array([m.artist_share or 0.0 for m in merged])
+    top_expected = max(float(expected.max()), 1e-9)
     return np.asarray(
         FIT_WEIGHT * closeness
         + AFFINITY_WEIGHT * liked
+        + EXPECTED_WEIGHT * expected / top_expected
         + SUPPORT_WEIGHT * np.log1p(support) / top
         + AGREEMENT_BONUS * np.minimum(agreement, 2.0)
         + POPULARITY_WEIGHT * np.clip(popular, 0.0, 100.0) / 100.0,
@@ -143,14 +156,18 @@ def _scores(
 def _select(
     merged: Sequence[_Merged], order: Sequence[int], new: NDArray[np.bool_], options: RankingOptions
 ) -> list[int]:
-    """The discovery quota from new artists first, then the best of both, artists capped."""
+    """Each kind's share, best first, artists capped; a short kind's places go to the other."""
     limit = max(options.limit, 0)
-    quota = math.ceil(min(max(options.discovery, 0.0), 1.0) * limit - 1e-9)
+    cap = options.per_artist_cap
     per_artist: Counter[str] = Counter()
-    fresh = [i for i in order if new[i]]
-    chosen = _take(merged, fresh, quota, per_artist, options.per_artist_cap)
-    # The rest go on merit; a pool that ran short leaves its places to the other.
-    chosen += _take(merged, order, limit - len(chosen), per_artist, options.per_artist_cap, chosen)
+    chosen: list[int] = []
+    if options.discovery is not None:
+        quota = math.ceil(min(max(options.discovery, 0.0), 1.0) * limit - 1e-9)
+        fresh, known = [i for i in order if new[i]], [i for i in order if not new[i]]
+        chosen = _take(merged, fresh, quota, per_artist, cap)
+        chosen += _take(merged, known, limit - quota, per_artist, cap)
+    # A kind that ran short (or no share at all): the rest go on merit.
+    chosen += _take(merged, order, limit - len(chosen), per_artist, cap, chosen)
     # Then the cap gives way rather than leave places empty.
     taken = set(chosen)
     chosen += [i for i in order if i not in taken][: limit - len(chosen)]

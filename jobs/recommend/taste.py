@@ -46,6 +46,24 @@ def artist_affinity(
     return {artist_id: round(w / top, 6) for artist_id, w in sorted(weights.items()) if top > 0}
 
 
+def listening_rate(plays: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Artist -> share of the user's plays since they first played the artist, 0..1 (the top 1).
+
+    `plays` are each play's artists, oldest first. A count alone ranks an artist met last
+    month below one met years ago that is played less often now; this is how often each is
+    played while known, what Spotify's top lists rank by when a snapshot has them.
+    """
+    first: dict[str, int] = {}
+    counts: Counter[str] = Counter()
+    for index, artists in enumerate(plays):
+        for artist in dict.fromkeys(artists):
+            first.setdefault(artist, index)
+            counts[artist] += 1
+    rates = {a: counts[a] / (len(plays) - first[a]) for a in sorted(counts)}
+    top = max(rates.values(), default=0.0)
+    return {a: round(rate / top, 6) for a, rate in rates.items()}
+
+
 _FEATURES_OF = operator.itemgetter(*CLUSTER_FEATURES)
 _UNKNOWN = (float("nan"),) * len(CLUSTER_FEATURES)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -206,6 +207,12 @@ def test_features_ignored_without_clusters() -> None:
             "a folk track from the wider catalogue",
             id="new-artist-from-the-csv",
         ),
+        pytest.param(
+            Candidate("t", (), ("Newcomer",), "csv", "indie folk", features=CALM),
+            "new to you: sounds like your 'acoustic · mellow' mix; "
+            "an indie folk track from the wider catalogue",
+            id="an-before-a-vowel",
+        ),
     ],
 )
 def test_reasons(candidate: Candidate, reason: str) -> None:
@@ -295,6 +302,52 @@ def test_discovery_sets_the_share_of_new_artists(discovery: float, new_picks: in
     assert len(picks) == 20
     assert sum(p.new_artist for p in picks) == new_picks
     assert all(p.new_artist == p.track_id.startswith("n") for p in picks)
+
+
+def better_new_than_known(count: int) -> tuple[list[Candidate], dict[str, float]]:
+    """`count` tracks by barely liked known artists, `count` popular ones by new artists."""
+    known = [artist(f"k{i:02d}", f"known{i}", features=CALM) for i in range(count)]
+    new = [
+        Candidate(f"n{i:02d}", (f"new{i}",), (f"new{i}",), "csv", "x", 3.0, CALM, 100.0)
+        for i in range(count)
+    ]
+    return known + new, {f"known{i}": 0.01 for i in range(count)}
+
+
+@pytest.mark.parametrize("discovery", [0.0, 0.2, 0.45])
+def test_discovery_is_the_exact_share_even_when_new_artists_score_higher(
+    discovery: float,
+) -> None:
+    candidates, affinity = better_new_than_known(30)
+
+    picks = rank(candidates, affinity=affinity, limit=20, discovery=discovery)
+
+    assert len(picks) == 20
+    assert sum(p.new_artist for p in picks) == round(discovery * 20)
+
+
+def test_without_a_discovery_share_picks_go_on_merit() -> None:
+    candidates, affinity = better_new_than_known(30)
+
+    picks = rank(candidates, affinity=affinity, limit=20, discovery=None)
+
+    assert all(p.new_artist for p in picks)
+
+
+def test_the_few_tracks_left_of_a_liked_artist_come_before_a_big_catalogue() -> None:
+    # "big" is liked best but has ten unplayed tracks; "few" a little less, with two left.
+    big = [
+        dataclasses.replace(artist(f"b{i}", "big", features=CALM), artist_share=0.1)
+        for i in range(10)
+    ]
+    few = [
+        dataclasses.replace(artist(f"f{i}", "few", features=CALM), artist_share=0.5)
+        for i in range(2)
+    ]
+
+    picks = rank(big + few, affinity={"big": 1.0, "few": 0.8}, limit=3, discovery=0.0)
+
+    assert [p.track_id for p in picks] == ["f0", "f1", "b0"]
 
 
 def test_new_picks_are_spread_through_the_list_not_appended() -> None:

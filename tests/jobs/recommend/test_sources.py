@@ -14,6 +14,7 @@ import respx
 from db import catalogue
 from db.database import Database
 from jobs.clustering import CLUSTER_FEATURES
+from jobs.recommend.artists import ArtistsSource
 from jobs.recommend.collaborators import CollaboratorsSource
 from jobs.recommend.csv_pool import CsvCandidateSource, main_genres
 from jobs.recommend.gather import gather_candidates
@@ -241,3 +242,32 @@ async def test_collaborators_offers_the_guests_catalogue(database: Database) -> 
     assert [(c.track_id, c.seed_name) for c in found] == [
         ("guest-solo", "Artist guest is credited on Known Artist's records")
     ]
+
+
+async def test_artists_offers_unplayed_tracks_with_their_share_of_what_is_left(
+    database: Database,
+) -> None:
+    def write() -> None:
+        for n in range(4):
+            make_track(f"big-{n}", ["big"], "al1")
+        make_track("small-0", ["small"], "al2")
+        make_track("small-1", ["small"], "al2")
+        make_track("together", ["small", "big"], "al3")
+        catalogue.mark_catalogue_fetched(["big", "small"])
+
+    database.run_sync(write)
+    source = ArtistsSource(database, spotify=None)  # type: ignore[arg-type]
+    liked = taste(
+        own_track_ids=frozenset({"small-0"}),
+        affinity={"big": 1.0, "small": 0.5},
+        artist_names={"big": "Big", "small": "Small"},
+    )
+
+    found = {c.track_id: c.artist_share for c in await source.candidates(liked)}
+
+    # "together" counts for its best-liked artist, so "big" has five left and "small" one.
+    assert found == {
+        **{f"big-{n}": 0.2 for n in range(4)},
+        "together": 0.2,
+        "small-1": 1.0,
+    }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobs.recommend.taste import artist_affinity
+from jobs.recommend.taste import artist_affinity, listening_rate
 
 
 def test_short_term_rank_weighs_most_and_max_is_one() -> None:
@@ -21,3 +21,15 @@ def test_frequency_in_the_users_tracks_counts() -> None:
 
 def test_nothing_known_gives_nothing() -> None:
     assert artist_affinity({}, []) == {}
+
+
+def test_listening_rate_is_plays_since_first_met_not_plays_alone() -> None:
+    # "old" is on 5 of all 12 plays; "new", met at the 9th, on 3 of the last 4.
+    plays = [["old"], ["x"], ["old"], ["x"], ["old"], ["x"], ["x"], ["old"]]
+    plays += [["new"], ["new", "old"], ["x"], ["new"]]
+
+    rate = listening_rate(plays)
+
+    assert rate["new"] == 1.0  # 3 of 4
+    assert rate["old"] == round((5 / 12) / (3 / 4), 6)
+    assert rate["x"] == round((5 / 11) / (3 / 4), 6)
