@@ -100,7 +100,7 @@ def _middleware(settings: Settings) -> list[Middleware]:
     secret = session_secret(settings)
     if secret is not None:
         https = settings.public_origin.startswith("https://")
-        middleware.append(session_middleware(secret, settings.session_max_age, https=https))
+        middleware.extend(session_middleware(secret, settings.session_max_age, https=https))
     return [*middleware, Middleware(RequestMetrics)]
 
 

@@ -194,6 +194,16 @@ def _add_api_keys(database: pw.Database) -> None:
     database.create_tables([ApiKey, ApiKeyUser], safe=True)
 
 
+def _add_user_signed_out_at(database: pw.Database) -> None:
+    """Signing out ends every session of the user, on the server too."""
+    present = {column.name for column in database.get_columns(User._meta.table_name)}
+    if "signed_out_at" not in present:
+        migrator = SchemaMigrator.from_database(database)
+        run_migrations(
+            migrator.add_column(User._meta.table_name, "signed_out_at", pw.DateTimeField(null=True))
+        )
+
+
 # Append-only: each entry upgrades the schema from the version before it.
 MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (
     _create_initial_schema,
@@ -209,6 +219,7 @@ MIGRATIONS: tuple[Callable[[pw.Database], None], ...] = (
     _add_user_status_reason,
     _add_user_public,
     _add_api_keys,
+    _add_user_signed_out_at,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

@@ -66,6 +66,8 @@ class User(BaseModel):
     status_reason = pw.TextField(null=True)
     # Whether anyone may see the user's pages; private until `users set --public`.
     public = pw.BooleanField(default=False)
+    # Sessions started before this moment are over (the user signed out, everywhere).
+    signed_out_at = pw.DateTimeField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 

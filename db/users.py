@@ -315,3 +315,26 @@ def set_user_public(username: str, public: bool) -> None:
 def user_is_public(username: str) -> bool:
     """Whether the user's pages are open to everyone; False for a user that does not exist."""
     return User.select().where((User.username == username) & User.public).exists()
+
+
+def session_is_current(username: str, started_at: dt.datetime) -> bool:
+    """Whether a session `username` started at `started_at` (naive UTC) still counts.
+
+    It does not once the user signed out after it started, and never did if the user was
+    created after it: a removed user's session must not open a newcomer of the same name.
+    """
+    row = (
+        User.select(User.created_at, User.signed_out_at)
+        .where(User.username == username)
+        .tuples()
+        .first()
+    )
+    if row is None:
+        return False
+    created_at, signed_out_at = cast(tuple[dt.datetime, dt.datetime | None], row)
+    return created_at <= started_at and (signed_out_at is None or started_at > signed_out_at)
+
+
+def end_sessions(username: str, now: dt.datetime) -> None:
+    """Sign the user out everywhere: every session started until `now` is over."""
+    User.update(signed_out_at=now).where(User.username == username).execute()

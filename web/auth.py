@@ -428,5 +428,5 @@ async def _handle_callback(
 )
 async def logout(request: Request) -> Response:
     await require_csrf(request)
-    sign_out(request)
+    await sign_out(request)
     return RedirectResponse("/", status_code=303)
