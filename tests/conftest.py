@@ -99,14 +99,25 @@ def database(database_url: str) -> Iterator[Database]:
         db.close()
 
 
-@pytest.fixture
-def settings(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Settings as a fresh install has them, pointed at the test database."""
+def fresh_settings(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Settings:
+    """Settings as a fresh install has them: none of the service's variables set but the URL."""
     for name in list(os.environ):
         if name in SETTING_NAMES:
             monkeypatch.delenv(name)
     monkeypatch.setenv("DATABASE_URL", database_url)
     return Settings.from_environment(env_file=None)
+
+
+@pytest.fixture
+def settings(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings as a fresh install has them, pointed at the test database (each kind)."""
+    return fresh_settings(monkeypatch, database_url)
+
+
+@pytest.fixture
+def settings_without_database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
+    """The same, once, for tests that never open the database (no PostgreSQL run to count)."""
+    return fresh_settings(monkeypatch, f"sqlite:///{tmp_path / 'never-opened.db'}")
 
 
 @pytest.fixture

@@ -18,6 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 TABLE_HEADER = "| variable | meaning | default |"
 
 
+@pytest.fixture
+def settings(settings_without_database: Settings) -> Settings:
+    """Nothing here opens the database: one run per test, not one per kind of database."""
+    return settings_without_database
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [

@@ -115,11 +115,11 @@ def test_a_migration_creates_the_sqlite_file(tmp_path: Path) -> None:
 
 
 async def test_a_silent_postgresql_is_unavailable_after_the_connect_timeout(
-    settings: Settings, silent_server: tuple[str, int]
+    settings_without_database: Settings, silent_server: tuple[str, int]
 ) -> None:
     host, port = silent_server
     configured = dataclasses.replace(
-        settings,
+        settings_without_database,
         database_url=f"postgresql://insight@{host}:{port}/insight",
         db_connect_timeout=2.0,
     )

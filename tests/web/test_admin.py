@@ -198,7 +198,11 @@ async def test_admin_routes_do_not_exist_without_admin_token(
     assert fake.calls == []
 
 
-def test_routes_are_built_with_admin_only_when_the_token_is_set(settings: Settings) -> None:
+def test_routes_are_built_with_admin_only_when_the_token_is_set(
+    settings_without_database: Settings,
+) -> None:
+    settings = settings_without_database
+
     def keyed(routes: Sequence[Any]) -> set[tuple[str, str]]:
         return {(m, r.path) for r in routes if isinstance(r, Route) for m in r.methods or ()}
 
@@ -208,8 +212,10 @@ def test_routes_are_built_with_admin_only_when_the_token_is_set(settings: Settin
     assert not keyed(admin_routes) & without
 
 
-def test_every_route_is_protected_admin_or_deliberately_open(settings: Settings) -> None:
-    routes = build_routes(dataclasses.replace(settings, admin_token=Secret(ADMIN)))
+def test_every_route_is_protected_admin_or_deliberately_open(
+    settings_without_database: Settings,
+) -> None:
+    routes = build_routes(dataclasses.replace(settings_without_database, admin_token=Secret(ADMIN)))
     for method, path, _, spec in operations(routes):
         # Only the service's own pages and the OAuth screens may be read without a key.
         open_ok = spec.tag in ("service", "auth", "pages")
