@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import psycopg2
 import pytest
-from playwright.sync_api import Browser, Page, Response, sync_playwright
+from playwright.sync_api import Browser, Page, Response, ViewportSize, sync_playwright
 from starlette.datastructures import Secret
 
 import demo
@@ -94,15 +94,27 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Tab:
     """A page in a context of its own (own cookies), recording script errors as they happen."""
 
-    def __init__(self, browser: Browser, screenshots: Path) -> None:
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+    def __init__(
+        self,
+        browser: Browser,
+        screenshots: Path,
+        *,
+        phone: bool = False,
+        javascript: bool = True,
+    ) -> None:
+        size = (
+            ViewportSize(width=390, height=844) if phone else ViewportSize(width=1280, height=900)
+        )
+        self.context = browser.new_context(
+            viewport=size, is_mobile=phone, has_touch=phone, java_script_enabled=javascript
+        )
         self.context.set_default_timeout(TIMEOUT_MS)
         self.page: Page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
         self.page.on("console", self._console)
         self.page.on("response", self._response)
-        self._screenshots = screenshots
+        self.folder = screenshots
 
     def _console(self, message: Any) -> None:
         # A failed load is judged by `_response`, which knows what was loaded.
@@ -119,7 +131,7 @@ class Tab:
 
     def screenshot(self, name: str) -> Path:
         """Save the whole page as NAME.png in the screenshot folder."""
-        path = self._screenshots / f"{name}.png"
+        path = self.folder / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
         return path
 
@@ -134,12 +146,12 @@ def tab(browser: Browser, screenshots: Path) -> Iterator[Tab]:
 
 
 @pytest.fixture
-def open_tab(browser: Browser, screenshots: Path) -> Iterator[Callable[[], Tab]]:
-    """Factory of more tabs, one per person, with the same error check as `tab`."""
+def open_tab(browser: Browser, screenshots: Path) -> Iterator[Callable[..., Tab]]:
+    """Factory of more tabs (`phone=True`, `javascript=False`), with the check of `tab`."""
     opened: list[Tab] = []
 
-    def start() -> Tab:
-        opened.append(Tab(browser, screenshots))
+    def start(**kind: bool) -> Tab:
+        opened.append(Tab(browser, screenshots, **kind))
         return opened[-1]
 
     yield start
@@ -237,9 +249,11 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 
 def sign_in(tab: Tab, service: Service, listener: Listener) -> None:
-    """Sign in as `listener` the way a person does: login page, the emulator's picker, back."""
+    """Sign in as `listener` the way a person does: the home page's button, the login page,
+    the emulator's picker, and back."""
     page = tab.page
-    page.goto(f"{service.base_url}/auth/login")
+    page.goto(f"{service.base_url}/")
+    page.get_by_role("link", name="Sign in with Spotify").first.click()
     page.get_by_role("button", name=re.compile("Spotify")).click()
     page.wait_for_url(f"{service.emulator.accounts_url}/authorize?*")
     page.locator("a.user", has_text=f"({listener.id})").click()

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import NIGHTS, Member, Service, Tab, sign_in, sign_up
+from tests.browser.conftest import NIGHTS, Member, Service, Tab, sign_in
 from web.sessions import SESSION_COOKIE
 
 
@@ -48,12 +48,19 @@ def test_a_member_signing_in_again_stays_the_same_user(
 def test_each_listener_gets_their_own_account(
     tab: Tab, service: Service, members: list[Member]
 ) -> None:
-    # Picking another listener in the same browser is another person, never the last one.
+    # Picking another listener in the same browser is another person, never the last one,
+    # and the session becomes theirs.
     newcomer = service.world.users[3]
     sign_in(tab, service, members[0].listener)
-    username = sign_up(tab, service, newcomer)
+    before = service.usernames()
+    _to_the_picker(tab, service)
+    tab.page.locator("a.user", has_text=f"({newcomer.id})").click()
+    tab.page.wait_for_url(f"{service.base_url}/**")
+    [username] = service.usernames() - before
     assert username not in {member.username for member in members}
-    expect(tab.page.locator("body")).to_contain_text(username)
+    tab.page.goto(f"{service.base_url}/")
+    tab.page.get_by_role("link", name="Your page").click()
+    expect(tab.page).to_have_url(f"{service.base_url}/u/{username}")
 
 
 def test_cancelling_on_the_consent_page_stores_nobody(tab: Tab, service: Service) -> None:
