@@ -71,7 +71,7 @@ class DemoOptions:
     data_dir: Path | None = None
 
 
-def _demo_settings(
+def demo_settings(
     settings: Settings, server: EmulatorServer, data_dir: Path, port: int
 ) -> Settings:
     """The user's settings, pointed at the emulator and an embedded database of the demo's own."""
@@ -246,7 +246,7 @@ def run(
     with EmulatorServer(world, mode=options.mode, clock=clock, drift=True) as server:
         # The consent page asks who signs in: each listener is one click (the last signs up).
         server.pick_user = True
-        demo = _demo_settings(settings, server, data_dir, options.port)
+        demo = demo_settings(settings, server, data_dir, options.port)
         usernames = load(demo, world, data_dir, clock, on_progress, on_summary)
         base = f"http://{options.host}:{options.port}"
         print(_demo_banner(base, usernames, options.mode, world), flush=True)

@@ -16,6 +16,7 @@ from bench import (
     db_access,
     features_csv,
     history_import,
+    pages,
     read_queries,
     recommend,
     snapshot,
@@ -33,6 +34,7 @@ BENCHMARKS: dict[str, Callable[[], Report]] = {
     artist_profile.NAME: artist_profile.run,
     api.NAME: api.run,
     stats.NAME: stats.run,
+    pages.NAME: pages.run,
     analysis.NAME: analysis.run,
     # The sizes: hours at 180 requests / 30 s. `python -m bench.snapshot --users ...`
     # runs other sizes and rates.

@@ -93,7 +93,8 @@ def _check_range(first: dt.date, last: dt.date) -> None:
         raise bad_parameter("to", f"the range may span at most {MAX_DAYS} days")
 
 
-async def _user(request: Request, username: str) -> tuple[int, zoneinfo.ZoneInfo]:
+async def user_and_zone(request: Request, username: str) -> tuple[int, zoneinfo.ZoneInfo]:
+    """The user's id and own time zone; a 404 for an unknown user."""
     try:
         user_id, timezone = await database_of(request).run(user_timezone, username)
     except UnknownUser as exc:
@@ -146,7 +147,7 @@ async def statistics_over(
     include_short: bool = False,
 ) -> dict[str, Any]:
     """GET /users/{u}/stats's body (pages show it too); raises a Problem on a bad range."""
-    user_id, own_zone = await _user(request, username)
+    user_id, own_zone = await user_and_zone(request, username)
     zone = zone or own_zone
     last = last_day or max(_today(zone), first_day or EARLIEST)
     first = first_day or last - dt.timedelta(days=DEFAULT_DAYS - 1)
@@ -182,7 +183,7 @@ async def recap_of(
     request: Request, username: str, year: int | None, zone: zoneinfo.ZoneInfo | None
 ) -> dict[str, Any]:
     """GET /users/{u}/recap's body (the recap page shows it too)."""
-    user_id, own_zone = await _user(request, username)
+    user_id, own_zone = await user_and_zone(request, username)
     zone = zone or own_zone
     year = year or _today(zone).year
     summary = await database_of(request).run(yearly_recap, year_range(user_id, zone, year), year)

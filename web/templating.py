@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, Response
 from web import assets
 from web.access import signed_in_username
 from web.problems import Problem
+from web.sessions import csrf_field
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -57,6 +58,7 @@ def _environment() -> jinja2.Environment:
     env.filters["json_block"] = json_block
     env.globals["static_url"] = assets.static_url
     env.globals["plotly_url"] = assets.plotly_url
+    env.globals["csrf_field"] = csrf_field
     return env
 
 

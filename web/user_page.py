@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from db import changes, documents, queries
+from db.listening_stats import StatsRange, gaps, when
 from db.queries import SnapshotNotFound
 from db.users import UnknownUser
 from jobs.clustering import CLUSTER_FEATURES
@@ -25,7 +26,7 @@ from web.changes import KINDS, find_changes
 from web.params import DATE, USERNAME, operation
 from web.problems import Problem, not_found
 from web.snapshots import database_of, read_cache_of
-from web.stats import DEFAULT_DAYS, statistics_over
+from web.stats import DEFAULT_DAYS, user_and_zone
 from web.templating import page, render_page
 
 PAGE_RESPONSES = {
@@ -118,6 +119,12 @@ def _last_listening_day(statistics: dict[str, Any], day: dt.date) -> dt.date | N
     return min(dt.date.fromisoformat(last_play[:10]), day)
 
 
+def _when(span: StatsRange) -> dict[str, Any]:
+    """The heatmap, days and gaps of /stats (the page shows no top lists or discoveries)."""
+    hours, per_day = when(span)
+    return {"heatmap": hours, "days": per_day, "gaps": gaps(span)}
+
+
 async def _listening(
     request: Request, username: str, statistics: dict[str, Any], day: dt.date
 ) -> dict[str, Any] | None:
@@ -125,11 +132,17 @@ async def _listening(
     last = _last_listening_day(statistics, day)
     if last is None:
         return None
-    first = last - dt.timedelta(days=DEFAULT_DAYS - 1)
-    figures = await statistics_over(request, username, first, last, None)
+    user_id, zone = await user_and_zone(request, username)
+    span = StatsRange(user_id, zone, last - dt.timedelta(days=DEFAULT_DAYS - 1), last)
+    figures = await database_of(request).run(_when, span)
     per_day = figures["days"]
     return {
         **figures,
+        "from": span.first_day.isoformat(),
+        "to": last.isoformat(),
+        "timezone": zone.key,
+        "plays": sum(entry["plays"] for entry in per_day),
+        "minutes": sum(entry["minutes"] for entry in per_day),
         "heatmap_chart": charts.heatmap(
             "heatmap", "Minutes by weekday and hour", figures["heatmap"]
         ),

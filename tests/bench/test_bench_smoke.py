@@ -16,6 +16,7 @@ from bench import (
     db_access,
     features_csv,
     history_import,
+    pages,
     read_queries,
     recommend,
     snapshot,
@@ -66,6 +67,7 @@ def _well_formed(report: Report, name: str) -> None:
             id="artist-profile",
         ),
         pytest.param(stats.NAME, lambda: stats.run(stats.TINY), id="stats"),
+        pytest.param(pages.NAME, lambda: pages.run(pages.TINY), id="pages"),
         pytest.param(analysis.NAME, lambda: analysis.run(analysis.TINY), id="analysis"),
     ],
 )

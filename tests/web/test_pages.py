@@ -18,7 +18,7 @@ from db.database import Database
 from db.models import Artist, AudioFeatures, Play, Track, User
 from settings import Settings
 from tests.factories import make_snapshot, make_track, make_user
-from tests.web.signed_in import session_cookie
+from tests.web.signed_in import CSRF, session_cookie
 from web.charts import TRACE_TYPES
 
 SECRET = Secret("a-session-secret-of-the-page-tests-0123")
@@ -216,4 +216,7 @@ async def test_home_shows_no_ones_data_and_links_the_signed_in_to_their_page(
     assert 'href="/auth/login"' in anonymous
     signed_in = (await pages.get("/", headers=_as(settings, "ann"))).text
     assert 'href="/u/ann"' in signed_in
+    # Signing out is a form bound to the session by its CSRF token.
+    assert '<form class="sign-out" method="post" action="/auth/logout">' in signed_in
+    assert f'name="csrf_token" value="{CSRF}"' in signed_in
     assert "Track t1" not in signed_in
