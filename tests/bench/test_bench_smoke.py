@@ -5,23 +5,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from types import ModuleType
 
 import pytest
 
 from bench import __main__ as cli
-from bench import (
-    analysis,
-    artist_profile,
-    conditional,
-    db_access,
-    features_csv,
-    history_import,
-    pages,
-    read_queries,
-    recommend,
-    snapshot,
-    stats,
-)
+from bench import api, conditional, db_access, read_queries, snapshot
 from bench.load import run_load
 from bench.measure import Report, Target, format_table, percentile
 
@@ -41,38 +30,31 @@ def _well_formed(report: Report, name: str) -> None:
     assert "verdict:" in text.splitlines()[-1]
 
 
+# Benchmarks with tests of their own (below, and tests/bench/test_api_bench.py).
+OWN_TESTS = {db_access.NAME, snapshot.NAME, api.NAME}
+# Where the tiny size is quick enough on PostgreSQL too.
+ON_BOTH = {conditional.NAME, read_queries.NAME}
+
+
+def _tiny(module: ModuleType) -> Report:
+    params = module.TINY
+    if module.NAME in ON_BOTH:
+        params = dataclasses.replace(params, kinds=BOTH)
+    report: Report = module.run(params)
+    return report
+
+
 @pytest.mark.parametrize(
-    ("name", "run"),
-    [
-        pytest.param(
-            conditional.NAME,
-            lambda: conditional.run(dataclasses.replace(conditional.TINY, kinds=BOTH)),
-            id="conditional",
-        ),
-        pytest.param(
-            read_queries.NAME,
-            lambda: read_queries.run(dataclasses.replace(read_queries.TINY, kinds=BOTH)),
-            id="read-queries",
-        ),
-        pytest.param(features_csv.NAME, lambda: features_csv.run(features_csv.TINY), id="features"),
-        pytest.param(recommend.NAME, lambda: recommend.run(recommend.TINY), id="recommend"),
-        pytest.param(
-            history_import.NAME,
-            lambda: history_import.run(history_import.TINY),
-            id="history-import",
-        ),
-        pytest.param(
-            artist_profile.NAME,
-            lambda: artist_profile.run(artist_profile.TINY),
-            id="artist-profile",
-        ),
-        pytest.param(stats.NAME, lambda: stats.run(stats.TINY), id="stats"),
-        pytest.param(pages.NAME, lambda: pages.run(pages.TINY), id="pages"),
-        pytest.param(analysis.NAME, lambda: analysis.run(analysis.TINY), id="analysis"),
-    ],
+    "module",
+    [pytest.param(m, id=m.NAME) for m in cli.MODULES if m.NAME not in OWN_TESTS],
 )
-def test_benchmark_runs_tiny_and_reports(name: str, run: Callable[[], Report]) -> None:
-    _well_formed(run(), name)
+def test_benchmark_runs_tiny_and_reports(module: ModuleType) -> None:
+    """Every benchmark `python -m bench` runs: a new one cannot be left out of the smoke test."""
+    _well_formed(_tiny(module), module.NAME)
+
+
+def test_the_benchmarks_with_tests_of_their_own_are_benchmarks() -> None:
+    assert {*OWN_TESTS, *ON_BOTH} <= set(cli.BENCHMARKS)
 
 
 def test_db_access_serves_each_variant_over_loopback() -> None:
