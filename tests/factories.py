@@ -11,6 +11,7 @@ from db.documents import render_snapshot
 from db.models import (
     Album,
     Artist,
+    AudioFeatures,
     Cluster,
     ClusterMember,
     Recommendation,
@@ -21,6 +22,7 @@ from db.models import (
     User,
     utcnow,
 )
+from spotify_models import AUDIO_FEATURE_NAMES
 
 
 def make_user(
@@ -159,3 +161,13 @@ def write_export(path: Path, entries: Sequence[Mapping[str, object]]) -> Path:
     """A Streaming_History_Audio_*.json file holding `entries`."""
     path.write_text(json.dumps(list(entries)), encoding="utf-8")
     return path
+
+
+# Spotify sends these as integers; every other feature stands at 0.5, inside its range.
+_WHOLE_FEATURES = {"key": 1, "mode": 1, "time_signature": 4}
+
+
+def store_features(track_id: str, source: str = "csv") -> None:
+    """Audio features within the contract for a track, as a feature source stores them."""
+    values = {name: _WHOLE_FEATURES.get(name, 0.5) for name in AUDIO_FEATURE_NAMES}
+    AudioFeatures.create(track=track_id, **values, source=source)

@@ -12,9 +12,9 @@ import pytest
 from db import documents
 from db.database import Database
 from db.migrations import MIGRATIONS, migrate
-from db.models import AudioFeatures, SchemaVersion, Snapshot, SnapshotDocument
+from db.models import SchemaVersion, Snapshot, SnapshotDocument
 from db.snapshots import ClusterRows, RecommendationRow, SnapshotContent, write_snapshot
-from tests.factories import make_track, make_user
+from tests.factories import make_track, make_user, store_features
 
 DAY = dt.date(2026, 11, 20)
 # The schema version that added documents (later migrations are appended after it).
@@ -89,32 +89,12 @@ def test_a_dated_statistics_document_is_frozen_with_its_snapshot(database: Datab
     def scenario() -> tuple[bytes, bytes]:
         write_snapshot(_content(_seed()))
         before = documents.find_document("ann", DAY, documents.STATISTICS).body
-        AudioFeatures.create(
-            track="t1",
-            **dict.fromkeys(_FEATURES, 0.5),
-            key=1,
-            mode=1,
-            time_signature=4,
-            source="csv",
-        )
+        store_features("t1")
         return before, documents.find_document("ann", DAY, documents.STATISTICS).body
 
     before, after = database.run_sync(scenario)
     assert after == before
     assert orjson.loads(before)["tracks_with_features"] == 0
-
-
-_FEATURES = (
-    "danceability",
-    "energy",
-    "loudness",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-)
 
 
 def test_rerendering_changes_etags_only_when_the_format_version_changes(

@@ -10,9 +10,9 @@ import pytest
 from db import catalogue, documents
 from db.database import Database
 from db.documents import render_snapshot
-from db.models import AudioFeatures, Play, Recommendation, Snapshot, User
+from db.models import Play, Recommendation, Snapshot, User
 from spotify_models import Artist as SpotifyArtist
-from tests.factories import make_snapshot, make_track, make_user
+from tests.factories import make_snapshot, make_track, make_user, store_features
 
 DAY = dt.date(2026, 11, 20)
 PROBLEM = "application/problem+json"
@@ -386,14 +386,7 @@ async def test_a_dated_statistics_answer_never_changes(
 
     def later() -> None:
         for track_id in ("t1", "t2"):
-            AudioFeatures.create(
-                track=track_id,
-                **dict.fromkeys(FEATURE_FLOATS, 0.5),
-                key=1,
-                mode=1,
-                time_signature=4,
-                source="csv",
-            )
+            store_features(track_id)
         Play.create(user=User.get(username="ann"), track="t1", played_at=dt.datetime(2026, 11, 19))
 
     database.run_sync(later)
@@ -401,19 +394,6 @@ async def test_a_dated_statistics_answer_never_changes(
     after = await fresh_process.get(url)
     assert after.content == before.content
     assert after.headers["etag"] == before.headers["etag"]
-
-
-FEATURE_FLOATS = (
-    "danceability",
-    "energy",
-    "loudness",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-)
 
 
 async def test_a_forced_redo_is_served_with_a_new_etag(
