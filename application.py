@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
+import hmac
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -87,6 +89,11 @@ def session_secret(settings: Settings) -> str | None:
     if settings.token_encryption_keys:
         return token_cipher(settings).derive_key("session-cookie").hex()
     return None
+
+
+def admin_session_key(secret: str) -> bytes:
+    """The key admin sessions are tied to ADMIN_TOKEN with, one per session secret."""
+    return hmac.new(secret.encode(), b"spotify-insight:admin-session", hashlib.sha256).digest()
 
 
 def _middleware(settings: Settings) -> list[Middleware]:
@@ -270,6 +277,9 @@ def build_app(settings: Settings, *, scheduler: bool = False) -> Starlette:
     )
     app.state.settings = settings
     app.state.key_scopes = KeyScopes()
+    secret = session_secret(settings)
+    # Admin sessions hold ADMIN_TOKEN keyed with this (web.access.admin_fingerprint).
+    app.state.admin_session_key = admin_session_key(secret) if secret else None
     return app
 
 

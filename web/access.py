@@ -1,6 +1,7 @@
 """Who may read a user's data: the one place that decides, for the JSON API and the pages.
 
-Credentials, strongest first: ADMIN_TOKEN reads everything; an instance key (API_KEYS) reads
+Credentials, strongest first: ADMIN_TOKEN (a bearer header, or an admin session from
+`/auth/admin`) reads everything; an instance key (API_KEYS) reads
 every user through the JSON API; a scoped key (`keys create`) reads the users it covers; the
 session of a person signed in with Spotify reads that person's own data. With no key of
 either kind configured the JSON API is open, as it always was, for a service on a private
@@ -10,6 +11,7 @@ Secrets are compared in constant time, or looked up by a hash (see `db.api_keys`
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Sequence
 
@@ -22,6 +24,7 @@ from web.problems import Problem
 
 BEARER = "bearer "
 SESSION_USER = "user"
+SESSION_ADMIN = "admin"
 _REALM = 'Bearer realm="spotify-insight"'
 
 
@@ -50,9 +53,38 @@ def signed_in_username(request: Request) -> str | None:
     return user if isinstance(user, str) else None
 
 
-def _is_admin(request: Request, token: str | None) -> bool:
+def is_admin_token(request: Request, token: str | None) -> bool:
+    """Whether `token` is ADMIN_TOKEN (compared in constant time)."""
     admin: Secret | None = request.app.state.settings.admin_token
     return admin is not None and token is not None and _matches_any(token, [admin])
+
+
+def admin_fingerprint(request: Request) -> str | None:
+    """What an admin session holds: the current ADMIN_TOKEN, keyed with the session key.
+
+    Keyed, so a copy of the (readable) cookie gives nobody a hash to guess the token from;
+    of the current token, so replacing ADMIN_TOKEN ends every admin session.
+    """
+    admin: Secret | None = request.app.state.settings.admin_token
+    key: bytes | None = getattr(request.app.state, "admin_session_key", None)
+    if admin is None or key is None:
+        return None
+    return hmac.new(key, str(admin).encode(), hashlib.sha256).hexdigest()
+
+
+def is_admin_session(request: Request) -> bool:
+    """Whether the browser signed in with ADMIN_TOKEN (`/auth/admin`), and that token is current."""
+    if "session" not in request.scope:
+        return False
+    held = request.session.get(SESSION_ADMIN)
+    expected = admin_fingerprint(request)
+    if not isinstance(held, str) or expected is None:
+        return False
+    return hmac.compare_digest(held.encode(), expected.encode())
+
+
+def _sees_everything(request: Request, token: str | None) -> bool:
+    return is_admin_token(request, token) or is_admin_session(request)
 
 
 def _scopes(request: Request) -> KeyScopes:
@@ -87,7 +119,7 @@ async def _key_users(request: Request, token: str) -> frozenset[str] | None:
     Raises a 401 for a token that is no key at all, or a revoked one.
     """
     settings = request.app.state.settings
-    if _is_admin(request, token) or _matches_any(token, settings.api_keys):
+    if is_admin_token(request, token) or _matches_any(token, settings.api_keys):
         return None
     covered = await _scopes(request).users_of(request.state.database, token)
     if covered is None:
@@ -109,7 +141,7 @@ def _not_yours(username: str) -> Problem:
 
 async def require_reader(request: Request, username: str) -> None:
     """Refuse the request unless it may read `username`'s data through the JSON API."""
-    if await _api_is_open(request):
+    if await _api_is_open(request) or is_admin_session(request):
         return
     token = bearer_token(request)
     if token is not None:
@@ -129,7 +161,7 @@ async def require_client(request: Request) -> None:
 
     For catalogue routes, which read no user's data: any key, or a signed-in session, will do.
     """
-    if await _api_is_open(request):
+    if await _api_is_open(request) or is_admin_session(request):
         return
     token = bearer_token(request)
     if token is not None:
@@ -159,12 +191,13 @@ def page_not_found(username: str) -> Problem:
 async def require_page_viewer(request: Request, username: str) -> None:
     """Refuse the request unless its viewer may see `username`'s pages.
 
-    Passes for the user's own session, ADMIN_TOKEN (a bearer header), or a public user.
+    Passes for the user's own session, ADMIN_TOKEN (a bearer header, or an admin session
+    from `/auth/admin`), or a public user.
     Otherwise a 401 `sign-in-required` for a visitor who has not signed in, and a 404 for
     one signed in as someone else (who may not learn whether `username` exists).
     """
     signed_in = signed_in_username(request)
-    if signed_in == username or _is_admin(request, bearer_token(request)):
+    if signed_in == username or _sees_everything(request, bearer_token(request)):
         return
     if await request.state.database.run(user_is_public, username):
         return
@@ -172,8 +205,12 @@ async def require_page_viewer(request: Request, username: str) -> None:
 
 
 def require_admin(request: Request) -> None:
-    """Refuse the request unless it carries ADMIN_TOKEN."""
-    if not _is_admin(request, bearer_token(request)):
+    """Refuse the request unless it carries ADMIN_TOKEN.
+
+    The header only, never an admin session: the admin API changes things, and a request
+    a browser adds no cookie to cannot be forged from another site.
+    """
+    if not is_admin_token(request, bearer_token(request)):
         raise Problem(
             401,
             "Unauthorized",

@@ -8,6 +8,7 @@ from starlette.routing import BaseRoute, Route
 
 from web import (
     admin,
+    admin_sign_in,
     artist_page,
     artists,
     assets,
@@ -63,6 +64,8 @@ routes: list[BaseRoute] = [
 ]
 
 admin_routes: list[BaseRoute] = [
+    Route("/auth/admin", admin_sign_in.admin_sign_in_page, methods=["GET"]),
+    Route("/auth/admin", admin_sign_in.admin_sign_in, methods=["POST"]),
     Route("/admin/snapshots", admin.start_snapshots, methods=["POST"]),
     Route("/admin/snapshots/{run_id}", admin.snapshot_run, methods=["GET"]),
     Route("/users/{username}", users.delete_user, methods=["DELETE"]),

@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from db.database import DATABASE_UNAVAILABLE
 from db.users import end_sessions, session_is_current
-from web.access import SESSION_USER
+from web.access import SESSION_ADMIN, SESSION_USER
 from web.problems import Problem
 
 logger = logging.getLogger(__name__)
@@ -113,6 +113,16 @@ def sign_in(request: Request, username: str) -> None:
     # A fresh session on every sign-in: nothing planted in the cookie before survives it.
     request.session.clear()
     request.session[SESSION_USER] = username
+    request.session[STARTED] = time.time()
+    request.session[CSRF_KEY] = secrets.token_urlsafe(32)
+
+
+def sign_in_admin(request: Request, fingerprint: str) -> None:
+    """Start an admin session (see `web.access.admin_fingerprint`); what was there is dropped."""
+    if not _has_sessions(request):
+        return
+    request.session.clear()
+    request.session[SESSION_ADMIN] = fingerprint
     request.session[STARTED] = time.time()
     request.session[CSRF_KEY] = secrets.token_urlsafe(32)
 

@@ -1,0 +1,104 @@
+"""Signing in with ADMIN_TOKEN in a browser, which cannot send a bearer header, to see every page.
+
+The admin session reads every user's pages and JSON, like the token; the admin API itself
+still takes the header only (`web.access.require_admin`). Replacing ADMIN_TOKEN ends every
+admin session; `POST /auth/logout` ends this one. Tries are limited per client address.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from web.access import admin_fingerprint, is_admin_token
+from web.pages import paragraph, render
+from web.params import operation
+from web.rate_limit import SlidingWindow
+from web.sessions import csrf_field, require_csrf, sign_in_admin
+
+TRIES_PER_CLIENT = 10
+TRIES_WINDOW_SECONDS = 60
+FORM_FIELD = "token"
+
+# Seconds since the epoch; tests move it to let the window pass.
+clock: Callable[[], float] = time.time
+
+
+def _form(request: Request, error: str | None, status: int) -> Response:
+    fields = (
+        '<form method="post" action="/auth/admin">'
+        f"{csrf_field(request)}"
+        "<p><label>ADMIN_TOKEN<br>"
+        f'<input type="password" name="{FORM_FIELD}" autocomplete="current-password" '
+        "required></label></p>"
+        '<p><button type="submit">Sign in as the admin</button></p></form>'
+    )
+    intro = paragraph("The admin sees every user's pages. This browser stays signed in.")
+    return render(
+        "Admin sign-in", intro, *([paragraph(error)] if error else []), fields, status=status
+    )
+
+
+def _no_sessions() -> Response:
+    return render(
+        "Admin sign-in is off",
+        paragraph("Set SESSION_SECRET (or TOKEN_ENCRYPTION_KEY) to let the admin sign in here."),
+        status=503,
+    )
+
+
+@operation(
+    "Admin sign-in page (a form for ADMIN_TOKEN)",
+    responses={200: "An HTML form.", 503: "Sessions are off (HTML page)."},
+    protected=False,
+    tag="auth",
+)
+async def admin_sign_in_page(request: Request) -> Response:
+    if admin_fingerprint(request) is None:
+        return _no_sessions()
+    return _form(request, None, 200)
+
+
+def _tries(request: Request) -> SlidingWindow:
+    limiter: SlidingWindow | None = getattr(request.app.state, "admin_sign_ins", None)
+    if limiter is None:
+        limiter = request.app.state.admin_sign_ins = SlidingWindow(TRIES_WINDOW_SECONDS)
+    return limiter
+
+
+def _too_many(retry_after: int) -> Response:
+    return render(
+        "Too many tries",
+        paragraph("Too many admin sign-ins were tried from here; try again in a minute."),
+        status=429,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+@operation(
+    "Sign in as the admin: the form's token must be ADMIN_TOKEN",
+    responses={
+        303: "Signed in; redirect to the home page.",
+        401: "Not the admin token (HTML page).",
+        403: "The form's CSRF token is missing or wrong.",
+        429: "Too many tries from this client (HTML page).",
+        503: "Sessions are off (HTML page).",
+    },
+    protected=False,
+    tag="auth",
+)
+async def admin_sign_in(request: Request) -> Response:
+    fingerprint = admin_fingerprint(request)
+    if fingerprint is None:
+        return _no_sessions()
+    client, now = (request.client.host if request.client else "unknown"), clock()
+    if not _tries(request).allow(client, now, TRIES_PER_CLIENT):
+        return _too_many(_tries(request).retry_after(client, now))
+    form = await require_csrf(request)
+    if not is_admin_token(request, str(form.get(FORM_FIELD) or "")):
+        return _form(request, "That is not the admin token.", 401)
+    sign_in_admin(request, fingerprint)
+    return RedirectResponse("/", status_code=303)
