@@ -170,7 +170,7 @@ async def api(app_client: Callable[..., Any]) -> httpx.AsyncClient:
 def _count(terminalreporter: Any, belongs: Callable[[str], bool]) -> tuple[int, int]:
     """(ran, skipped) among the test reports whose node id `belongs`."""
     ran = skipped = 0
-    for outcome in ("passed", "failed", "error", "skipped"):
+    for outcome in ("passed", "failed", "error", "xfailed", "xpassed", "skipped"):
         for report in terminalreporter.stats.get(outcome, []):
             if belongs(getattr(report, "nodeid", "")):
                 if outcome == "skipped":
