@@ -108,6 +108,7 @@ async def _csv_body(plays: AsyncIterator[ExportedPlay]) -> AsyncIterator[bytes]:
         404: "Unknown user.",
     },
     tag="history",
+    media_type=("application/json", "text/csv"),
 )
 async def export(request: Request, username: str, format: str) -> Response:
     database = database_of(request)

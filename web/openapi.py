@@ -33,22 +33,32 @@ def _parameter(param: Param) -> dict[str, Any]:
     }
 
 
+BAD_PARAMETER = "A parameter is malformed, or is not one this endpoint takes."
+PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
 def _response(status: int, description: str, spec: Operation) -> dict[str, Any]:
     if spec.tag in ("auth", "pages"):
-        # Pages answer browsers, errors included.
-        return {"description": description, "content": {"text/html": {}}}
+        # Pages answer browsers, their own errors included; a request refused before the
+        # page is reached (an unknown parameter, a missing key) is a problem document.
+        errors = PROBLEM if status >= 400 else {}
+        return {"description": description, "content": {"text/html": {}, **errors}}
     if spec.tag == "assets" and status == 200:
         # A stylesheet or a script, by the file asked for.
         return {"description": description, "content": {"text/javascript": {}, "text/css": {}}}
     if status >= 400:
-        schema = {"$ref": "#/components/schemas/Problem"}
-        return {
-            "description": description,
-            "content": {"application/problem+json": {"schema": schema}},
-        }
+        return {"description": description, "content": PROBLEM}
     if status == 200:
-        return {"description": description, "content": {spec.media_type: {}}}
+        types = (spec.media_type,) if isinstance(spec.media_type, str) else spec.media_type
+        return {"description": description, "content": {media: {} for media in types}}
     return {"description": description}
+
+
+def _responses(spec: Operation) -> dict[int, str]:
+    """The declared answers, and the 400 every strict endpoint gives an unknown parameter."""
+    if spec.strict and 400 not in spec.responses:
+        return {**spec.responses, 400: BAD_PARAMETER}
+    return spec.responses
 
 
 def _operation(route: Route, spec: Operation) -> dict[str, Any]:
@@ -58,7 +68,7 @@ def _operation(route: Route, spec: Operation) -> dict[str, Any]:
         "tags": [spec.tag],
         "parameters": [_parameter(param) for param in spec.params],
         "responses": {
-            str(code): _response(code, text, spec) for code, text in spec.responses.items()
+            str(code): _response(code, text, spec) for code, text in _responses(spec).items()
         },
     }
     if spec.tag == "admin":

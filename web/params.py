@@ -101,7 +101,7 @@ USERNAME = Param(
     "path",
     f"Registered username ({USERNAME_RULE}).",
     parse_username,
-    {"type": "string", "pattern": f"^{USERNAME_PATTERN.pattern}$"},
+    {"type": "string", "pattern": f"^{USERNAME_PATTERN.pattern}$", "examples": ["alice"]},
     required=True,
 )
 DATE = Param(
@@ -139,8 +139,8 @@ class Operation:
     protected: bool = True
     tag: str = "snapshots"
     strict: bool = True
-    # What a 200 answers with (errors are always problem documents).
-    media_type: str = "application/json"
+    # What a 200 answers with, one type or several (errors are always problem documents).
+    media_type: str | tuple[str, ...] = "application/json"
 
     async def authorize(self, request: Request) -> None:
         """Refuse a request its credentials do not allow (web.access decides)."""
@@ -180,7 +180,7 @@ def operation(
     protected: bool = True,
     tag: str = "snapshots",
     strict: bool = True,
-    media_type: str = "application/json",
+    media_type: str | tuple[str, ...] = "application/json",
 ) -> Callable[[Endpoint], Callable[[Request], Awaitable[Response]]]:
     """Declare an endpoint: check its credentials, parse its parameters, document it.
 

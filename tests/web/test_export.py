@@ -173,3 +173,12 @@ async def test_openapi_documents_the_export(api: httpx.AsyncClient) -> None:
     operation = document["paths"]["/users/{username}/export"]["get"]
     assert [p["name"] for p in operation["parameters"]] == ["username", "format"]
     assert operation["security"] == [{"apiKey": []}]
+
+
+async def test_the_openapi_document_names_both_formats_of_the_export(
+    api: httpx.AsyncClient,
+) -> None:
+    """schemathesis found the CSV answer off the document, which named JSON alone."""
+    document = (await api.get("/openapi.json")).json()
+    answer = document["paths"]["/users/{username}/export"]["get"]["responses"]["200"]
+    assert set(answer["content"]) == {"application/json", "text/csv"}

@@ -55,6 +55,18 @@ async def test_openapi_documents_every_route_and_parameter(api: httpx.AsyncClien
             assert documented["summary"]
 
 
+async def test_openapi_documents_the_refusals_schemathesis_met(api: httpx.AsyncClient) -> None:
+    """An unknown query parameter is a 400 on every strict endpoint, pages included, and a
+    page refused before it is reached answers a problem document, not HTML."""
+    document = (await api.get("/openapi.json")).json()
+    login = document["paths"]["/auth/login"]["get"]["responses"]
+    assert "application/problem+json" in login["400"]["content"]
+    assert "text/html" in login["400"]["content"]
+    for method, path, _, spec in operations(routes):
+        if spec.strict:
+            assert "400" in document["paths"][path][method.lower()]["responses"], (method, path)
+
+
 def test_every_route_declares_an_operation() -> None:
     declared = {(route.path, method) for method, _, route, _ in operations(routes)}
     expected = {
