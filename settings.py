@@ -155,37 +155,31 @@ def _whole(maximum: int) -> Parse:
     return parse
 
 
+def _duration(unit: str, maximum: int, *, zero_is_off: bool = False) -> Parse:
+    """A number of `unit` up to `maximum`: positive, or 0 as well where 0 turns a thing off."""
+    rule = (
+        f"a number of {unit} up to {maximum} (0 = off)"
+        if zero_is_off
+        else f"a positive number of {unit} up to {maximum}"
+    )
+
+    def parse(variable: str, raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        # NaN fails every comparison, so it is refused here too, as are 1e400 (infinity) and
+        # 1e300, which would overflow the first timedelta made of it.
+        low_ok = value >= 0 if zero_is_off else value > 0
+        if not (low_ok and value <= maximum):
+            raise SettingsError(f"{variable} must be {rule}, not {_echo(raw)}")
+        return value
+
+    return parse
+
+
 def _seconds(maximum: int) -> Parse:
-    def parse(variable: str, raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            value = math.nan
-        # NaN fails every comparison, so it is refused here too, as is 1e400 (infinity).
-        if not 0 < value <= maximum:
-            raise SettingsError(
-                f"{variable} must be a positive number of seconds up to {maximum}, not {_echo(raw)}"
-            )
-        return value
-
-    return parse
-
-
-def _minutes_or_off(maximum: int) -> Parse:
-    def parse(variable: str, raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            value = math.nan
-        # NaN fails every comparison; 1e300 minutes would overflow the first timedelta made of it.
-        if not 0 <= value <= maximum:
-            raise SettingsError(
-                f"{variable} must be a number of minutes up to {maximum} (0 = off), "
-                f"not {_echo(raw)}"
-            )
-        return value
-
-    return parse
+    return _duration("seconds", maximum)
 
 
 def _choice(*choices: str) -> Parse:
@@ -439,7 +433,7 @@ class Settings:
     history_interval: float = dataclasses.field(
         metadata=_declare(
             "HISTORY_INTERVAL",
-            _minutes_or_off(7 * 24 * 60),
+            _duration("minutes", 7 * 24 * 60, zero_is_off=True),
             "30",
             "minutes between polls of each user's recently played (Spotify keeps the last 50); "
             "each user's polls fall at their own point of the interval; `0` turns polling off",

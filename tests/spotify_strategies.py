@@ -42,20 +42,16 @@ instants = st.datetimes(
 ).map(lambda moment: moment.isoformat().replace("+00:00", "Z"))
 
 
-def _uri(kind: str, item_id: str) -> str:
-    return f"spotify:{kind}:{item_id}"
+def _identified(draw: st.DrawFn, kind: str) -> dict[str, Any]:
+    """What every Spotify object of `kind` starts with: its id, name, type and uri."""
+    item_id = draw(ids)
+    return {"id": item_id, "name": draw(names), "type": kind, "uri": f"spotify:{kind}:{item_id}"}
 
 
 @st.composite
 def artist_refs(draw: st.DrawFn) -> dict[str, Any]:
     """A simplified artist, as tracks and albums carry it."""
-    artist_id = draw(ids)
-    return {
-        "id": artist_id,
-        "name": draw(names),
-        "type": "artist",
-        "uri": _uri("artist", artist_id),
-    }
+    return _identified(draw, "artist")
 
 
 @st.composite
@@ -71,12 +67,8 @@ def artists(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def albums(draw: st.DrawFn) -> dict[str, Any]:
-    album_id = draw(ids)
     return {
-        "id": album_id,
-        "name": draw(names),
-        "type": "album",
-        "uri": _uri("album", album_id),
+        **_identified(draw, "album"),
         "release_date": draw(release_dates),
         "artists": draw(st.lists(artist_refs(), min_size=1, max_size=2)),
         "images": draw(images),
@@ -85,12 +77,8 @@ def albums(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def tracks(draw: st.DrawFn) -> dict[str, Any]:
-    track_id = draw(ids)
     track = {
-        "id": track_id,
-        "name": draw(names),
-        "type": "track",
-        "uri": _uri("track", track_id),
+        **_identified(draw, "track"),
         "is_local": False,
         "duration_ms": draw(st.integers(1, 3_600_000)),
         "explicit": draw(st.booleans()),
@@ -121,12 +109,8 @@ def local_files(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def episodes(draw: st.DrawFn) -> dict[str, Any]:
-    episode_id = draw(ids)
     return {
-        "id": episode_id,
-        "name": draw(names),
-        "type": "episode",
-        "uri": _uri("episode", episode_id),
+        **_identified(draw, "episode"),
         "duration_ms": draw(st.integers(1, 7_200_000)),
         "show": {"id": draw(ids), "name": draw(names), "type": "show"},
     }
@@ -256,11 +240,12 @@ def storable_name(value: Any) -> bool:
         and value.strip() != ""
         and "\x00" not in value
         and len(value) <= sm.MAX_NAME
-        and _utf8(value)
+        and encodes_as_utf8(value)
     )
 
 
-def _utf8(value: str) -> bool:
+def encodes_as_utf8(value: str) -> bool:
+    """Whether a database and a JSON answer can carry it (no lone surrogate)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

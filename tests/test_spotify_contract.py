@@ -14,6 +14,7 @@ from tests.spotify_strategies import (
     albums,
     artists,
     audio_features,
+    encodes_as_utf8,
     episodes,
     features_in_contract,
     in_range,
@@ -32,16 +33,11 @@ PLAYABLE = st.one_of(tracks(), local_files(), episodes())
 
 def _text(value: Any, length: int) -> bool:
     return value is None or (
-        isinstance(value, str) and "\x00" not in value and len(value) <= length and _utf8(value)
+        isinstance(value, str)
+        and "\x00" not in value
+        and len(value) <= length
+        and encodes_as_utf8(value)
     )
-
-
-def _utf8(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def assert_artist_ref(ref: sm.ArtistRef) -> None:

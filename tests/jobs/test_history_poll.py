@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, cast
@@ -12,10 +13,11 @@ from db.database import Database
 from db.models import HistoryGap, Play, User
 from db.token_cipher import TokenCipher, generate_key
 from db.users import save_user_token
-from jobs.history_poll import HistoryPoller
+from jobs.history_poll import HistoryPoller, PollOutcome
 from metrics import HISTORY_GAPS, HISTORY_POLLS
 from spotify_client import MemoryCapabilityStore, SpotifyClient, create_http_client
 from spotify_emulator import Faults, World, create_app
+from spotify_emulator.model import EmulatedUser
 from spotify_emulator.server import BackgroundServer
 from spotify_emulator.state import EmulatorState
 from tests.spotify_emulator.helpers import VirtualClock
@@ -90,16 +92,6 @@ async def poller(
         yield HistoryPoller(database, spotify, cipher)
 
 
-def _stored(database: Database, user_id: int) -> list[tuple[str, dt.datetime]]:
-    query = (
-        Play.select(Play.track, Play.played_at)
-        .where(Play.user == user_id)
-        .order_by(Play.played_at.desc())
-        .tuples()
-    )
-    return database.run_sync(lambda: list(cast(Iterable[tuple[str, dt.datetime]], query)))
-
-
 def _naive(plays: Iterable[tuple[str, dt.datetime]]) -> list[tuple[str, dt.datetime]]:
     return [(track, at.astimezone(dt.UTC).replace(tzinfo=None)) for track, at in plays]
 
@@ -108,106 +100,115 @@ def _counted(counter: Any) -> float:
     return float(counter._value.get())
 
 
-def _gaps(database: Database, user_id: int) -> list[tuple[Any, ...]]:
-    query = HistoryGap.select(HistoryGap.starts_at, HistoryGap.ends_at).where(
-        HistoryGap.user == user_id
-    )
-    return database.run_sync(lambda: list(cast(Iterable[tuple[Any, ...]], query.tuples())))
+@dataclasses.dataclass
+class Listening:
+    """The emulator's state and clock, the registered users and the poller of one test."""
+
+    database: Database
+    world: World
+    clock: VirtualClock
+    state: EmulatorState
+    users: dict[str, int]
+    poller: HistoryPoller
+
+    async def poll(self, user: EmulatedUser) -> PollOutcome:
+        return await self.poller.poll(self.users[user.id])
+
+    def stored(self, user: EmulatedUser) -> list[tuple[str, dt.datetime]]:
+        """The user's stored plays, newest first."""
+        query = (
+            Play.select(Play.track, Play.played_at)
+            .where(Play.user == self.users[user.id])
+            .order_by(Play.played_at.desc())
+            .tuples()
+        )
+        rows = self.database.run_sync(lambda: list(query))
+        return list(cast(Iterable[tuple[str, dt.datetime]], rows))
+
+    def gaps(self, user: EmulatedUser) -> list[tuple[Any, ...]]:
+        query = HistoryGap.select(HistoryGap.starts_at, HistoryGap.ends_at).where(
+            HistoryGap.user == self.users[user.id]
+        )
+        return self.database.run_sync(lambda: list(cast(Iterable[tuple[Any, ...]], query.tuples())))
+
+    def truth(self, user: EmulatedUser) -> list[tuple[str, dt.datetime]]:
+        """What Spotify shows as the user's recent plays, newest first."""
+        return _naive(self.state.recent(user.id))
 
 
-async def test_polls_store_each_play_once_as_listening_goes_on(
+@pytest.fixture
+def listening(
     database: Database,
     world: World,
     clock: VirtualClock,
     emulator: tuple[BackgroundServer, EmulatorState],
     users: dict[str, int],
     poller: HistoryPoller,
-) -> None:
-    _, state = emulator
-    user = world.users[0]
-    first = await poller.poll(users[user.id])
-    state.simulate_listening(200, [user.id])  # a play every 7.2 minutes
-    clock.advance(HOUR)
-    second = await poller.poll(users[user.id])
-    again = await poller.poll(users[user.id])
+) -> Listening:
+    return Listening(database, world, clock, emulator[1], users, poller)
 
-    truth = _naive(state.recent(user.id))
+
+async def test_polls_store_each_play_once_as_listening_goes_on(listening: Listening) -> None:
+    user = listening.world.users[0]
+    first = await listening.poll(user)
+    listening.state.simulate_listening(200, [user.id])  # a play every 7.2 minutes
+    listening.clock.advance(HOUR)
+    second = await listening.poll(user)
+    again = await listening.poll(user)
+
     assert first.added == min(50, len(user.recent))
     assert second.added == 8
     assert again.added == 0
-    assert _stored(database, users[user.id]) == truth[: first.added + 8]
-    assert _gaps(database, users[user.id]) == []
+    assert listening.stored(user) == listening.truth(user)[: first.added + 8]
+    assert listening.gaps(user) == []
 
 
-async def test_a_poll_after_more_than_50_plays_records_the_gap(
-    database: Database,
-    world: World,
-    clock: VirtualClock,
-    emulator: tuple[BackgroundServer, EmulatorState],
-    users: dict[str, int],
-    poller: HistoryPoller,
-) -> None:
-    _, state = emulator
-    user = world.users[1]
-    await poller.poll(users[user.id])
-    newest_before = _stored(database, users[user.id])[0][1]
-    state.simulate_listening(240, [user.id])  # a play every 6 minutes
-    clock.advance(12 * HOUR)  # 120 plays: Spotify shows the last 50
+async def test_a_poll_after_more_than_50_plays_records_the_gap(listening: Listening) -> None:
+    user = listening.world.users[1]
+    await listening.poll(user)
+    newest_before = listening.stored(user)[0][1]
+    listening.state.simulate_listening(240, [user.id])  # a play every 6 minutes
+    listening.clock.advance(12 * HOUR)  # 120 plays: Spotify shows the last 50
     gaps_counted, polls_counted = _counted(HISTORY_GAPS), _counted(HISTORY_POLLS.labels("ok"))
-    outcome = await poller.poll(users[user.id])
+    outcome = await listening.poll(user)
 
-    stored = _stored(database, users[user.id])
+    stored = listening.stored(user)
     assert (_counted(HISTORY_GAPS), _counted(HISTORY_POLLS.labels("ok"))) == (
         gaps_counted + 1,
         polls_counted + 1,
     )
     assert outcome.added == 50
-    assert stored[:50] == _naive(state.recent(user.id))[:50]
-    assert _gaps(database, users[user.id]) == [(newest_before, stored[49][1])]
+    assert stored[:50] == listening.truth(user)[:50]
+    assert listening.gaps(user) == [(newest_before, stored[49][1])]
 
 
-async def test_a_failed_poll_is_reported_and_the_next_one_catches_up(
-    database: Database,
-    world: World,
-    clock: VirtualClock,
-    emulator: tuple[BackgroundServer, EmulatorState],
-    users: dict[str, int],
-    poller: HistoryPoller,
-) -> None:
-    _, state = emulator
-    user = world.users[0]
-    await poller.poll(users[user.id])
+async def test_a_failed_poll_is_reported_and_the_next_one_catches_up(listening: Listening) -> None:
+    user, state = listening.world.users[0], listening.state
+    await listening.poll(user)
     state.simulate_listening(200, [user.id])
-    clock.advance(HOUR)
+    listening.clock.advance(HOUR)
     state.set_faults(Faults(error_rate=1.0, error_status=503))
     counted = _counted(HISTORY_POLLS.labels("failed"))
-    failed = await poller.poll(users[user.id])
+    failed = await listening.poll(user)
     assert _counted(HISTORY_POLLS.labels("failed")) == counted + 1
     state.set_faults(Faults())
-    caught_up = await poller.poll(users[user.id])
+    caught_up = await listening.poll(user)
 
     assert failed.added == 0
     assert failed.error is not None
     assert caught_up.added == 8
 
 
-async def test_a_revoked_user_is_marked_and_no_longer_polled(
-    database: Database,
-    world: World,
-    emulator: tuple[BackgroundServer, EmulatorState],
-    users: dict[str, int],
-    poller: HistoryPoller,
-) -> None:
-    _, state = emulator
-    revoked, other = world.users[0], world.users[1]
-    state.revoke(revoked.id)
+async def test_a_revoked_user_is_marked_and_no_longer_polled(listening: Listening) -> None:
+    revoked, other = listening.world.users[0], listening.world.users[1]
+    listening.state.revoke(revoked.id)
     counted = _counted(HISTORY_POLLS.labels("reauth_required"))
-    outcome = await poller.poll(users[revoked.id])
+    outcome = await listening.poll(revoked)
     assert _counted(HISTORY_POLLS.labels("reauth_required")) == counted + 1
-    polled = await poller.poll_all()
+    polled = await listening.poller.poll_all()
 
-    status = database.run_sync(lambda: User.get_by_id(users[revoked.id]).status)
+    status = listening.database.run_sync(lambda: User.get_by_id(listening.users[revoked.id]).status)
     assert outcome.skipped == "re-authorisation required"
     assert status == User.REAUTH_REQUIRED
-    assert [p.user_id for p in polled] == [users[other.id]]
-    assert _stored(database, users[revoked.id]) == []
+    assert [p.user_id for p in polled] == [listening.users[other.id]]
+    assert listening.stored(revoked) == []

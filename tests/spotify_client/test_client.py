@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import httpx
 import pytest
 import respx
@@ -33,13 +36,20 @@ FEATURES = {
 }
 
 
+def _searched(
+    spotify: respx.MockRouter, kind: str, make: Callable[[str], dict[str, Any]], count: int
+) -> respx.Route:
+    """Spotify's /search holding `count` results of `kind` ("tracks", "artists"), paged."""
+    serve = paged(make, count)
+    return spotify.get(f"{API}/search").mock(
+        side_effect=lambda request: httpx.Response(200, json={kind: serve(request).json()})
+    )
+
+
 async def test_search_tracks_pages_ten_at_a_time(
     client: SpotifyClient, spotify: respx.MockRouter
 ) -> None:
-    serve = paged(track_json, 100)
-    route = spotify.get(f"{API}/search").mock(
-        side_effect=lambda request: httpx.Response(200, json={"tracks": serve(request).json()})
-    )
+    route = _searched(spotify, "tracks", track_json, 100)
     tracks = await client.search_tracks("daft punk", limit=25)
     assert [t.id for t in tracks] == [f"x{n}" for n in range(25)]
     assert params_of(route) == [
@@ -52,10 +62,7 @@ async def test_search_tracks_pages_ten_at_a_time(
 async def test_search_artists_stops_at_the_last_page(
     client: SpotifyClient, spotify: respx.MockRouter
 ) -> None:
-    serve = paged(artist_json, 12)
-    route = spotify.get(f"{API}/search").mock(
-        side_effect=lambda request: httpx.Response(200, json={"artists": serve(request).json()})
-    )
+    route = _searched(spotify, "artists", artist_json, 12)
     artists = await client.search_artists("x", limit=50)
     assert len(artists) == 12
     assert [p["limit"] for p in params_of(route)] == ["10", "10"]
@@ -65,10 +72,7 @@ async def test_search_artists_stops_at_the_last_page(
 async def test_search_artists_starts_at_the_offset_asked_for(
     client: SpotifyClient, spotify: respx.MockRouter
 ) -> None:
-    serve = paged(artist_json, 40)
-    route = spotify.get(f"{API}/search").mock(
-        side_effect=lambda request: httpx.Response(200, json={"artists": serve(request).json()})
-    )
+    route = _searched(spotify, "artists", artist_json, 40)
     artists = await client.search_artists("x", limit=10, offset=20)
     assert [a.id for a in artists] == [f"x{n}" for n in range(20, 30)]
     assert params_of(route) == [{"q": "x", "type": "artist", "limit": "10", "offset": "20"}]
