@@ -78,11 +78,16 @@ def radar(
         return None
     data = [_radar_trace(name, shape, features) for name, shape in shapes]
     layout = _layout(
-        polar={"radialaxis": {"range": [0, 1], "showticklabels": False}},
+        polar={
+            "radialaxis": {"range": [0, 1], "showticklabels": False},
+            "angularaxis": {"tickfont": {"size": 11}},
+        },
         showlegend=True,
         legend={"orientation": "h"},
-        height=420,
+        height=440,
     )
+    # Room for the feature names around the circle, which plotly leaves out of its sizing.
+    layout["margin"] = {"l": 80, "r": 80, "t": 32, "b": 24}
     rows = [[name, *(round(shape[f], 3) for f in features)] for name, shape in shapes]
     return chart(chart_id, title, data, layout, ["", *features], rows)
 
@@ -97,7 +102,8 @@ def heatmap(chart_id: str, title: str, figures: Mapping[str, Any]) -> dict[str, 
             "x": list(HOURS),
             "y": weekdays,
             "z": minutes,
-            "colorscale": "Greens",
+            # No listening is white, the most is dark green.
+            "colorscale": [[0, "#f7fcf8"], [1, "#0b6b33"]],
             "hovertemplate": "%{y} %{x}:00: %{z:.0f} min<extra></extra>",
         }
     ]
@@ -106,6 +112,7 @@ def heatmap(chart_id: str, title: str, figures: Mapping[str, Any]) -> dict[str, 
         yaxis={"autorange": "reversed"},
         xaxis={"title": {"text": "hour"}, "dtick": 3},
     )
+    layout["margin"] = {**layout["margin"], "l": 90}
     rows = [[day, *(round(v) for v in row)] for day, row in zip(weekdays, minutes, strict=True)]
     return chart(chart_id, title, data, layout, ["", *(str(h) for h in HOURS)], rows)
 
@@ -131,3 +138,15 @@ def bars(
     trace["hovertemplate"] = f"%{{{label_axis}}}: %{{{value_axis}}} {unit}<extra></extra>"
     rows = [[label, value] for label, value in zip(labels, values, strict=True)]
     return chart(chart_id, title, [trace], layout, ["", unit], rows)
+
+
+def profile_bars(chart_id: str, title: str, means: Mapping[str, float]) -> dict[str, Any] | None:
+    """A taste profile: each feature's mean as a bar on 0..1; the table gives both values."""
+    shown = [f for f in CLUSTER_FEATURES if f in means]
+    if not shown:
+        return None
+    values = [scaled(f, means[f]) for f in shown]
+    spec = bars(chart_id, title, shown, values, "0 to 1", horizontal=True)
+    spec["table"]["headers"] = ["", "mean", "0 to 1 across its range"]
+    spec["table"]["rows"] = [[f, round(means[f], 3), v] for f, v in zip(shown, values, strict=True)]
+    return spec

@@ -18,7 +18,6 @@ from db import changes, documents, queries
 from db.listening_stats import StatsRange, gaps, when
 from db.queries import SnapshotNotFound
 from db.users import UnknownUser
-from jobs.clustering import CLUSTER_FEATURES
 from spotify_models import ITEM_TYPES, TIME_RANGES
 from web import charts
 from web.access import require_page_viewer
@@ -158,19 +157,7 @@ async def _listening(
 
 def _taste(statistics: dict[str, Any]) -> dict[str, Any]:
     taste = statistics["taste"]
-    shown = [f for f in CLUSTER_FEATURES if f in taste]
-    chart = None
-    if shown:
-        values = [charts.scaled(f, taste[f]) for f in shown]
-        chart = charts.bars(
-            "taste",
-            "Taste profile (0 to 1 across each feature's range)",
-            shown,
-            values,
-            "share of range",
-            horizontal=True,
-        )
-    return {"features": taste, "chart": chart}
+    return {"features": taste, "chart": charts.profile_bars("taste", "Taste profile", taste)}
 
 
 def recap_years(statistics: dict[str, Any]) -> list[int]:
