@@ -12,6 +12,7 @@ from db.artists import UnknownArtist
 from db.users import USERNAME_PATTERN, UnknownUser
 from jobs.artist_profiles import ArtistProfiles
 from spotify_client import SpotifyError
+from web.caching import NOT_MODIFIED, json_with_etag, shared_scope
 from web.params import Param, bounded_int, operation, parse_username
 from web.problems import not_found
 from web.spotify_problems import SPOTIFY_RESPONSES, spotify_problem
@@ -126,7 +127,8 @@ async def search(request: Request, q: str, limit: int, offset: int) -> Response:
     LISTENER,
     responses={
         200: "The profile. Fetched from Spotify once, then served from the catalogue and "
-        "refreshed after a week.",
+        "refreshed after a week; its ETag is of the profile's bytes, to be revalidated.",
+        304: NOT_MODIFIED,
         400: "The artist id or username is malformed.",
         401: "An API key is required and was missing or wrong.",
         404: "Spotify knows no such artist, or the user is unknown.",
@@ -141,4 +143,5 @@ async def artist_profile(request: Request, id: str, username: str | None) -> Res
         raise not_found(str(exc)) from None
     except SpotifyError as exc:
         raise spotify_problem(exc) from None
-    return JSONResponse(profile, headers={"Cache-Control": "no-cache"})
+    # A refresh, new features or new plays change it at any time: revalidate on every use.
+    return json_with_etag(request, profile, f"{shared_scope(request)}, no-cache")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 
 from db.queries import SnapshotRef
 
@@ -38,6 +41,30 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
 
 def caching_headers(request: Request, etag: str, dated: bool) -> dict[str, str]:
     return {"ETag": etag, "Cache-Control": _cache_control(request, dated)}
+
+
+NOT_MODIFIED = "Not modified: the client's copy (If-None-Match) is current."
+
+
+def shared_scope(request: Request) -> str:
+    """ "public", or "private" when API keys guard the data (shared caches must not keep it)."""
+    return "private" if request.app.state.settings.api_keys else "public"
+
+
+def json_with_etag(request: Request, body: Any, cache_control: str) -> Response:
+    """`body` as JSON with a strong ETag of its bytes; 304 when If-None-Match names it.
+
+    For bodies built per request from stored or live data: the server still builds them,
+    and a client holding the same bytes is spared the transfer.
+    """
+    encoded = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    data = encoded.encode()
+    etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": cache_control}
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match and etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(data, headers=headers, media_type="application/json")
 
 
 def _quality(params: str) -> float:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from db.users import UnknownUser
 from jobs.playlist_profiles import PlaylistNotReadable, PlaylistProfiles, UnknownPlaylist
 from jobs.user_sessions import NeedsReauthorisation, SessionUnavailable
 from spotify_client import Forbidden, SpotifyError
 from web.artists import SPOTIFY_ID, parse_spotify_id
+from web.caching import NOT_MODIFIED, json_with_etag, shared_scope
 from web.params import USERNAME, Param, operation
 from web.problems import Problem, not_found
 from web.spotify_problems import SPOTIFY_RESPONSES, spotify_problem
@@ -76,6 +77,7 @@ ANSWERED = (
     responses={
         200: "The playlists; `readable` says whether a profile can read the items (2026: only "
         "the user's own or collaborative playlists).",
+        304: NOT_MODIFIED,
         403: "Spotify refuses this user (not on a development-mode app's allow-list).",
         **USER_RESPONSES,
     },
@@ -90,9 +92,8 @@ async def playlists(request: Request, username: str) -> Response:
         if playlist["readable"]:
             url = request.url_for("playlist_profile", username=username, id=playlist["id"])
             playlist["profile"] = str(url)
-    return JSONResponse(
-        {"username": username, "playlists": found}, headers={"Cache-Control": "no-cache"}
-    )
+    body = {"username": username, "playlists": found}
+    return json_with_etag(request, body, f"{shared_scope(request)}, no-cache")
 
 
 @operation(
@@ -101,6 +102,7 @@ async def playlists(request: Request, username: str) -> Response:
     PLAYLIST_ID,
     responses={
         200: "The profile: mean, spread, min and max of each feature, and the clusters.",
+        304: NOT_MODIFIED,
         403: "The playlist is neither the user's nor collaborative, so since 2026 Spotify lets "
         "no app read its items; or Spotify refuses this user.",
         **USER_RESPONSES,
@@ -113,4 +115,5 @@ async def playlist_profile(request: Request, username: str, id: str) -> Response
         profile = await _profiles(request).profile(username, id)
     except ANSWERED as exc:
         raise _problem(request, exc) from None
-    return JSONResponse(profile, headers={"Cache-Control": "no-cache"})
+    # Read from Spotify each time (the playlist may have changed): revalidate on every use.
+    return json_with_etag(request, profile, f"{shared_scope(request)}, no-cache")

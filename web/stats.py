@@ -7,8 +7,6 @@ a short cache lifetime and an ETag of the figures read, so a client may ask agai
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import zoneinfo
 from typing import Any
 
@@ -19,7 +17,7 @@ from db.listening_stats import StatsRange, listening_statistics
 from db.local_time import zone_named
 from db.recap import year_range, yearly_recap
 from db.users import UnknownUser, user_timezone
-from web.caching import etag_matches
+from web.caching import NOT_MODIFIED, json_with_etag, shared_scope
 from web.params import USERNAME, Param, bounded_int, one_of, operation, parse_date
 from web.problems import bad_parameter, not_found
 from web.snapshots import database_of
@@ -72,7 +70,7 @@ YEAR = Param(
 )
 LIVE_RESPONSES = {
     200: "The figures.",
-    304: "Not modified: the client's copy (If-None-Match) is current.",
+    304: NOT_MODIFIED,
     400: "A parameter is malformed, or the range is empty, reversed or too long.",
     401: "An API key is required and was missing or wrong.",
     404: "Unknown user.",
@@ -104,14 +102,7 @@ async def user_and_zone(request: Request, username: str) -> tuple[int, zoneinfo.
 
 def _live(request: Request, body: dict[str, Any]) -> Response:
     """The body with an ETag of its figures; 304 when the client has them already."""
-    encoded = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    etag = '"' + hashlib.sha256(encoded).hexdigest()[:32] + '"'
-    scope = "private" if request.app.state.settings.api_keys else "public"
-    headers = {"ETag": etag, "Cache-Control": f"{scope}, max-age={LIVE_MAX_AGE}"}
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match and etag_matches(if_none_match, etag):
-        return Response(status_code=304, headers=headers)
-    return Response(encoded, headers=headers, media_type="application/json")
+    return json_with_etag(request, body, f"{shared_scope(request)}, max-age={LIVE_MAX_AGE}")
 
 
 @operation(

@@ -295,3 +295,26 @@ def test_only_22_letters_and_digits_make_an_id(raw: str) -> None:
     else:
         with pytest.raises(ValueError, match="22 letters and digits"):
             parse_spotify_id(raw)
+
+
+async def test_a_client_holding_the_profile_gets_304_until_it_changes(
+    emulated: Make, database: Database
+) -> None:
+    env = await emulated("development")
+    artist = _busy_artist()
+    username = WORLD.users[0].id
+    path = f"/artists/{artist.id}/profile"
+    first = await env.api.get(path, params={"username": username})
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "public, no-cache"
+
+    same = await env.api.get(path, params={"username": username}, headers={"If-None-Match": etag})
+    _listen(database, username, artist)
+    changed = await env.api.get(
+        path, params={"username": username}, headers={"If-None-Match": etag}
+    )
+
+    assert (same.status_code, same.content, same.headers["etag"]) == (304, b"", etag)
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    assert changed.json()["listening"]["plays"] == 4

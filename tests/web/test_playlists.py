@@ -139,3 +139,22 @@ async def test_playlist_endpoints_need_an_api_key_when_keys_are_set(emulated: Ma
     assert (await env.api.get(own)).status_code == 401
     keyed = await env.api.get(own, headers={"Authorization": "Bearer k1"})
     assert keyed.status_code == 200
+
+
+async def test_a_client_holding_a_playlist_profile_gets_304(emulated: Make) -> None:
+    env = await emulated("development")
+    path = f"/users/{ANN.id}/playlists/{ANN.playlist_id}/profile"
+    first = await env.api.get(path)
+    etag = first.headers["etag"]
+
+    again = await env.api.get(path, headers={"If-None-Match": f"W/{etag}"})
+    other = await env.api.get(path, headers={"If-None-Match": '"something-else"'})
+    listed = await env.api.get(f"/users/{ANN.id}/playlists")
+    listed_again = await env.api.get(
+        f"/users/{ANN.id}/playlists", headers={"If-None-Match": listed.headers["etag"]}
+    )
+
+    assert first.headers["cache-control"] == "public, no-cache"
+    assert (again.status_code, again.content) == (304, b"")
+    assert (other.status_code, other.json()) == (200, first.json())
+    assert listed_again.status_code == 304
