@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import psycopg2
 import pytest
-from playwright.sync_api import Browser, Page, Response, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page, Response, ViewportSize, expect, sync_playwright
 from starlette.datastructures import Secret
 
 import demo
@@ -54,6 +54,7 @@ NIGHTS = (DAY - dt.timedelta(days=1), DAY)
 TIMEOUT_MS = 20_000  # a bound on any one browser step, never a measure of speed
 HISTORY_YEARS = 2
 API_KEY = "browser-half-instance-key"
+ADMIN_TOKEN = "browser-half-admin-token"
 T = TypeVar("T")
 
 
@@ -134,6 +135,58 @@ class Tab:
         path = self.folder / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
         return path
+
+
+# Per plotly container: whether plotly drew it, and what its SVG holds. A chart counts as
+# drawn when its SVG has an area and at least one trace carries a visible mark; `clipped`
+# lists the labels that reach past the container's edges (cut off on screen).
+_DRAWN = """plot => {
+  const svg = plot.querySelector("svg.main-svg");
+  const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+  const marks = [...plot.querySelectorAll(".trace path, .trace rect, .hm image, .trace image")]
+    .filter(mark => {
+      const b = mark.getBoundingClientRect();
+      return b.width > 0 && b.height > 0;
+    });
+  const edge = plot.getBoundingClientRect();
+  const clipped = [...plot.querySelectorAll("svg.main-svg text")]
+    .filter(text => {
+      const b = text.getBoundingClientRect();
+      if (!text.textContent.trim() || b.width === 0) return false;
+      return b.left < edge.left - 1 || b.right > edge.right + 1
+        || b.top < edge.top - 1 || b.bottom > edge.bottom + 1;
+    })
+    .map(text => text.textContent);
+  return {
+    id: plot.getAttribute("data-figure"),
+    drawn: plot.classList.contains("drawn"),
+    traces: (plot._fullData || []).length,
+    width: box.width,
+    height: box.height,
+    marks: marks.length,
+    clipped: clipped,
+  };
+}"""
+
+
+def charts_drawn(tab: Tab, name: str) -> list[dict[str, object]]:
+    """Every chart of the page, once plotly has drawn them all; fails on an empty one.
+
+    Saves the page as NAME.png and each chart with its table as NAME-ID.png.
+    """
+    page = tab.page
+    plots = page.locator(".plot[data-figure]")
+    expect(page.locator(".plot[data-figure]:not(.drawn)")).to_have_count(0)
+    found = [plots.nth(i).evaluate(_DRAWN) for i in range(plots.count())]
+    tab.screenshot(name)
+    for i, chart in enumerate(found):
+        figure = plots.nth(i).locator("xpath=ancestor::figure[1]")
+        figure.screenshot(path=str(tab.folder / f"{name}-{chart['id']}.png"))
+    empty = [chart for chart in found if not (chart["traces"] and chart["marks"])]
+    flat = [chart for chart in found if not (chart["width"] and chart["height"])]
+    assert not empty, f"charts with nothing drawn: {empty}"
+    assert not flat, f"charts without an area: {flat}"
+    return found
 
 
 @pytest.fixture
@@ -223,6 +276,7 @@ def _settings(database_url: str, emulator: EmulatorServer, port: int, csv: Path)
         audio_features_csv=csv,
         # With a key configured the JSON API is closed: only a session opens one's own data.
         api_keys=(Secret(API_KEY),),
+        admin_token=Secret(ADMIN_TOKEN),
     )
 
 
