@@ -80,7 +80,8 @@ def radar(
     layout = _layout(
         polar={
             "radialaxis": {"range": [0, 1], "showticklabels": False},
-            "angularaxis": {"tickfont": {"size": 11}},
+            # The longest name (instrumentalness) at the bottom, where it needs no side margin.
+            "angularaxis": {"tickfont": {"size": 11}, "rotation": 70},
         },
         showlegend=True,
         legend={"orientation": "h"},
