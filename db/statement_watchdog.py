@@ -11,11 +11,11 @@ so the driver fails it at once (an OperationalError: a 503, and the pool drops t
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg2.extensions
@@ -30,26 +30,29 @@ class _Watchdog:
 
     def __init__(self) -> None:
         self._lock = threading.Condition()
-        self._armed: dict[object, tuple[float, Any]] = {}
+        self._armed: dict[int, tuple[float, Any]] = {}
+        self._tokens = itertools.count()
         self._tick = float("inf")
         self._thread: threading.Thread | None = None
 
-    @contextlib.contextmanager
-    def watch(self, conn: Any, seconds: float) -> Iterator[None]:
-        token = object()
+    def arm(self, conn: Any, seconds: float) -> int:
+        """Watch `conn` for `seconds` from now; returns the token that disarms it."""
+        token = next(self._tokens)
         with self._lock:
             self._armed[token] = (time.monotonic() + seconds, conn)
             if seconds < self._tick:
                 self._tick = seconds
                 self._lock.notify()  # a shorter bound than any before: look sooner from now
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="sql-watchdog", daemon=True)
-                self._thread.start()
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._armed.pop(token, None)
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._loop, name="sql-watchdog", daemon=True
+                    )
+                    self._thread.start()
+        return token
+
+    def disarm(self, token: int) -> None:
+        with self._lock:
+            self._armed.pop(token, None)
 
     def _loop(self) -> None:
         with self._lock:
@@ -80,12 +83,19 @@ def bounded_cursor(seconds: float) -> type[psycopg2.extensions.cursor]:
     """A psycopg2 cursor class whose statements fail once they wait more than `seconds`."""
 
     class BoundedCursor(psycopg2.extensions.cursor):
+        # Arm and disarm inline: this runs for every statement of the service.
         def execute(self, query: Any, vars: Any = None) -> Any:
-            with _WATCHDOG.watch(self.connection, seconds):
+            token = _WATCHDOG.arm(self.connection, seconds)
+            try:
                 return super().execute(query, vars)
+            finally:
+                _WATCHDOG.disarm(token)
 
         def executemany(self, query: Any, vars_list: Any) -> Any:
-            with _WATCHDOG.watch(self.connection, seconds):
+            token = _WATCHDOG.arm(self.connection, seconds)
+            try:
                 return super().executemany(query, vars_list)
+            finally:
+                _WATCHDOG.disarm(token)
 
     return BoundedCursor
