@@ -17,6 +17,7 @@ from db.run_reports import RunSummary, summarize_run
 from db.run_waits import RunWait
 from db.runs import create_run
 from jobs.drain import drain
+from metrics import SNAPSHOT_USERS
 from tests.queue_helpers import (
     DAY,
     LEASE,
@@ -30,6 +31,16 @@ from tests.queue_helpers import (
 P = ParamSpec("P")
 T = TypeVar("T")
 WAIT = 10.0  # upper bound for awaited events; never reached when things work
+OUTCOMES = ("ok", "failed", "reauth_required", "needs_attention", "retried_later", "rate_limited")
+
+
+def _users_counted() -> dict[str, float]:
+    """/metrics' count of users in each outcome, so far in this process."""
+    return {outcome: SNAPSHOT_USERS.labels(outcome)._value.get() for outcome in OUTCOMES}
+
+
+def _counted_since(before: dict[str, float]) -> dict[str, float]:
+    return {k: v - before[k] for k, v in _users_counted().items() if v != before[k]}
 
 
 async def test_drain_runs_every_job_and_one_failure_blocks_nobody(database: Database) -> None:
@@ -44,6 +55,7 @@ async def test_drain_runs_every_job_and_one_failure_blocks_nobody(database: Data
             return JobOutcome("reauth_required", "invalid_grant")
         return JobOutcome("done")
 
+    counted = _users_counted()
     await drain(
         database,
         handler,
@@ -58,6 +70,7 @@ async def test_drain_runs_every_job_and_one_failure_blocks_nobody(database: Data
         ("cid", "done"),
         ("dan", "reauth_required"),
     ]
+    assert _counted_since(counted) == {"ok": 2, "failed": 1, "reauth_required": 1}
     summary = await database.run(summarize_run, run_id)
     assert summary == RunSummary(
         run_id=run_id,
@@ -254,6 +267,7 @@ async def test_a_user_the_rate_limit_ran_out_of_time_is_retried_later_in_the_run
             raise _OutOfTime("GET /v1/me/top/tracks: rate limited")
         return JobOutcome("done")
 
+    counted = _users_counted()
     await drain(
         database,
         handler,
@@ -266,6 +280,7 @@ async def test_a_user_the_rate_limit_ran_out_of_time_is_retried_later_in_the_run
     )
     assert sorted(tries) == ["ann", "ann", "bob"]
     assert sorted(progress) == [("ann", "done"), ("bob", "done")]
+    assert _counted_since(counted) == {"ok": 2, "retried_later": 1}
     summary = await database.run(summarize_run, run_id)
     assert summary.succeeded, summary
     assert jobs_by_user()["ann"][0] == "done"
@@ -283,6 +298,7 @@ async def test_past_the_runs_deadline_a_rate_limited_user_is_reported_as_such(
     async def handler(job: ClaimedJob) -> JobOutcome:
         raise _OutOfTime("GET /v1/me/top/tracks: rate limited")
 
+    counted = _users_counted()
     await drain(
         database,
         handler,
@@ -293,6 +309,7 @@ async def test_past_the_runs_deadline_a_rate_limited_user_is_reported_as_such(
         on_progress=lambda job, outcome: progress.append((job.username, outcome.status)),
     )
     assert progress == [("ann", "rate_limited")]
+    assert _counted_since(counted) == {"rate_limited": 1}
     summary = await database.run(summarize_run, run_id)
     assert summary.failed == {}
     assert "_OutOfTime: GET /v1/me/top/tracks: rate limited" in summary.rate_limited["ann"]
