@@ -67,6 +67,9 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, scheduler: 
     """Serve until interrupted: in this process, or in `workers` worker processes."""
     import uvicorn
 
+    # uvicorn's loggers are left to the root handler: make sure there is one (the CLI has
+    # set it up already; a caller that has not, like bench/, gets the same lines).
+    configure_logging(settings.log_level, settings.log_format)
     install_log_redaction()
     if workers == 1:
         app = build_app(settings, scheduler=scheduler)
