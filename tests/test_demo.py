@@ -102,7 +102,8 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
     snapshots, recommendations, login, stats, recap, changes, page, closed = answers
     # The first listener's page is public, with its charts; another's asks to sign in.
     assert page.status_code == 200, page.text
-    assert 'id="clusters-figure"' in page.text
+    for chart in ("clusters", "sources", "taste-shift", "heatmap", "days", "taste"):
+        assert f'id="{chart}-figure"' in page.text, chart
     assert closed.status_code == 401
     # A newcomer sees statistics at once: the first user's export was imported.
     assert stats.status_code == 200

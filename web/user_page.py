@@ -108,7 +108,21 @@ async def _changes(request: Request, username: str, day: dt.date) -> dict[str, A
     except changes.NoEarlierSnapshot:
         return None
     assert payload is not None  # no If-None-Match was given
-    return payload
+    mean = payload["taste"]["mean"]
+    shapes = [
+        (f"{payload['from']} (before)", {f: moved["from"] for f, moved in mean.items()}),
+        (payload["to"], {f: moved["to"] for f, moved in mean.items()}),
+    ]
+    title = "How the mean of your clustered tracks moved"
+    return {**payload, "radar": charts.radar("taste-shift", title, shapes) if mean else None}
+
+
+def _source_mix(recommended: dict[str, Any]) -> dict[str, Any] | None:
+    mix = recommended.get("source_mix") or {}
+    if not mix:
+        return None
+    title = "Picks by candidate source"
+    return charts.bars("sources", title, list(mix), list(mix.values()), "picks", horizontal=True)
 
 
 def _last_listening_day(statistics: dict[str, Any], day: dt.date) -> dt.date | None:
@@ -184,6 +198,7 @@ async def _snapshot_context(
         "top_lists": await _top_lists(request, username, day),
         "clusters": await _cluster_section(request, username, day),
         "changes": await _changes(request, username, day),
+        "sources": _source_mix(recommended),
         "change_kinds": KINDS,
         "statistics": statistics,
         "taste": _taste(statistics),

@@ -100,7 +100,8 @@ async def test_the_owner_sees_every_section_with_charts_and_tables(
     page = response.text
     assert f'<time datetime="{LATER}" id="snapshot-date">' in page
     figures = _figures(page)
-    assert set(figures) == {"clusters-figure", "heatmap-figure", "days-figure", "taste-figure"}
+    charted = {"clusters", "taste-shift", "heatmap", "days", "taste"}
+    assert set(figures) == {f"{name}-figure" for name in charted}
     radar = figures["clusters-figure"]["data"]
     assert [trace["name"] for trace in radar] == ["acoustic · mellow (2)", "loud (1)"]
     assert all(t["type"] in TRACE_TYPES for f in figures.values() for t in f["data"])
@@ -112,6 +113,11 @@ async def test_the_owner_sees_every_section_with_charts_and_tables(
     assert '<th scope="row">2026-11-18</th><td>9.0</td>' in _table(page, "days-table")
     assert "because 1" in page  # a recommendation's reason
     assert "From 2026-11-19 to 2026-11-20" in page  # changes since the previous snapshot
+    shift = figures["taste-shift-figure"]["data"]
+    assert [trace["name"] for trace in shift] == ["2026-11-19 (before)", "2026-11-20"]
+    assert '<th scope="row">2026-11-19 (before)</th><td>0.3</td>' in _table(
+        page, "taste-shift-table"
+    )
     assert "energy" in _table(page, "taste-table")
 
 
