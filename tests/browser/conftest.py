@@ -21,7 +21,7 @@ import datetime as dt
 import os
 import re
 import socket
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -63,10 +63,10 @@ def browser_required() -> bool:
     return os.environ.get("REQUIRE_BROWSER", "") not in ("", "0")
 
 
-def in_thread(function: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
-    """Run service code that needs an event loop beside Playwright's (see the module doc)."""
+def in_thread(function: Callable[..., T], *args: Any) -> T:
+    """Run service code that starts an event loop beside Playwright's (see the module doc)."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(function(*args))).result()
+        return pool.submit(function, *args).result()
 
 
 @pytest.fixture(scope="package")
@@ -260,14 +260,18 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _settings(database_url: str, emulator: EmulatorServer, port: int, csv: Path) -> Settings:
+def _fresh_settings(database_url: str) -> Settings:
+    """Settings as a fresh install has them (whatever this shell exports), on `database_url`."""
     with pytest.MonkeyPatch.context() as env:
         for name in SETTING_NAMES:
             env.delenv(name, raising=False)
         env.setenv("DATABASE_URL", database_url)
-        fresh = Settings.from_environment(env_file=None)
+        return Settings.from_environment(env_file=None)
+
+
+def _settings(database_url: str, emulator: EmulatorServer, port: int, csv: Path) -> Settings:
     return configure(
-        fresh,
+        _fresh_settings(database_url),
         emulator,
         emulator.world,
         generate_key(),
@@ -297,6 +301,43 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
                 yield Service(world, emulator, settings, database, api)
         finally:
             database.close()
+
+
+@dataclasses.dataclass
+class Demo:
+    """What `application.py demo` serves, and the usernames it registered (the first public)."""
+
+    service: Service
+    usernames: list[str]
+
+
+@pytest.fixture(scope="module")
+def demo_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The demo as a newcomer meets it: its emulator (clock a week back, then today, tastes
+    drifting), its settings and its data (`demo.load`), on this half's one database."""
+    folder = tmp_path_factory.mktemp("demo")
+    world = World.generate(seed=demo.WORLD_SEED)
+    write_features_csv(world, folder / "tracks.csv")
+    clock = demo.DemoClock(behind=demo.EARLIER_DAYS * 86_400)
+    with (
+        _one_database(folder) as url,
+        EmulatorServer(world, clock=clock, drift=True) as emulator,
+    ):
+        emulator.pick_user = True
+        port = _free_port()
+        settings = demo.demo_settings(_fresh_settings(url), emulator, folder, port)
+        settings = dataclasses.replace(settings, database_url=url)
+        usernames = in_thread(demo.load, settings, world, folder, clock, _ignore, _ignore, _ignore)
+        database = open_database(settings)
+        try:
+            with ApiServer(settings, port=port) as api:
+                yield Demo(Service(world, emulator, settings, database, api), usernames)
+        finally:
+            database.close()
+
+
+def _ignore(*_: object) -> None:
+    """The demo's progress lines, which a test has no one to show to."""
 
 
 # -- people ------------------------------------------------------------------------------
@@ -352,6 +393,6 @@ def members(
     import_history(service.database, first.username, [path], show_progress=False)
     names = [member.username for member in joined]
     for night in NIGHTS:
-        summary = in_thread(take_snapshots, service.settings, names, night)
+        summary = in_thread(asyncio.run, take_snapshots(service.settings, names, night))
         assert sorted(summary.ok) == sorted(names), summary
     return joined
