@@ -187,19 +187,8 @@ def test_without_javascript_every_chart_still_has_its_table(
     assert plain.page.locator("svg.main-svg").count() == 0  # truly without scripts
 
 
-_PHONE_RADAR = pytest.mark.xfail(
-    strict=True,
-    reason="web/charts.py: at 390 px the radar's 'instrumentalness' still runs a few pixels "
-    "past the left edge of its container",
-)
-
-
 @pytest.mark.parametrize(
-    "phone",
-    [
-        pytest.param(False, id="desktop"),
-        pytest.param(True, id="phone", marks=_PHONE_RADAR),
-    ],
+    "phone", [pytest.param(False, id="desktop"), pytest.param(True, id="phone")]
 )
 def test_no_chart_cuts_off_its_labels(
     open_tab: Callable[..., Tab], service: Service, members: list[Member], phone: bool
