@@ -54,11 +54,22 @@ def _response(status: int, description: str, spec: Operation) -> dict[str, Any]:
     return {"description": description}
 
 
+NEEDS_CREDENTIALS = "Credentials are required (an API key or a signed-in session) and were "
+NOT_COVERED = "The credentials do not cover this user (the same for a user who does not exist)."
+
+
 def _responses(spec: Operation) -> dict[int, str]:
-    """The declared answers, and the 400 every strict endpoint gives an unknown parameter."""
-    if spec.strict and 400 not in spec.responses:
-        return {**spec.responses, 400: BAD_PARAMETER}
-    return spec.responses
+    """The declared answers, the 400 every strict endpoint gives an unknown parameter, and
+    the refusals web.access may answer a protected route."""
+    responses = dict(spec.responses)
+    if spec.strict:
+        responses.setdefault(400, BAD_PARAMETER)
+    if spec.protected:
+        responses.setdefault(401, NEEDS_CREDENTIALS + "missing or wrong.")
+        if spec.reads_user:
+            other = responses.get(403)
+            responses[403] = f"{other} Or: {NOT_COVERED}" if other else NOT_COVERED
+    return dict(sorted(responses.items()))
 
 
 def _operation(route: Route, spec: Operation) -> dict[str, Any]:
@@ -104,7 +115,11 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
         "components": {
             "schemas": {"Problem": PROBLEM_SCHEMA},
             "securitySchemes": {
-                "apiKey": {"type": "http", "scheme": "bearer", "description": "one of API_KEYS"},
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "one of API_KEYS, or a scoped key (`keys create`)",
+                },
                 "adminToken": {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN"},
             },
         },

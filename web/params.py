@@ -142,6 +142,11 @@ class Operation:
     # What a 200 answers with, one type or several (errors are always problem documents).
     media_type: str | tuple[str, ...] = "application/json"
 
+    @property
+    def reads_user(self) -> bool:
+        """Whether the endpoint reads a user's data: it takes a `username`."""
+        return any(param.name == "username" for param in self.params)
+
     async def authorize(self, request: Request) -> None:
         """Refuse a request its credentials do not allow (web.access decides)."""
         readers = self.users_read(request)

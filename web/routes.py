@@ -63,9 +63,13 @@ routes: list[BaseRoute] = [
     Route("/static/{name}", assets.static_file, methods=["GET"]),
 ]
 
-admin_routes: list[BaseRoute] = [
+# The admin's browser sign-in: a page anyone may open, present only with ADMIN_TOKEN.
+admin_sign_in_routes: list[BaseRoute] = [
     Route("/auth/admin", admin_sign_in.admin_sign_in_page, methods=["GET"]),
     Route("/auth/admin", admin_sign_in.admin_sign_in, methods=["POST"]),
+]
+
+admin_routes: list[BaseRoute] = [
     Route("/admin/snapshots", admin.start_snapshots, methods=["POST"]),
     Route("/admin/snapshots/{run_id}", admin.snapshot_run, methods=["GET"]),
     Route("/users/{username}", users.delete_user, methods=["DELETE"]),
@@ -76,4 +80,5 @@ admin_routes: list[BaseRoute] = [
 
 def build_routes(settings: _AdminSetting) -> list[BaseRoute]:
     """The routes for these settings: without ADMIN_TOKEN the admin API does not exist."""
-    return [*routes, *(admin_routes if settings.admin_token else [])]
+    admin = [*admin_sign_in_routes, *admin_routes] if settings.admin_token else []
+    return [*routes, *admin]

@@ -50,7 +50,6 @@ def _payload(request: Request, user: dict[str, Any], today: dt.date) -> dict[str
         200: "The user's account facts.",
         400: "The username is malformed.",
         401: "An API key is required and was missing or wrong.",
-        403: "The credentials do not cover this user.",
         404: "Unknown user.",
     },
     tag="users",

@@ -252,3 +252,20 @@ async def test_a_user_s_account_says_whether_their_pages_are_public(
     assert (await api.get("/users/alice")).json()["public"] is False
     database.run_sync(set_user_public, "alice", True)
     assert (await api.get("/users/alice")).json()["public"] is True
+
+
+async def test_the_openapi_document_says_every_user_route_may_refuse(
+    api: httpx.AsyncClient,
+) -> None:
+    paths = (await api.get("/openapi.json")).json()["paths"]
+    for path in ("/users/{username}/clusters", "/users/{username}", "/users/{username}/playlists"):
+        responses = paths[path]["get"]["responses"]
+        assert {"401", "403"} <= set(responses), path
+        assert "do not cover this user" in responses["403"]["description"], path
+    catalogue = paths["/artists/search"]["get"]["responses"]
+    assert "401" in catalogue
+    assert "403" not in catalogue
+    assert (
+        "Spotify refuses"
+        in paths["/users/{username}/playlists"]["get"]["responses"]["403"]["description"]
+    )

@@ -18,7 +18,7 @@ from jobs.service import UnknownUsers
 from settings import Settings
 from tests.factories import make_snapshot, make_user
 from web.openapi import operations
-from web.routes import admin_routes, build_routes
+from web.routes import admin_routes, admin_sign_in_routes, build_routes
 
 ADMIN = "admin-token-value"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
@@ -208,7 +208,7 @@ def test_routes_are_built_with_admin_only_when_the_token_is_set(
 
     without = keyed(build_routes(settings))
     with_admin = keyed(build_routes(dataclasses.replace(settings, admin_token=Secret(ADMIN))))
-    assert with_admin - without == keyed(admin_routes)
+    assert with_admin - without == keyed(admin_routes) | keyed(admin_sign_in_routes)
     assert not keyed(admin_routes) & without
 
 
@@ -217,8 +217,9 @@ def test_every_route_is_protected_admin_or_deliberately_open(
 ) -> None:
     routes = build_routes(dataclasses.replace(settings_without_database, admin_token=Secret(ADMIN)))
     for method, path, _, spec in operations(routes):
-        # Only the service's own pages and the OAuth screens may be read without a key.
-        open_ok = spec.tag in ("service", "auth", "pages")
+        # Only the service's own pages (and their static assets) and the OAuth screens may be
+        # read without a key.
+        open_ok = spec.tag in ("service", "auth", "pages", "assets")
         assert spec.protected or spec.tag == "admin" or open_ok, (method, path)
         assert not (spec.protected and spec.tag == "admin"), (method, path)
 

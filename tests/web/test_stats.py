@@ -157,7 +157,7 @@ async def test_both_are_documented(api: httpx.AsyncClient) -> None:
         "include_short",
     ]
     assert [p["name"] for p in recap["parameters"]] == ["username", "year", "tz"]
-    assert set(stats["responses"]) == {"200", "304", "400", "401", "404"}
+    assert set(stats["responses"]) == {"200", "304", "400", "401", "403", "404"}
     assert stats["security"] == [{"apiKey": []}]
 
 
