@@ -65,7 +65,9 @@ class User(BaseModel):
     # Why the status is what it is, and what to do (NULL while active).
     status_reason = pw.TextField(null=True)
     # Whether anyone may see the user's pages; private until `users set --public`.
-    public = pw.BooleanField(default=False)
+    # A default in the schema too, as the migration that added it has: rows written by SQL
+    # alone (or by older code during an upgrade) are private.
+    public = pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")])
     # Sessions started before this moment are over (the user signed out, everywhere).
     signed_out_at = pw.DateTimeField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
