@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.datastructures import Secret
 
+import logs
 from db.capabilities import DatabaseCapabilityStore
 from db.database import Database
 from tests.factories import make_snapshot, make_user
@@ -79,14 +81,26 @@ async def test_requests_are_counted_by_route_template_never_by_username(
         assert username not in response.text
 
 
+@pytest.fixture
+def stamped_records() -> Iterator[None]:
+    """Records carry the request and run they were made in, as the service's logging has it."""
+    factory = logging.getLogRecordFactory()
+    logs.install_log_context()
+    yield
+    logging.setLogRecordFactory(factory)
+
+
+@pytest.mark.usefixtures("stamped_records")
 async def test_a_snapshot_run_shows_its_users_spotify_calls_and_capabilities(
-    emulated: Make, database: Database
+    emulated: Make, database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     env = await emulated("development", admin_token=Secret(ADMIN))
     users = [user.id for user in env.world.users[:2]]
     before = await _scrape(env.api)
     started = await env.api.post("/admin/snapshots", json={"users": users}, headers=AUTH)
     assert started.status_code == 202, started.text
+    run_id = started.json()["run_id"]
     await _until_finished(env.api, started.json()["status_url"])
     # The run is closed in the database a moment before its worker counts it.
     after = await _scrape_until(env.api, "insight_snapshot_run_duration_seconds_count")
@@ -106,6 +120,10 @@ async def test_a_snapshot_run_shows_its_users_spotify_calls_and_capabilities(
     # Templates only: every segment is a word of Spotify's paths or `{id}`, never an id.
     segments = {segment for endpoint in endpoints for segment in endpoint.split("/")[1:]}
     assert all(re.fullmatch(r"[a-z-]+|\{id\}", segment) for segment in segments), endpoints
+    # What the run logged (Spotify closing endpoints to a development-mode app) names the run.
+    closed = [r for r in caplog.records if "closed to this app" in r.getMessage()]
+    assert closed
+    assert {getattr(r, "run_id", None) for r in closed} == {run_id}
 
 
 async def test_capability_flags_are_the_databases_whoever_learnt_them(
