@@ -19,7 +19,7 @@ from db.users import UnknownUser
 from spotify_client import SpotifyError
 from web import charts
 from web.access import require_page_viewer, signed_in_username
-from web.artists import ARTIST_ID, LISTENER, _profiles
+from web.artists import ARTIST_ID, LISTENER, artist_profiles
 from web.params import operation
 from web.problems import Problem, not_found
 from web.spotify_problems import spotify_problem
@@ -75,7 +75,7 @@ def _radar(profile: dict[str, Any], clusters: list[dict[str, Any]]) -> dict[str,
 async def artist_page(request: Request, id: str, username: str | None) -> Response:
     listener = await _listener(request, username)
     try:
-        profile = await _profiles(request).profile(id, listener)
+        profile = await artist_profiles(request).profile(id, listener)
     except (UnknownArtist, UnknownUser) as exc:
         raise not_found(str(exc)) from None
     except SpotifyError as exc:

@@ -81,7 +81,8 @@ LISTENER = Param(
 )
 
 
-def _profiles(request: Request) -> ArtistProfiles:
+def artist_profiles(request: Request) -> ArtistProfiles:
+    """The service's artist search and profiles (the JSON routes and the artist page share it)."""
     profiles: ArtistProfiles = request.state.artists
     return profiles
 
@@ -101,7 +102,7 @@ def _profiles(request: Request) -> ArtistProfiles:
 )
 async def search(request: Request, q: str, limit: int, offset: int) -> Response:
     try:
-        found = await _profiles(request).search(q, limit, offset)
+        found = await artist_profiles(request).search(q, limit, offset)
     except SpotifyError as exc:
         raise spotify_problem(exc) from None
     next_offset = (
@@ -138,7 +139,7 @@ async def search(request: Request, q: str, limit: int, offset: int) -> Response:
 )
 async def artist_profile(request: Request, id: str, username: str | None) -> Response:
     try:
-        profile = await _profiles(request).profile(id, username)
+        profile = await artist_profiles(request).profile(id, username)
     except (UnknownArtist, UnknownUser) as exc:
         raise not_found(str(exc)) from None
     except SpotifyError as exc:
