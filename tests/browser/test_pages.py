@@ -108,8 +108,17 @@ def _open(tab: Tab, service: Service, path: str) -> int:
     return answer.status
 
 
+def _kind(path: str) -> str:
+    return "recap" if "/recap/" in path else "artist" if path.startswith("/artists/") else "page"
+
+
 def _owners_pages(owner: Member) -> list[str]:
-    return [f"/u/{owner.username}", f"/u/{owner.username}/recap/{NIGHTS[-1].year - 1}"]
+    favourite = owner.listener.top_artists["short_term"][0]
+    return [
+        f"/u/{owner.username}",
+        f"/u/{owner.username}/recap/{NIGHTS[-1].year - 1}",
+        f"/artists/{favourite}?username={owner.username}",
+    ]
 
 
 def test_a_second_person_cannot_open_the_first_ones_pages(
@@ -138,7 +147,7 @@ def test_a_page_made_public_opens_to_everyone_until_made_private(
         for viewer, name in ((stranger, "public-to-a-stranger"), (someone, "public-to-another")):
             for path in _owners_pages(owner):
                 assert _open(viewer, service, path) == 200, path
-                charts_drawn(viewer, f"{name}-{'recap' if '/recap/' in path else 'page'}")
+                charts_drawn(viewer, f"{name}-{_kind(path)}")
     finally:
         _set_public(service, owner.username, False)
     assert _open(stranger, service, _owners_pages(owner)[0]) == 401
