@@ -30,6 +30,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="the consent page asks which emulated user is signing in",
     )
+    parser.add_argument(
+        "--drift",
+        action="store_true",
+        help="users' top lists and plays drift with the clock's date (spotify_emulator/drift.py)",
+    )
     return parser.parse_args(argv)
 
 
@@ -74,7 +79,7 @@ def _serve(world: World, args: argparse.Namespace, faults: Faults) -> None:
     sock.bind((args.host, args.port))
     port = sock.getsockname()[1]
     print(_banner(world, f"http://{args.host}:{port}", args.mode), flush=True)
-    app = create_app(world, args.mode, faults)
+    app = create_app(world, args.mode, faults, drift=args.drift)
     app.state.emulator.pick_user = args.pick_user
     config = uvicorn.Config(app, log_level="warning", ws="none")
     uvicorn.Server(config).run(sockets=[sock])
