@@ -2,11 +2,13 @@
 
 Everything shown is what the JSON API serves for the same snapshot: the stored documents
 (top items, recommendations with clusters, statistics) through the read cache, the changes
-through `web.changes.find_changes`, the listening figures through `web.stats`.
+through `web.changes.find_changes`, the listening figures through `db.listening_stats`
+(`when` and `gaps`, as /stats computes them).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -16,8 +18,9 @@ from starlette.responses import Response
 
 from db import changes, documents, queries
 from db.listening_stats import StatsRange, gaps, when
+from db.local_time import zone_named
 from db.queries import SnapshotNotFound
-from db.users import UnknownUser
+from db.users import UnknownUser, user_timezone
 from spotify_models import ITEM_TYPES, TIME_RANGES
 from web import charts
 from web.access import require_page_viewer
@@ -25,7 +28,7 @@ from web.changes import KINDS, find_changes
 from web.params import DATE, USERNAME, operation
 from web.problems import Problem, not_found
 from web.snapshots import database_of, read_cache_of
-from web.stats import DEFAULT_DAYS, user_and_zone
+from web.stats import DEFAULT_DAYS
 from web.templating import page, render_page
 
 PAGE_RESPONSES = {
@@ -93,21 +96,10 @@ def _clusters(
     return {"list": shown, "radar": radar, "note": note}
 
 
-async def _cluster_section(request: Request, username: str, day: dt.date) -> dict[str, Any]:
-    clustered = await snapshot_document(request, username, day, documents.CLUSTERS)
-    found = clustered["clusters"]
-    member_ids = [t for cluster in found for t in cluster["track_ids"]]
-    tracks = await database_of(request).run(changes.track_items, member_ids)
-    return _clusters(found, tracks, clustered["note"])
-
-
-async def _changes(request: Request, username: str, day: dt.date) -> dict[str, Any] | None:
-    """Changes from the snapshot before `day` to it; None when it is the first one."""
-    try:
-        _, payload = await database_of(request).run(find_changes, username, None, day)
-    except changes.NoEarlierSnapshot:
+def _changes_view(payload: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The changes with a radar of the clustered tracks' mean before and after."""
+    if payload is None:
         return None
-    assert payload is not None  # no If-None-Match was given
     mean = payload["taste"]["mean"]
     shapes = [
         (f"{payload['from']} (before)", {f: moved["from"] for f, moved in mean.items()}),
@@ -132,28 +124,49 @@ def _last_listening_day(statistics: dict[str, Any], day: dt.date) -> dt.date | N
     return min(dt.date.fromisoformat(last_play[:10]), day)
 
 
-def _when(span: StatsRange) -> dict[str, Any]:
-    """The heatmap, days and gaps of /stats (the page shows no top lists or discoveries)."""
-    hours, per_day = when(span)
-    return {"heatmap": hours, "days": per_day, "gaps": gaps(span)}
-
-
-async def _listening(
-    request: Request, username: str, statistics: dict[str, Any], day: dt.date
-) -> dict[str, Any] | None:
-    """The 30 days of history up to the snapshot (or its last play): heatmap, days, gaps."""
-    last = _last_listening_day(statistics, day)
-    if last is None:
-        return None
-    user_id, zone = await user_and_zone(request, username)
+def _when(username: str, last: dt.date) -> dict[str, Any]:
+    """/stats's heatmap, days and gaps for the 30 local days to `last` (not its top lists
+    or discoveries, which the page does not show)."""
+    user_id, timezone = user_timezone(username)
+    zone = zone_named(timezone)
     span = StatsRange(user_id, zone, last - dt.timedelta(days=DEFAULT_DAYS - 1), last)
-    figures = await database_of(request).run(_when, span)
-    per_day = figures["days"]
+    hours, per_day = when(span)
     return {
-        **figures,
+        "heatmap": hours,
+        "days": per_day,
+        "gaps": gaps(span),
         "from": span.first_day.isoformat(),
         "to": last.isoformat(),
         "timezone": zone.key,
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class _Reads:
+    """What the page reads beyond the stored documents."""
+
+    tracks: dict[str, dict[str, Any]]
+    changes: dict[str, Any] | None
+    listening: dict[str, Any] | None
+
+
+def _reads(username: str, day: dt.date, member_ids: list[str], last: dt.date | None) -> _Reads:
+    """The cluster members' tracks, the changes since the snapshot before `day` (None for
+    the first one) and the listening up to `last`: one trip to the database's thread."""
+    try:
+        _, payload = find_changes(username, None, day)
+    except changes.NoEarlierSnapshot:
+        payload = None
+    listening = _when(username, last) if last is not None else None
+    return _Reads(changes.track_items(member_ids), payload, listening)
+
+
+def _listening_view(figures: dict[str, Any] | None) -> dict[str, Any] | None:
+    if figures is None:
+        return None
+    per_day = figures["days"]
+    return {
+        **figures,
         "plays": sum(entry["plays"] for entry in per_day),
         "minutes": sum(entry["minutes"] for entry in per_day),
         "heatmap_chart": charts.heatmap(
@@ -192,17 +205,21 @@ async def _snapshot_context(
         raise _no_snapshot_on(exc) from None
     day = dt.date.fromisoformat(recommended["date"])
     statistics = await snapshot_document(request, username, day, documents.STATISTICS)
+    clustered = await snapshot_document(request, username, day, documents.CLUSTERS)
+    member_ids = [t for cluster in clustered["clusters"] for t in cluster["track_ids"]]
+    last = _last_listening_day(statistics, day)
+    found = await database_of(request).run(_reads, username, day, member_ids, last)
     return {
         "date": day.isoformat(),
         "recommended": recommended,
         "top_lists": await _top_lists(request, username, day),
-        "clusters": await _cluster_section(request, username, day),
-        "changes": await _changes(request, username, day),
+        "clusters": _clusters(clustered["clusters"], found.tracks, clustered["note"]),
+        "changes": _changes_view(found.changes),
         "sources": _source_mix(recommended),
         "change_kinds": KINDS,
         "statistics": statistics,
         "taste": _taste(statistics),
-        "listening": await _listening(request, username, statistics, day),
+        "listening": _listening_view(found.listening),
         "recap_years": recap_years(statistics),
     }
 
