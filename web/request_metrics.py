@@ -8,6 +8,7 @@ random URLs cannot add series.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,6 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import metrics
 
 UNMATCHED = "unmatched"
+# nginx's "client closed request": a request cancelled before its answer began.
+CANCELLED = 499
 
 
 def route_template(scope: Scope) -> str:
@@ -35,7 +38,7 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500  # an exception before any answer becomes the server's 500
+        status: int | None = None
 
         async def send_counting(message: Message) -> None:
             nonlocal status
@@ -43,12 +46,19 @@ class RequestMetrics:
                 status = int(message["status"])
             await send(message)
 
+        # An exception before any answer becomes the server's 500; a cancellation before any
+        # answer (the client left, the server stops) is not the service failing.
+        unanswered = 500
         try:
             await self.app(scope, receive, send_counting)
+        except asyncio.CancelledError:
+            unanswered = CANCELLED
+            raise
         finally:
             method = scope["method"] if scope["method"] in _METHODS else "other"
             route = route_template(scope)
-            metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            code = str(status if status is not None else unanswered)
+            metrics.HTTP_REQUESTS.labels(method, route, code).inc()
             metrics.HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
 
 
