@@ -189,18 +189,38 @@ def charts_drawn(tab: Tab, name: str) -> list[dict[str, object]]:
     return found
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the test, so a tab can tell whether its test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+def _close(tabs: list[Tab], request: pytest.FixtureRequest) -> None:
+    """Close the tabs, after a screenshot of each if the test failed (what it last saw)."""
+    report = getattr(request.node, "report_call", None)
+    for number, each in enumerate(tabs):
+        if report is not None and report.failed and not each.page.is_closed():
+            each.screenshot(f"FAILED-{request.node.name}-{number}")
+        each.context.close()
+    errors = [error for each in tabs for error in each.errors]
+    assert not errors, "script errors on the pages: " + "; ".join(errors)
+
+
 @pytest.fixture
-def tab(browser: Browser, screenshots: Path) -> Iterator[Tab]:
+def tab(browser: Browser, screenshots: Path, request: pytest.FixtureRequest) -> Iterator[Tab]:
     """A fresh tab (nobody signed in); a script error on any page it opened fails the test."""
     opened = Tab(browser, screenshots)
     yield opened
-    opened.context.close()
-    assert not opened.errors, "script errors on the pages: " + "; ".join(opened.errors)
+    _close([opened], request)
 
 
 @pytest.fixture
-def open_tab(browser: Browser, screenshots: Path) -> Iterator[Callable[..., Tab]]:
-    """Factory of more tabs (`phone=True`, `javascript=False`), with the check of `tab`."""
+def open_tab(
+    browser: Browser, screenshots: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Tab]]:
+    """Factory of more tabs (`phone=True`, `javascript=False`), with the checks of `tab`."""
     opened: list[Tab] = []
 
     def start(**kind: bool) -> Tab:
@@ -208,10 +228,7 @@ def open_tab(browser: Browser, screenshots: Path) -> Iterator[Callable[..., Tab]
         return opened[-1]
 
     yield start
-    errors = [error for each in opened for error in each.errors]
-    for each in opened:
-        each.context.close()
-    assert not errors, "script errors on the pages: " + "; ".join(errors)
+    _close(opened, request)
 
 
 # -- the service -------------------------------------------------------------------------
