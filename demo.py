@@ -251,4 +251,11 @@ def run(
         base = f"http://{options.host}:{options.port}"
         print(_demo_banner(base, usernames, options.mode, world), flush=True)
         install_log_redaction()
-        uvicorn.run(build_app(demo), host=options.host, port=options.port, log_level="warning")
+        # uvicorn's loggers go through the service's handler, so LOG_FORMAT=json holds here too.
+        uvicorn.run(
+            build_app(demo),
+            host=options.host,
+            port=options.port,
+            log_level="warning",
+            log_config=None,
+        )
