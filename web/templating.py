@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from web import assets
-from web.access import signed_in_username
+from web.access import is_admin_session, signed_in_username
 from web.problems import Problem
 from web.sessions import csrf_field
 
@@ -88,8 +88,9 @@ def render_page(
 ) -> HTMLResponse:
     """The template rendered with `context`, plus the request and who is signed in."""
     viewer = signed_in_username(request)
+    admin = is_admin_session(request)
     body = ENVIRONMENT.get_template(template).render(
-        {"request": request, "viewer": viewer, **context}
+        {"request": request, "viewer": viewer, "admin": admin, **context}
     )
     return HTMLResponse(body, status_code=status, headers=page_headers(headers))
 

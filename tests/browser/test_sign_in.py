@@ -6,7 +6,6 @@ import json
 import re
 from collections.abc import Callable
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import (
@@ -153,11 +152,6 @@ def test_the_admin_signs_in_with_the_token_and_sees_everyones_pages(
         charts_drawn(tab, f"admin-sees-{member.username}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="web/templates/base.html offers Sign out only to a signed-in user (viewer): an "
-    "admin session's header shows 'Sign in with Spotify' and no way out",
-)
 def test_the_admin_can_sign_out_from_a_page(
     tab: Tab, service: Service, members: list[Member]
 ) -> None:
