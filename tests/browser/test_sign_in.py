@@ -157,5 +157,5 @@ def test_the_admin_can_sign_out_from_a_page(
 ) -> None:
     _admin_sign_in(tab, service, ADMIN_TOKEN)
     tab.page.goto(f"{service.base_url}/u/{members[0].username}")
-    tab.page.get_by_role("button", name="Sign out").click(timeout=2_000)
+    tab.page.get_by_role("button", name="Sign out").click()
     assert _status(tab, f"{service.base_url}/u/{members[0].username}") == 401
