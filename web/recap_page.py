@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from typing import Any
 
 from starlette.requests import Request
@@ -40,6 +42,11 @@ def _top_charts(recap: dict[str, Any]) -> list[dict[str, Any]]:
     return shown
 
 
+def _this_year(zone: str) -> int:
+    # A recap of a year that has not begun would be empty by definition: no link to it.
+    return dt.datetime.now(zoneinfo.ZoneInfo(zone)).year
+
+
 @page
 @operation(
     "A person's yearly recap as a page: minutes, top fives, top month and day, discoveries",
@@ -59,6 +66,7 @@ async def recap_page(request: Request, username: str, year: int) -> Response:
         "year": year,
         "recap": recap,
         "played": played,
+        "next_year": year + 1 if year < _this_year(recap["timezone"]) else None,
         "top_charts": _top_charts(recap),
     }
     return render_page(request, "recap.html", context)

@@ -208,6 +208,17 @@ async def test_the_recap_page_charts_the_year(pages: httpx.AsyncClient, settings
     empty = await pages.get("/u/ann/recap/2019", headers=_as(settings, "ann"))
     assert empty.status_code == 200
     assert "No plays stored for 2019" in empty.text
+    assert 'href="/u/ann/recap/2020"' in empty.text
+
+
+async def test_the_recap_page_offers_no_year_that_has_not_begun(
+    pages: httpx.AsyncClient, settings: Settings
+) -> None:
+    this_year = dt.datetime.now(dt.UTC).year
+    response = await pages.get(f"/u/ann/recap/{this_year}", headers=_as(settings, "ann"))
+    assert response.status_code == 200
+    assert f'href="/u/ann/recap/{this_year - 1}"' in response.text
+    assert f'href="/u/ann/recap/{this_year + 1}"' not in response.text
     bad = await pages.get("/u/ann/recap/twenty", headers=_as(settings, "ann"))
     assert bad.status_code == 400
     assert bad.headers["content-type"].startswith("text/html")
