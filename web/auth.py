@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from starlette.requests import Request
@@ -355,14 +355,17 @@ def _params(*names: str) -> Iterable[Param]:
     )
 
 
-def _outcome_page(username: str, created: bool) -> Response:
-    verb = "connected" if created else "reconnected"
+def _outcome(username: str, created: bool) -> Response:
+    """A returning person goes straight to their page; a newcomer learns what happens next."""
+    own_page = f"/u/{quote(username, safe='')}"
+    if not created:
+        return RedirectResponse(own_page, status_code=303)
     return render(
         "Spotify connected",
-        f"<p>Your Spotify account is {verb} as user <strong>{text(username)}</strong>, "
+        f"<p>Your Spotify account is connected as user <strong>{text(username)}</strong>, "
         "and you are signed in.</p>",
         paragraph("Snapshots are taken nightly."),
-        link("/", "Go to your page"),
+        link(own_page, "Go to your page"),
     )
 
 
@@ -370,7 +373,8 @@ def _outcome_page(username: str, created: bool) -> Response:
     "OAuth callback: check the state, exchange the code, store the user",
     *_params("code", "state", "error"),
     responses={
-        200: "The account is connected (HTML page).",
+        200: "A new account is connected (HTML page).",
+        303: "A returning person is signed in: on to their page.",
         400: "Bad, expired or replayed state, or Spotify refused the code (HTML page).",
         403: "The user declined, or Spotify refused this account (HTML page).",
         409: "The chosen username belongs to someone else (HTML page).",
@@ -414,7 +418,7 @@ async def _handle_callback(
     logger.info(
         "user %s %s through OAuth", final_name, "registered" if created else "re-authorised"
     )
-    return _outcome_page(final_name, created)
+    return _outcome(final_name, created)
 
 
 @operation(

@@ -168,6 +168,7 @@ async def test_a_full_login_stores_the_user_with_an_encrypted_token(
     page = await browser.get("/auth/callback", params={"code": CODE, "state": state})
     assert page.status_code == 200, page.text
     assert "ann-smith" in page.text
+    assert 'href="/u/ann-smith"' in page.text
     assert page.headers["referrer-policy"] == "no-referrer"
     assert _users(database) == [("ann-smith", "acct-ann", REFRESH)]
     raw = database.run_sync(lambda: str(User.get().refresh_token_encrypted))
@@ -200,8 +201,9 @@ async def test_logging_in_again_reactivates_the_same_user(
     database.run_sync(lambda: User.update(status=User.REAUTH_REQUIRED).execute())
     state = await _state(browser, "ann")
     page = await browser.get("/auth/callback", params={"code": CODE, "state": state})
-    assert page.status_code == 200
-    assert "reconnected" in page.text
+    # A returning person goes straight to their page, signed in.
+    assert page.status_code == 303
+    assert page.headers["location"] == "/u/ann"
     assert _users(database) == [("ann", "acct-ann", REFRESH)]
     assert database.run_sync(lambda: User.get().status) == User.ACTIVE
 
