@@ -6,22 +6,15 @@ line, nor any page holds a token, code, state, key or secret that was used.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import re
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import uvicorn
-from starlette.types import ASGIApp
 
 from application import build_app
 from cli import main
@@ -33,41 +26,12 @@ from logs import JsonFormatter, TextFormatter, install_log_redaction
 from settings import Settings
 from spotify_emulator import EmulatorServer, World
 from tests.conftest import SETTING_NAMES
+from tests.threaded_server import bound_socket, serving
 
 pytestmark = pytest.mark.slow
 
 ADMIN_TOKEN = "admin-token-3f9c1e"
 API_KEY = "api-key-7d2a90"
-
-
-@contextlib.contextmanager
-def _bound_socket() -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    try:
-        yield sock
-    finally:
-        sock.close()
-
-
-@contextlib.contextmanager
-def _serving(app: ASGIApp, sock: socket.socket) -> Iterator[None]:
-    # No log_config: uvicorn's loggers then propagate to pytest's capture.
-    config = uvicorn.Config(app, log_config=None, log_level="info", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive(), "the API did not start"
-        assert time.monotonic() < deadline, "the API did not start in time"
-        time.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 def _configure(
@@ -148,7 +112,7 @@ async def test_onboarding_over_http_leaves_no_secret_in_the_database_logs_or_pag
     world = World.generate(seed=7, users=3)
     install_log_redaction()
 
-    with EmulatorServer(world, mode="development") as emulator, _bound_socket() as sock:
+    with EmulatorServer(world, mode="development") as emulator, bound_socket() as sock:
         port = sock.getsockname()[1]
         settings = _configure(monkeypatch, emulator, db_url, key, port)
         base = f"http://127.0.0.1:{port}"
@@ -157,7 +121,7 @@ async def test_onboarding_over_http_leaves_no_secret_in_the_database_logs_or_pag
             monkeypatch.setattr(logging.getLogger(name), "propagate", True)
             monkeypatch.setattr(logging.getLogger(name), "handlers", [])
         emulator.consent_user = world.users[0].id
-        with _serving(build_app(settings), sock):
+        with serving(build_app(settings), sock):
             async with httpx.AsyncClient(timeout=10) as browser:
                 flow = await _sign_up(browser, base, "")
                 emulator.deny_consent = True

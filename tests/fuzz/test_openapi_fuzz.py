@@ -9,12 +9,8 @@ beside the endpoint's own tests.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +18,6 @@ import hypothesis
 import hypothesis.errors
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase
 from schemathesis import GenerationMode
 from schemathesis.core.failures import FailureGroup
@@ -36,6 +31,7 @@ from db.users import save_user_token
 from settings import Settings
 from spotify_emulator import EmulatorServer, World
 from tests.factories import make_snapshot, make_track
+from tests.threaded_server import bound_socket, serving
 
 pytestmark = pytest.mark.slow
 
@@ -64,31 +60,6 @@ READS_OF_ALICE = {
 class Served:
     base: str
     schema: Any
-
-
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@contextlib.contextmanager
-def _serving(settings: Settings, sock: socket.socket) -> Iterator[None]:
-    config = uvicorn.Config(build_app(settings), log_config=None, log_level="warning", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive(), "the API did not start"
-        assert time.monotonic() < deadline, "the API did not start in time"
-        time.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 def _fill(database: Database, key: str) -> None:
@@ -121,7 +92,7 @@ def served(database: Database, settings: Settings) -> Iterator[Served]:
     _fill(database, key)
     with (
         EmulatorServer(WORLD, "development") as emulator,
-        contextlib.closing(_free_socket()) as sock,
+        bound_socket() as sock,
     ):
         configured = dataclasses.replace(
             settings,
@@ -135,7 +106,7 @@ def served(database: Database, settings: Settings) -> Iterator[Served]:
             admin_token=Secret(ADMIN_TOKEN),
         )
         base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        with _serving(configured, sock):
+        with serving(build_app(configured), sock, log_level="warning"):
             yield Served(base, schemathesis.openapi.from_url(f"{base}/openapi.json"))
 
 
