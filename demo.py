@@ -57,6 +57,15 @@ class DemoClock:
         self.behind = 0.0
 
 
+def demo_world(clock: DemoClock) -> World:
+    """The emulated world as it stands at the demo's first snapshot.
+
+    The imported export ends at the world's now; anchored at the first snapshot, the
+    history runs up to the snapshots instead of stopping months before them.
+    """
+    return World.generate(seed=WORLD_SEED, now=dt.datetime.fromtimestamp(clock(), dt.UTC))
+
+
 class PortInUse(Exception):
     """The demo cannot listen where it was asked to."""
 
@@ -240,9 +249,9 @@ def run(
 
     _ensure_port_free(options.host, options.port)
     data_dir = _data_dir(options)
-    world = World.generate(seed=WORLD_SEED)
-    write_features_csv(world, data_dir / "tracks.csv")
     clock = DemoClock(behind=EARLIER_DAYS * 86_400)
+    world = demo_world(clock)
+    write_features_csv(world, data_dir / "tracks.csv")
     with EmulatorServer(world, mode=options.mode, clock=clock, drift=True) as server:
         # The consent page asks who signs in: each listener is one click (the last signs up).
         server.pick_user = True

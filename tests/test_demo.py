@@ -22,7 +22,6 @@ import demo
 from cli import main
 from jobs.service import RunSummary
 from settings import Settings
-from spotify_emulator import World
 from tests.conftest import with_lifespan_state
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,8 +71,12 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
     summaries: list[RunSummary] = []
     answers: list[httpx.Response] = []
     clicks: list[tuple[httpx.Response, httpx.Response]] = []
-    world = World.generate(seed=demo.WORLD_SEED)
+    world = demo.demo_world(demo.DemoClock(behind=demo.EARLIER_DAYS * 86_400))
     importer = world.users[0].display_name.lower()
+    # The month before the first snapshot's recent plays begin: only the export covers it.
+    first_snapshot = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=demo.EARLIER_DAYS)
+    before_snapshots = first_snapshot - dt.timedelta(days=2)
+    month_before = before_snapshots - dt.timedelta(days=29)
 
     def serve(app: Starlette, **kwargs: Any) -> None:
         # Instead of listening: ask the app what a user would ask, then "Ctrl-C".
@@ -82,6 +85,7 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
         paths = [f"/users/{first}/snapshots", f"/user-recommendations/{first}", "/auth/login"]
         paths += demo.stats_paths(importer, world.now.date())
         paths += [f"/users/{first}/changes"]
+        paths += [f"/users/{importer}/stats?from={month_before}&to={before_snapshots}"]
         paths += [f"/u/{importer}", f"/u/{sorted(summaries[0].ok)[-1]}"]
         answers.extend(asyncio.run(_ask(app, paths)))
         clicks.append(_one_click(app.state.settings, world.users[1].display_name))
@@ -99,7 +103,7 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
         assert sorted(summary.ok) == emulated
     assert (tmp_path / "demo.db").exists()
     assert (tmp_path / "tracks.csv").exists()
-    snapshots, recommendations, login, stats, recap, changes, page, closed = answers
+    snapshots, recommendations, login, stats, recap, changes, gap, page, closed = answers
     # The first listener's page is public, with its charts; another's asks to sign in.
     assert page.status_code == 200, page.text
     for chart in ("clusters", "sources", "taste-shift", "heatmap", "days", "taste"):
@@ -110,6 +114,8 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
     assert stats.json()["music"]["plays"] > 100
     assert stats.json()["top"]["artists"]["by_plays"]
     assert recap.json()["minutes"]["music"] > 1000
+    # The imported history runs up to the snapshots: no months without a play between them.
+    assert gap.json()["music"]["plays"] > 100, gap.text
     assert snapshots.status_code == 200, snapshots.text
     earlier, today = sorted(dt.date.fromisoformat(s["date"]) for s in snapshots.json()["snapshots"])
     assert today - earlier == dt.timedelta(days=demo.EARLIER_DAYS)

@@ -333,9 +333,9 @@ def demo_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """The demo as a newcomer meets it: its emulator (clock a week back, then today, tastes
     drifting), its settings and its data (`demo.load`), on this half's one database."""
     folder = tmp_path_factory.mktemp("demo")
-    world = World.generate(seed=demo.WORLD_SEED)
-    write_features_csv(world, folder / "tracks.csv")
     clock = demo.DemoClock(behind=demo.EARLIER_DAYS * 86_400)
+    world = demo.demo_world(clock)
+    write_features_csv(world, folder / "tracks.csv")
     with (
         _one_database(folder) as url,
         EmulatorServer(world, clock=clock, drift=True) as emulator,
