@@ -7,7 +7,9 @@ a short cache lifetime and an ETag of the figures read, so a client may ask agai
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -17,8 +19,16 @@ from db.listening_stats import StatsRange, listening_statistics
 from db.local_time import zone_named
 from db.recap import year_range, yearly_recap
 from db.users import UnknownUser, user_timezone
+from spotify_models import PLAUSIBLE_AHEAD, PLAUSIBLE_SINCE
 from web.caching import NOT_MODIFIED, json_with_etag, shared_scope
-from web.params import USERNAME, Param, bounded_int, one_of, operation, parse_date
+from web.params import (
+    USERNAME,
+    Param,
+    bounded_int,
+    one_of,
+    operation,
+    parse_range_day,
+)
 from web.problems import bad_parameter, not_found
 from web.snapshots import database_of
 
@@ -27,20 +37,23 @@ MAX_DAYS = 25 * 366
 EARLIEST = dt.date(1970, 1, 1)
 LATEST = dt.date(2999, 12, 31)
 LIVE_MAX_AGE = 60
+clock: Callable[[], dt.datetime] = functools.partial(dt.datetime.now, dt.UTC)
 
 FIRST_DAY = Param(
     "from",
     "query",
-    "First local day, YYYY-MM-DD; 29 days before `to` when omitted (30 days in all).",
-    parse_date,
+    "First local day, YYYY-MM-DD; 29 days before `to` when omitted (30 days in all). Any "
+    "real date: a range reaching before Spotify's first day (2006-01-01 UTC) begins then.",
+    parse_range_day,
     {"type": "string", "format": "date"},
     argument="first_day",
 )
 LAST_DAY = Param(
     "to",
     "query",
-    "Last local day, YYYY-MM-DD, included; today in the time zone when omitted.",
-    parse_date,
+    "Last local day, YYYY-MM-DD, included; today in the time zone when omitted. Any real "
+    "date: a range reaching past tomorrow (the last day a play can end on) ends then.",
+    parse_range_day,
     {"type": "string", "format": "date"},
     argument="last_day",
 )
@@ -71,24 +84,44 @@ YEAR = Param(
 LIVE_RESPONSES = {
     200: "The figures.",
     304: NOT_MODIFIED,
-    400: "A parameter is malformed, or the range is empty, reversed or too long.",
+    400: "A parameter is malformed, or the range is reversed or too long.",
     401: "An API key is required and was missing or wrong.",
     404: "Unknown user.",
 }
 
 
 def _today(zone: zoneinfo.ZoneInfo) -> dt.date:
-    return dt.datetime.now(zone).date()
+    return clock().astimezone(zone).date()
 
 
-def _check_range(first: dt.date, last: dt.date) -> None:
-    for name, day in (("from", first), ("to", last)):
-        if not EARLIEST <= day <= LATEST:
-            raise bad_parameter(name, f"must lie between {EARLIEST} and {LATEST}, not {day}")
-    if first > last:
-        raise bad_parameter("from", f"{first} is after to ({last})")
+def playable_days(zone: zoneinfo.ZoneInfo) -> tuple[dt.date, dt.date]:
+    """The first and last local days a stored play can end on (spotify_models' contract)."""
+    return (
+        PLAUSIBLE_SINCE.astimezone(zone).date(),
+        (clock() + PLAUSIBLE_AHEAD).astimezone(zone).date(),
+    )
+
+
+def counted_range(
+    first_day: dt.date | None, last_day: dt.date | None, zone: zoneinfo.ZoneInfo
+) -> tuple[dt.date, dt.date]:
+    """The days /stats counts: the range asked for, defaults filled in, cut to the days a play
+    can be on (a range wholly outside them is counted as asked: it is empty either way).
+
+    The span limit applies to what is counted, so `from=0001-01-01` means the whole history.
+    """
+    if first_day and last_day and first_day > last_day:
+        raise bad_parameter("from", f"{first_day} is after to ({last_day})")
+    low, high = playable_days(zone)
+    last = last_day or max(_today(zone), first_day or low)
+    if first_day is None:
+        last = min(last, high)  # the 30 days up to `to=9999-12-31` are the last 30 playable
+    first = first_day or last - dt.timedelta(days=DEFAULT_DAYS - 1)
+    if first <= high and last >= low:
+        first, last = max(first, low), min(last, high)
     if (last - first).days + 1 > MAX_DAYS:
         raise bad_parameter("to", f"the range may span at most {MAX_DAYS} days")
+    return first, last
 
 
 async def user_and_zone(request: Request, username: str) -> tuple[int, zoneinfo.ZoneInfo]:
@@ -140,9 +173,7 @@ async def statistics_over(
     """GET /users/{u}/stats's body (pages show it too); raises a Problem on a bad range."""
     user_id, own_zone = await user_and_zone(request, username)
     zone = zone or own_zone
-    last = last_day or max(_today(zone), first_day or EARLIEST)
-    first = first_day or last - dt.timedelta(days=DEFAULT_DAYS - 1)
-    _check_range(first, last)
+    first, last = counted_range(first_day, last_day, zone)
     span = StatsRange(user_id, zone, first, last, include_short)
     figures = await database_of(request).run(listening_statistics, span)
     return {
