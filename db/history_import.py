@@ -256,3 +256,13 @@ def store_exported_plays(
                 _insert(model, batch)
                 progress(len(batch))
     return Stored(imported=len(new), already_present=len(plays) - len(new))
+
+
+def analyze_plays() -> None:
+    """Fresh planner statistics for the play tables, after a bulk import on PostgreSQL.
+
+    Until autovacuum's ANALYZE (a minute or more after the import) the planner takes the
+    grown tables for their old size: the recap's discoveries took 2.8 s instead of 23 ms.
+    """
+    for model in (Play, EpisodePlay):
+        model._meta.database.execute_sql(f'ANALYZE "{model._meta.table_name}"')

@@ -17,11 +17,14 @@ from typing import Any
 from tqdm import tqdm
 
 from db.database import Database
-from db.history_import import store_exported_plays
+from db.history_import import analyze_plays, store_exported_plays
 from db.queries import user_id_of
 from streaming_history import ExportedPlay, MalformedExport, Skipped, export_files, parse_file
 
 DUPLICATE = "a duplicate of an earlier row of the export"
+# Plays an import adds before PostgreSQL's planner statistics are refreshed at its end.
+# Smaller imports hardly move them; the ANALYZE samples a bounded number of rows either way.
+ANALYZE_AFTER_PLAYS = 1000
 
 
 @dataclasses.dataclass
@@ -88,4 +91,12 @@ def import_history(
             report.files += 1
             report.imported += stored.imported
             report.already_present += stored.already_present
+    _refresh_statistics(database, report)
     return report
+
+
+def _refresh_statistics(database: Database, report: ImportReport) -> None:
+    """ANALYZE after a large import on PostgreSQL. SQLite plans by fixed rules until ANALYZE
+    first runs (the service never runs it), so no import makes its plans stale."""
+    if database.is_postgres and report.imported >= ANALYZE_AFTER_PLAYS:
+        database.run_sync(analyze_plays)
