@@ -1,5 +1,6 @@
 """The emulator's world as an evaluation corpus: every track styled by its artist's
-archetype, each user's extended streaming history as dated plays, and their true styles."""
+archetype, each user's extended streaming history as dated plays, their saved tracks dated
+by when they were saved, and their true styles."""
 
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ def _history(world: World, user: EmulatedUser, entries: int) -> History:
         for row in export.audio
         if row.get("spotify_track_uri") and (row.get("ms_played") or 0) >= SKIP_MS
     ]
+    # A real user's data has their library too (/me/tracks, with added_at), and the evaluation
+    # over this instance's database reads saves as events: a track saved before the cut is
+    # known to the user, so neither a pick nor a hidden track, for every method alike.
+    events += [(track_id, user.saved_at[track_id]) for track_id in user.saved]
     return History(user.id, events, frozenset(user.archetypes))
 
 
