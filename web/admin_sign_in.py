@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from web.access import admin_fingerprint, is_admin_token
-from web.pages import paragraph, render
+from web.pages import paragraph, render, too_many
 from web.params import operation
-from web.rate_limit import SlidingWindow
+from web.rate_limit import rate_limited
 from web.sessions import csrf_field, require_csrf, sign_in_admin
 
 TRIES_PER_CLIENT = 10
@@ -62,22 +62,6 @@ async def admin_sign_in_page(request: Request) -> Response:
     return _form(request, None, 200)
 
 
-def _tries(request: Request) -> SlidingWindow:
-    limiter: SlidingWindow | None = getattr(request.app.state, "admin_sign_ins", None)
-    if limiter is None:
-        limiter = request.app.state.admin_sign_ins = SlidingWindow(TRIES_WINDOW_SECONDS)
-    return limiter
-
-
-def _too_many(retry_after: int) -> Response:
-    return render(
-        "Too many tries",
-        paragraph("Too many admin sign-ins were tried from here; try again in a minute."),
-        status=429,
-        headers={"Retry-After": str(retry_after)},
-    )
-
-
 @operation(
     "Sign in as the admin: the form's token must be ADMIN_TOKEN",
     responses={
@@ -94,9 +78,15 @@ async def admin_sign_in(request: Request) -> Response:
     fingerprint = admin_fingerprint(request)
     if fingerprint is None:
         return _no_sessions()
-    client, now = (request.client.host if request.client else "unknown"), clock()
-    if not _tries(request).allow(client, now, TRIES_PER_CLIENT):
-        return _too_many(_tries(request).retry_after(client, now))
+    wait = rate_limited(
+        request, "admin_sign_ins", window=TRIES_WINDOW_SECONDS, limit=TRIES_PER_CLIENT, now=clock()
+    )
+    if wait:
+        return too_many(
+            "Too many tries",
+            "Too many admin sign-ins were tried from here; try again in a minute.",
+            wait,
+        )
     form = await require_csrf(request)
     if not is_admin_token(request, str(form.get(FORM_FIELD) or "")):
         return _form(request, "That is not the admin token.", 401)

@@ -33,9 +33,9 @@ from spotify_client import (
     SpotifyClient,
     SpotifyError,
 )
-from web.pages import link, paragraph, render, text
+from web.pages import link, paragraph, render, text, too_many
 from web.params import Param, operation
-from web.rate_limit import SlidingWindow
+from web.rate_limit import rate_limited
 from web.sessions import require_csrf, sign_in, sign_out
 
 logger = logging.getLogger(__name__)
@@ -221,20 +221,9 @@ async def _issue_state(request: Request, onboarding: _Onboarding, username: str 
     return response
 
 
-def _starts(request: Request) -> SlidingWindow:
-    limiter: SlidingWindow | None = getattr(request.app.state, "login_starts", None)
-    if limiter is None:
-        limiter = request.app.state.login_starts = SlidingWindow(LOGIN_WINDOW_SECONDS)
-    return limiter
-
-
 def _too_many(retry_after: int) -> Response:
-    return render(
-        "Too many logins",
-        paragraph("Too many logins were started from here or at once; try again in a minute."),
-        status=429,
-        headers={"Retry-After": str(retry_after)},
-    )
+    sentence = "Too many logins were started from here or at once; try again in a minute."
+    return too_many("Too many logins", sentence, retry_after)
 
 
 @operation(
@@ -252,10 +241,15 @@ async def start_login(request: Request) -> Response:
     onboarding = _onboarding(request)
     if onboarding is None:
         return _not_configured()
-    client = request.client.host if request.client else "unknown"
-    now = clock()
-    if not _starts(request).allow(client, now, LOGIN_STARTS_PER_CLIENT):
-        return _too_many(_starts(request).retry_after(client, now))
+    wait = rate_limited(
+        request,
+        "login_starts",
+        window=LOGIN_WINDOW_SECONDS,
+        limit=LOGIN_STARTS_PER_CLIENT,
+        now=clock(),
+    )
+    if wait:
+        return _too_many(wait)
     form = await request.form()
     username = str(form.get("username") or "").strip()
     if not _form_token_ok(request, str(form.get("form_token") or "")):

@@ -56,3 +56,9 @@ def render(
     )
     all_headers = {**security_headers(form_targets), **(headers or {})}
     return HTMLResponse(document, status_code=status, headers=all_headers)
+
+
+def too_many(title: str, sentence: str, retry_after: int) -> HTMLResponse:
+    """The 429 page a rate-limited person sees, with when to try again."""
+    headers = {"Retry-After": str(retry_after)}
+    return render(title, paragraph(sentence), status=429, headers=headers)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from starlette.requests import Request
+
 
 class SlidingWindow:
     """At most `limit` hits per client in any `window` seconds; idle clients are forgotten."""
@@ -37,3 +39,22 @@ class SlidingWindow:
         recent = sorted(self._hits.items(), key=lambda item: item[1][-1] if item[1] else 0.0)
         keep = [item for item in recent if item[1] and item[1][-1] > now - self.window]
         self._hits = dict(keep[-self.max_clients // 2 :])
+
+
+def _app_window(request: Request, name: str, window: float) -> SlidingWindow:
+    """The app's limiter called `name`, made on first use: each app (each test's) has its own."""
+    limiter: SlidingWindow | None = getattr(request.app.state, name, None)
+    if limiter is None:
+        limiter = SlidingWindow(window)
+        setattr(request.app.state, name, limiter)
+    return limiter
+
+
+def rate_limited(request: Request, name: str, *, window: float, limit: int, now: float) -> int:
+    """Count a hit from the request's client on the app's limiter `name`: 0 when allowed,
+    else the whole seconds until it may try again (nothing counted)."""
+    limiter = _app_window(request, name, window)
+    client = request.client.host if request.client else "unknown"
+    if limiter.allow(client, now, limit):
+        return 0
+    return limiter.retry_after(client, now)

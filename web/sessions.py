@@ -106,25 +106,24 @@ def _has_sessions(request: Request) -> bool:
     return "session" in request.scope
 
 
-def sign_in(request: Request, username: str) -> None:
-    """Start `username`'s session; whatever the cookie held before is dropped."""
+def _fresh_session(request: Request, key: str, who: str) -> None:
+    """A new session for `who` under `key`; nothing planted in the cookie before survives it."""
     if not _has_sessions(request):
         return
-    # A fresh session on every sign-in: nothing planted in the cookie before survives it.
     request.session.clear()
-    request.session[SESSION_USER] = username
+    request.session[key] = who
     request.session[STARTED] = time.time()
     request.session[CSRF_KEY] = secrets.token_urlsafe(32)
+
+
+def sign_in(request: Request, username: str) -> None:
+    """Start `username`'s session; whatever the cookie held before is dropped."""
+    _fresh_session(request, SESSION_USER, username)
 
 
 def sign_in_admin(request: Request, fingerprint: str) -> None:
     """Start an admin session (see `web.access.admin_fingerprint`); what was there is dropped."""
-    if not _has_sessions(request):
-        return
-    request.session.clear()
-    request.session[SESSION_ADMIN] = fingerprint
-    request.session[STARTED] = time.time()
-    request.session[CSRF_KEY] = secrets.token_urlsafe(32)
+    _fresh_session(request, SESSION_ADMIN, fingerprint)
 
 
 async def sign_out(request: Request) -> None:
