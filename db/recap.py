@@ -1,4 +1,13 @@
-"""The yearly recap: a year of stored history summed up, and the taste its snapshots found."""
+"""The yearly recap: a year of stored history summed up, and the taste its snapshots found.
+
+A past year's recap is computed on every request, not kept: it changes after more than an
+import. A snapshot links the export's artist and album names to catalogue ids
+(`db.names.link_names`), and so does an artist-profile job (`db.artists.link_searched_names`),
+and which names are linked decides what the year's top artists, albums and discoveries count
+as one; `snapshot delete` changes the year's cluster labels. These are updates in other
+processes (the CLI, the scheduler), which no count or highest id of a table reveals, so a
+correct cache needs a change stamp written by each of those writers first.
+"""
 
 from __future__ import annotations
 
