@@ -4,14 +4,17 @@ The catalogue goes through `db.catalogue.upsert_tracks` and every snapshot throu
 `db.snapshots.write_snapshot` (which renders its documents), as a nightly run writes them.
 Generating 1,000 users x 30 dates takes a while on a shared machine, so the database is kept
 under a name that says its shape and reused; a run that was interrupted resumes per user.
+Several processes write at once: each spends much of a snapshot waiting for PostgreSQL.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import multiprocessing
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import peewee as pw
 import psycopg2
@@ -26,6 +29,11 @@ from spotify_models import TIME_RANGES, Album, ArtistRef, Track
 
 LAST_DATE = dt.date(2026, 11, 30)
 FEATURES = ("energy", "valence", "danceability", "acousticness")
+# Writers at once. A snapshot's write is ~40% waiting on PostgreSQL and ~60% Python (most of
+# it Peewee compiling ~45 statements), so three processes keep two cores busy.
+WRITERS = 3
+# Users per task handed to a writer: small enough for progress and an even finish.
+USERS_PER_TASK = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,22 +148,56 @@ def generate(
     shape: ApiShape,
     progress: Callable[[int, int], None] | None = None,
     url: str | None = None,
+    writers: int = WRITERS,
 ) -> str:
     """The shape's database (or `url`), filled or completed through the write path; its URL."""
     url = url or database_url(shape)
     database = Database(url, pool_size=2)
     try:
         database.run_sync(migrate, database.peewee)
-        track_ids = [track.id for track in _tracks(shape.tracks)]
         database.run_sync(upsert_tracks, _tracks(shape.tracks))
         missing = database.run_sync(_missing_users, shape)
-        for done, index in enumerate(missing, start=1):
-            database.run_sync(_write_user, index, shape, track_ids)
-            if progress:
-                progress(done, len(missing))
     finally:
         database.close()
+    tasks = [missing[i : i + USERS_PER_TASK] for i in range(0, len(missing), USERS_PER_TASK)]
+    if writers <= 1 or len(tasks) <= 1:
+        _open_writer(url)
+        try:
+            _report((_write_users(shape, task) for task in tasks), len(missing), progress)
+        finally:
+            _writer.pop().close()
+        return url
+    # Spawned, not forked: a child starts without the parent's pool and watchdog thread.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(writers, context, initializer=_open_writer, initargs=(url,)) as pool:
+        futures = [pool.submit(_write_users, shape, task) for task in tasks]
+        _report((future.result() for future in as_completed(futures)), len(missing), progress)
     return url
+
+
+def _report(
+    finished: Iterable[int], total: int, progress: Callable[[int, int], None] | None
+) -> None:
+    done = 0
+    for count in finished:
+        done += count
+        if progress:
+            progress(done, total)
+
+
+_writer: list[Database] = []
+
+
+def _open_writer(url: str) -> None:
+    """A writer's own database connection, for the life of its process."""
+    _writer.append(Database(url, pool_size=1))
+
+
+def _write_users(shape: ApiShape, indices: Sequence[int]) -> int:
+    track_ids = [track.id for track in _tracks(shape.tracks)]
+    for index in indices:
+        _writer[-1].run_sync(_write_user, index, shape, track_ids)
+    return len(indices)
 
 
 def _write_user(index: int, shape: ApiShape, track_ids: list[str]) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import gzip
 import hashlib
 from collections.abc import Callable, Iterable
@@ -51,7 +52,27 @@ class Document:
         return len(self.body) + len(self.gzip)
 
 
-def _recommendations(ref: SnapshotRef) -> dict[str, Any]:
+class SnapshotReads:
+    """What a snapshot's documents read from its rows, each read once and shared.
+
+    The recommendations and clusters documents both show the clusters, and the six top-items
+    documents come from two queries: rendering a snapshot's documents is part of writing it.
+    """
+
+    def __init__(self, ref: SnapshotRef) -> None:
+        self.ref = ref
+
+    @functools.cached_property
+    def clusters(self) -> list[dict[str, Any]]:
+        return queries.clusters(self.ref.id)
+
+    @functools.cache  # noqa: B019 - one instance per snapshot render, dropped with it
+    def top_items(self, item_type: str) -> dict[str, list[dict[str, Any]]]:
+        return queries.top_items(self.ref.id, item_type)
+
+
+def _recommendations(reads: SnapshotReads) -> dict[str, Any]:
+    ref = reads.ref
     picks = queries.recommendations(ref.id)
     return {
         "username": ref.username,
@@ -61,37 +82,42 @@ def _recommendations(ref: SnapshotRef) -> dict[str, Any]:
         "features_source": ref.features_source,
         **queries.recommendation_mix(picks),
         "recommendations": picks,
-        "clusters": queries.clusters(ref.id),
+        "clusters": reads.clusters,
     }
 
 
-def _clusters(ref: SnapshotRef) -> dict[str, Any]:
+def _clusters(reads: SnapshotReads) -> dict[str, Any]:
+    ref = reads.ref
     return {
         "username": ref.username,
         "date": ref.date.isoformat(),
         "features_source": ref.features_source,
         "note": ref.clusters_note,
-        "clusters": queries.clusters(ref.id),
+        "clusters": reads.clusters,
     }
 
 
-def _top_items(item_type: str, time_range: str) -> Callable[[SnapshotRef], dict[str, Any]]:
-    def render(ref: SnapshotRef) -> dict[str, Any]:
+def _top_items(item_type: str, time_range: str) -> Callable[[SnapshotReads], dict[str, Any]]:
+    def render(reads: SnapshotReads) -> dict[str, Any]:
         return {
-            "username": ref.username,
-            "date": ref.date.isoformat(),
+            "username": reads.ref.username,
+            "date": reads.ref.date.isoformat(),
             "type": item_type,
             "time_range": time_range,
-            "items": queries.top_items(ref.id, item_type, time_range),
+            "items": reads.top_items(item_type).get(time_range, []),
         }
 
     return render
 
 
-RENDERERS: dict[str, Callable[[SnapshotRef], dict[str, Any]]] = {
+def _statistics(reads: SnapshotReads) -> dict[str, Any]:
+    return history.snapshot_statistics(reads.ref)
+
+
+RENDERERS: dict[str, Callable[[SnapshotReads], dict[str, Any]]] = {
     RECOMMENDATIONS: _recommendations,
     CLUSTERS: _clusters,
-    STATISTICS: history.snapshot_statistics,
+    STATISTICS: _statistics,
     **{
         top_items_variant(item_type, time_range): _top_items(item_type, time_range)
         for item_type in ITEM_TYPES
@@ -107,9 +133,9 @@ def _etag(ref: SnapshotRef, body: bytes) -> str:
     return '"' + hashlib.sha256(stamp + body).hexdigest()[:32] + '"'
 
 
-def render(ref: SnapshotRef, variant: str) -> Document:
-    """One response of the snapshot, rendered from its stored rows."""
-    body = orjson.dumps(RENDERERS[variant](ref))
+def render(ref: SnapshotRef, variant: str, reads: SnapshotReads | None = None) -> Document:
+    """One response of the snapshot, rendered from its stored rows (`reads`, when shared)."""
+    body = orjson.dumps(RENDERERS[variant](reads or SnapshotReads(ref)))
     return Document(ref.date, _etag(ref, body), body, gzip.compress(body, 9, mtime=0))
 
 
@@ -137,6 +163,7 @@ def _ref_of(snapshot_id: int) -> tuple[SnapshotRef, int]:
 def render_snapshot(snapshot_id: int) -> None:
     """(Re)write every document of the snapshot; run inside the transaction that wrote it."""
     ref, user_id = _ref_of(snapshot_id)
+    reads = SnapshotReads(ref)
     rows = [
         {
             "snapshot": snapshot_id,
@@ -149,7 +176,7 @@ def render_snapshot(snapshot_id: int) -> None:
             "gzip": document.gzip,
         }
         for variant in RENDERERS
-        for document in (render(ref, variant),)
+        for document in (render(ref, variant, reads),)
     ]
     with SnapshotDocument._meta.database.atomic():
         SnapshotDocument.delete().where(SnapshotDocument.snapshot == snapshot_id).execute()

@@ -219,23 +219,21 @@ def clusters(snapshot_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def top_items(snapshot_id: int, item_type: str, time_range: str) -> list[dict[str, Any]]:
-    """Top tracks or artists of one time range, in Spotify's order."""
+def top_items(snapshot_id: int, item_type: str) -> dict[str, list[dict[str, Any]]]:
+    """Top tracks or artists of every time range, each in Spotify's order, in one query."""
     base = (
-        TopItem.select(TopItem.rank)
-        .where(
-            (TopItem.snapshot == snapshot_id)
-            & (TopItem.item_type == item_type)
-            & (TopItem.time_range == time_range)
-        )
-        .order_by(TopItem.rank)
+        TopItem.select(TopItem.time_range, TopItem.rank)
+        .where((TopItem.snapshot == snapshot_id) & (TopItem.item_type == item_type))
+        .order_by(TopItem.time_range, TopItem.rank)
     )
+    ranges: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if item_type == "artists":
-        return [
-            _top_artist(row.rank, row.artist) for row in base.select_extend(Artist).join(Artist)
-        ]
-    rows = with_tracks(list(with_track_columns(base)))
-    return [{"rank": rank, **track} for (rank,), track in rows]
+        for row in base.select_extend(Artist).join(Artist):
+            ranges[row.time_range].append(_top_artist(row.rank, row.artist))
+        return ranges
+    for (time_range, rank), track in with_tracks(list(with_track_columns(base))):
+        ranges[time_range].append({"rank": rank, **track})
+    return ranges
 
 
 def _top_artist(rank: int, artist: Artist | None) -> dict[str, Any]:

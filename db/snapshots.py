@@ -161,18 +161,26 @@ def _insert_recommendations(snapshot_id: int, picks: Sequence[RecommendationRow]
 
 
 def _insert_clusters(snapshot_id: int, clusters: Sequence[ClusterRows]) -> None:
-    for position, cluster in enumerate(clusters):
-        row = Cluster.create(
-            snapshot=snapshot_id,
-            position=position,
-            label=cluster.label,
-            size=len(cluster.track_ids),
-            centroid=dict(cluster.centroid),
-        )
-        members = [
-            {"cluster": row.id, "track": track_id} for track_id in dict.fromkeys(cluster.track_ids)
-        ]
-        _insert(ClusterMember, members)
+    # Three statements for any number of clusters: their rows, their ids, all their members.
+    rows = [
+        {
+            "snapshot": snapshot_id,
+            "position": position,
+            "label": cluster.label,
+            "size": len(cluster.track_ids),
+            "centroid": dict(cluster.centroid),
+        }
+        for position, cluster in enumerate(clusters)
+    ]
+    _insert(Cluster, rows)
+    ids = Cluster.select(Cluster.position, Cluster.id).where(Cluster.snapshot == snapshot_id)
+    by_position = dict(cast(Iterable[tuple[int, int]], ids.tuples()))
+    members = [
+        {"cluster": by_position[position], "track": track_id}
+        for position, cluster in enumerate(clusters)
+        for track_id in dict.fromkeys(cluster.track_ids)
+    ]
+    _insert(ClusterMember, members)
 
 
 def _insert(model: type[pw.Model], rows: list[dict[str, Any]]) -> None:
