@@ -68,7 +68,7 @@ class SnapshotReads:
 
     @functools.cache  # noqa: B019 - one instance per snapshot render, dropped with it
     def top_items(self, item_type: str) -> dict[str, list[dict[str, Any]]]:
-        return queries.top_items(self.ref.id, item_type)
+        return queries.top_items_by_range(self.ref.id, item_type)
 
 
 def _recommendations(reads: SnapshotReads) -> dict[str, Any]:

@@ -219,7 +219,12 @@ def clusters(snapshot_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def top_items(snapshot_id: int, item_type: str) -> dict[str, list[dict[str, Any]]]:
+def top_items(snapshot_id: int, item_type: str, time_range: str) -> list[dict[str, Any]]:
+    """Top tracks or artists of one time range, in Spotify's order."""
+    return top_items_by_range(snapshot_id, item_type).get(time_range, [])
+
+
+def top_items_by_range(snapshot_id: int, item_type: str) -> dict[str, list[dict[str, Any]]]:
     """Top tracks or artists of every time range, each in Spotify's order, in one query."""
     base = (
         TopItem.select(TopItem.time_range, TopItem.rank)
