@@ -142,3 +142,22 @@ def test_snapshot_bench_runs_both_nights_and_loses_nobody() -> None:
     assert all(t.met for t in kept), kept
     warm_calls = [float(row[1]) for row in report.rows if row[0].endswith("warm")]
     assert all(calls <= snapshot.MAX_WARM_CALLS for calls in warm_calls), report.render()
+
+
+def _report_of_sizes(sizes: dict[int, float]) -> Report:
+    report = Report(snapshot.NAME, "sizes", ("users",))
+    snapshot._rss_flatness(report, [{"users": n, "rss_mb": mb} for n, mb in sizes.items()])
+    return report
+
+
+def test_snapshot_bench_says_when_one_size_cannot_show_rss_flatness() -> None:
+    report = _report_of_sizes({1000: 370.0})
+    assert not [t for t in report.targets if "RSS" in t.name], "a size against itself"
+    assert any("only one size" in note for note in report.notes)
+
+
+def test_snapshot_bench_compares_rss_of_sizes_from_the_same_run() -> None:
+    (flat,) = _report_of_sizes({1000: 370.0, 100: 218.0}).targets
+    assert flat.measured == 218.0 / 370.0
+    assert not flat.met
+    assert "+173 kB per added user" in flat.name
