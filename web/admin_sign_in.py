@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from web.access import admin_fingerprint, is_admin_token
-from web.pages import paragraph, render, too_many
+from web.pages import message_page, sign_in_page, too_many
 from web.params import operation
 from web.rate_limit import rate_limited
-from web.sessions import csrf_field, require_csrf, sign_in_admin
+from web.sessions import require_csrf, sign_in_admin
 
 TRIES_PER_CLIENT = 10
 TRIES_WINDOW_SECONDS = 60
@@ -28,24 +28,15 @@ clock: Callable[[], float] = time.time
 
 
 def _form(request: Request, error: str | None, status: int) -> Response:
-    fields = (
-        '<form method="post" action="/auth/admin">'
-        f"{csrf_field(request)}"
-        "<p><label>ADMIN_TOKEN<br>"
-        f'<input type="password" name="{FORM_FIELD}" autocomplete="current-password" '
-        "required></label></p>"
-        '<p><button type="submit">Sign in as the admin</button></p></form>'
-    )
-    intro = paragraph("The admin sees every user's pages. This browser stays signed in.")
-    return render(
-        "Admin sign-in", intro, *([paragraph(error)] if error else []), fields, status=status
-    )
+    context = {"field": FORM_FIELD, "error": error}
+    return sign_in_page(request, "admin_sign_in.html", context, status=status)
 
 
-def _no_sessions() -> Response:
-    return render(
+def _no_sessions(request: Request) -> Response:
+    return message_page(
+        request,
         "Admin sign-in is off",
-        paragraph("Set SESSION_SECRET (or TOKEN_ENCRYPTION_KEY) to let the admin sign in here."),
+        "Set SESSION_SECRET (or TOKEN_ENCRYPTION_KEY) to let the admin sign in here.",
         status=503,
     )
 
@@ -58,7 +49,7 @@ def _no_sessions() -> Response:
 )
 async def admin_sign_in_page(request: Request) -> Response:
     if admin_fingerprint(request) is None:
-        return _no_sessions()
+        return _no_sessions(request)
     return _form(request, None, 200)
 
 
@@ -77,12 +68,13 @@ async def admin_sign_in_page(request: Request) -> Response:
 async def admin_sign_in(request: Request) -> Response:
     fingerprint = admin_fingerprint(request)
     if fingerprint is None:
-        return _no_sessions()
+        return _no_sessions(request)
     wait = rate_limited(
         request, "admin_sign_ins", window=TRIES_WINDOW_SECONDS, limit=TRIES_PER_CLIENT, now=clock()
     )
     if wait:
         return too_many(
+            request,
             "Too many tries",
             "Too many admin sign-ins were tried from here; try again in a minute.",
             wait,

@@ -33,7 +33,7 @@ from spotify_client import (
     SpotifyClient,
     SpotifyError,
 )
-from web.pages import link, paragraph, render, text, too_many
+from web.pages import Next, login_page, message_page, sign_in_page, too_many
 from web.params import Param, operation
 from web.rate_limit import rate_limited
 from web.sessions import require_csrf, sign_in, sign_out
@@ -104,13 +104,12 @@ def _onboarding(request: Request) -> _Onboarding | None:
     )
 
 
-def _not_configured() -> Response:
-    return render(
+def _not_configured(request: Request) -> Response:
+    return message_page(
+        request,
         "Onboarding is not configured",
-        paragraph(
-            "This server cannot connect Spotify accounts yet: its operator must set "
-            "SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET and TOKEN_ENCRYPTION_KEY."
-        ),
+        "This server cannot connect Spotify accounts yet: its operator must set "
+        "SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET and TOKEN_ENCRYPTION_KEY.",
         status=503,
     )
 
@@ -136,31 +135,26 @@ def _set_cookie(response: Response, request: Request, name: str, value: str) -> 
 
 
 def _login_form(
-    onboarding: _Onboarding, username: str, form_token: str, error: str | None, status: int
+    request: Request,
+    onboarding: _Onboarding,
+    username: str,
+    form_token: str,
+    error: str | None,
+    status: int,
 ) -> Response:
-    field = (
-        '<form method="post" action="login">'
-        f'<input type="hidden" name="form_token" value="{text(form_token)}">'
-        "<p><label>Username (optional; your Spotify display name when left empty)<br>"
-        f'<input name="username" value="{text(username)}" maxlength="64" '
-        'pattern="[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}"></label></p>'
-        '<p><button type="submit">Continue with Spotify</button></p></form>'
-    )
-    intro = paragraph(
-        "Connect your Spotify account so this server can take nightly snapshots of your "
-        "top items and recent listening. It never changes anything in your account."
-    )
-    parts = [intro, *([paragraph(error)] if error else []), field]
-    return render(
-        "Connect Spotify", *parts, status=status, form_targets=[onboarding.accounts_origin()]
-    )
+    context = {
+        "form_token": form_token,
+        "username": username,
+        "error": error,
+    }
+    return login_page(request, context, status=status, accounts_origin=onboarding.accounts_origin())
 
 
 def _show_form(
     request: Request, onboarding: _Onboarding, username: str, error: str | None, status: int
 ) -> Response:
     form_token = secrets.token_urlsafe(32)
-    response = _login_form(onboarding, username, form_token, error, status)
+    response = _login_form(request, onboarding, username, form_token, error, status)
     _set_cookie(response, request, FORM_COOKIE, form_token)
     return response
 
@@ -185,7 +179,7 @@ USERNAME_QUERY = Param(
 async def login(request: Request, username: str) -> Response:
     onboarding = _onboarding(request)
     if onboarding is None:
-        return _not_configured()
+        return _not_configured(request)
     return _show_form(request, onboarding, username[:64], None, 200)
 
 
@@ -204,7 +198,7 @@ async def _issue_state(request: Request, onboarding: _Onboarding, username: str 
         await request.state.database.run(record_state, nonce, username, expires_at, now)
     except TooManyStates as exc:
         logger.warning("login start refused: %s", exc)
-        return _too_many(STATE_MAX_AGE // 10)
+        return _too_many(request, STATE_MAX_AGE // 10)
     state = onboarding.serializer().dumps({"n": nonce, "b": _digest(binding)})
     query = urlencode(
         {
@@ -221,9 +215,9 @@ async def _issue_state(request: Request, onboarding: _Onboarding, username: str 
     return response
 
 
-def _too_many(retry_after: int) -> Response:
+def _too_many(request: Request, retry_after: int) -> Response:
     sentence = "Too many logins were started from here or at once; try again in a minute."
-    return too_many("Too many logins", sentence, retry_after)
+    return too_many(request, "Too many logins", sentence, retry_after)
 
 
 @operation(
@@ -240,7 +234,7 @@ def _too_many(retry_after: int) -> Response:
 async def start_login(request: Request) -> Response:
     onboarding = _onboarding(request)
     if onboarding is None:
-        return _not_configured()
+        return _not_configured(request)
     wait = rate_limited(
         request,
         "login_starts",
@@ -249,7 +243,7 @@ async def start_login(request: Request) -> Response:
         now=clock(),
     )
     if wait:
-        return _too_many(wait)
+        return _too_many(request, wait)
     form = await request.form()
     username = str(form.get("username") or "").strip()
     if not _form_token_ok(request, str(form.get("form_token") or "")):
@@ -349,18 +343,11 @@ def _params(*names: str) -> Iterable[Param]:
     )
 
 
-def _outcome(username: str, created: bool) -> Response:
+def _outcome(request: Request, username: str, created: bool) -> Response:
     """A returning person goes straight to their page; a newcomer learns what happens next."""
-    own_page = f"/u/{quote(username, safe='')}"
     if not created:
-        return RedirectResponse(own_page, status_code=303)
-    return render(
-        "Spotify connected",
-        f"<p>Your Spotify account is connected as user <strong>{text(username)}</strong>, "
-        "and you are signed in.</p>",
-        paragraph("Snapshots are taken nightly."),
-        link(own_page, "Go to your page"),
-    )
+        return RedirectResponse(f"/u/{quote(username, safe='')}", status_code=303)
+    return sign_in_page(request, "connected.html", {"username": username})
 
 
 @operation(
@@ -382,15 +369,16 @@ def _outcome(username: str, created: bool) -> Response:
 async def callback(request: Request, code: str, state: str, error: str) -> Response:
     onboarding = _onboarding(request)
     if onboarding is None:
-        return _not_configured()
+        return _not_configured(request)
     try:
         response = await _handle_callback(request, onboarding, code, state, error)
     except _Refused as refused:
-        response = render(
+        response = message_page(
+            request,
             refused.title,
-            paragraph(f"{_sentence(refused.message)} Nothing was stored."),
-            link(str(request.url_for("login")), "Start again"),
+            f"{_sentence(refused.message)} Nothing was stored.",
             status=refused.status,
+            next_step=Next(str(request.url_for("login")), "Start again"),
         )
     response.delete_cookie(STATE_COOKIE, path="/")
     return response
@@ -412,7 +400,7 @@ async def _handle_callback(
     logger.info(
         "user %s %s through OAuth", final_name, "registered" if created else "re-authorised"
     )
-    return _outcome(final_name, created)
+    return _outcome(request, final_name, created)
 
 
 @operation(

@@ -1,64 +1,70 @@
-"""Tiny HTML pages for people (the OAuth screens): escaped text, strict security headers."""
+"""The sign-in screens' pages (login, connected, refusals, admin) on the site's base template.
+
+They send `Referrer-Policy: no-referrer` where other pages send `same-origin`: the OAuth
+callback's URL carries Spotify's code and the state, which no link from its page passes on.
+"""
 
 from __future__ import annotations
 
-import html
-from collections.abc import Iterable, Mapping
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-# No scripts, no frames, no third-party anything; forms may only go to `form_targets`.
-_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
-    "frame-ancestors 'none'; form-action {form_action}"
-)
-_STYLE = "body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}"
+from web.templating import render_page
+
+SIGN_IN_HEADERS = {"Referrer-Policy": "no-referrer"}
 
 
-def security_headers(form_targets: Iterable[str] = ()) -> dict[str, str]:
-    """Headers every HTML page sends; `form_targets` are origins forms may reach."""
-    form_action = " ".join(("'self'", *form_targets))
-    return {
-        "Content-Security-Policy": _CSP.format(form_action=form_action),
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "Referrer-Policy": "no-referrer",
-        "Cache-Control": "no-store",
-    }
+@dataclasses.dataclass(frozen=True)
+class Next:
+    """Where a message page sends the reader next."""
+
+    href: str
+    label: str
 
 
-def text(value: str) -> str:
-    """`value` escaped for HTML text or a quoted attribute."""
-    return html.escape(value, quote=True)
+def _headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    return {**SIGN_IN_HEADERS, **(extra or {})}
 
 
-def paragraph(value: str) -> str:
-    return f"<p>{text(value)}</p>"
+def sign_in_page(
+    request: Request, template: str, context: Mapping[str, Any], *, status: int = 200
+) -> HTMLResponse:
+    """A sign-in screen's template, with the site's header and the no-referrer policy."""
+    return render_page(request, template, context, status=status, headers=_headers())
 
 
-def link(href: str, label: str) -> str:
-    return f'<p><a href="{text(href)}">{text(label)}</a></p>'
+def login_page(
+    request: Request, context: Mapping[str, Any], *, status: int, accounts_origin: str
+) -> HTMLResponse:
+    """The login form, whose answer is a redirect to Spotify's accounts service."""
+    return render_page(
+        request,
+        "login.html",
+        context,
+        status=status,
+        headers=_headers(),
+        form_targets=[accounts_origin],
+    )
 
 
-def render(
+def message_page(
+    request: Request,
     title: str,
-    *body_html: str,
+    *sentences: str,
     status: int = 200,
-    form_targets: Iterable[str] = (),
+    next_step: Next | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
-    """A whole page; every piece of `body_html` must already be escaped (see `text`)."""
-    document = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{text(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><h1>{text(title)}</h1>{''.join(body_html)}</body></html>"
-    )
-    all_headers = {**security_headers(form_targets), **(headers or {})}
-    return HTMLResponse(document, status_code=status, headers=all_headers)
+    """A title, a few sentences (escaped by the template) and perhaps a link onwards."""
+    context = {"title": title, "sentences": sentences, "status": status, "next": next_step}
+    return render_page(request, "message.html", context, status=status, headers=_headers(headers))
 
 
-def too_many(title: str, sentence: str, retry_after: int) -> HTMLResponse:
+def too_many(request: Request, title: str, sentence: str, retry_after: int) -> HTMLResponse:
     """The 429 page a rate-limited person sees, with when to try again."""
     headers = {"Retry-After": str(retry_after)}
-    return render(title, paragraph(sentence), status=429, headers=headers)
+    return message_page(request, title, sentence, status=429, headers=headers)

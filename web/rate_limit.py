@@ -52,9 +52,9 @@ def _app_window(request: Request, name: str, window: float) -> SlidingWindow:
 
 def rate_limited(request: Request, name: str, *, window: float, limit: int, now: float) -> int:
     """Count a hit from the request's client on the app's limiter `name`: 0 when allowed,
-    else the whole seconds until it may try again (nothing counted)."""
+    else the whole seconds (one at least) until it may try again (nothing counted)."""
     limiter = _app_window(request, name, window)
     client = request.client.host if request.client else "unknown"
     if limiter.allow(client, now, limit):
         return 0
-    return limiter.retry_after(client, now)
+    return max(1, limiter.retry_after(client, now))

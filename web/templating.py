@@ -9,7 +9,7 @@ so the Content-Security-Policy can forbid inline scripts and `eval`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,19 @@ TEMPLATES = Path(__file__).parent / "templates"
 # Scripts only from this origin (plotly and charts.js), never inline, never eval. Styles may
 # be inline because plotly.js sets style rules on the SVG it draws at run time; a style
 # cannot run code. Images: no third-party hosts (artists' pictures are not shown).
-PAGE_CSP = (
+_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    "img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'; form-action {form_action}"
 )
+
+
+def content_security_policy(form_targets: Iterable[str] = ()) -> str:
+    """The pages' policy; `form_targets` are origins a form's redirect may reach (Spotify's
+    accounts service, for the login form whose answer is a redirect there)."""
+    return _CSP.format(form_action=" ".join(("'self'", *form_targets)))
+
+
+PAGE_CSP = content_security_policy()
 
 
 def json_block(value: Any) -> Markup:
@@ -65,10 +74,12 @@ def _environment() -> jinja2.Environment:
 ENVIRONMENT = _environment()
 
 
-def page_headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def page_headers(
+    extra: Mapping[str, str] | None = None, form_targets: Iterable[str] = ()
+) -> dict[str, str]:
     """Headers of every page: a strict CSP, no sniffing, no framing, never cached."""
     return {
-        "Content-Security-Policy": PAGE_CSP,
+        "Content-Security-Policy": content_security_policy(form_targets),
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "same-origin",
@@ -85,6 +96,7 @@ def render_page(
     *,
     status: int = 200,
     headers: Mapping[str, str] | None = None,
+    form_targets: Iterable[str] = (),
 ) -> HTMLResponse:
     """The template rendered with `context`, plus the request and who is signed in."""
     viewer = signed_in_username(request)
@@ -92,7 +104,7 @@ def render_page(
     body = ENVIRONMENT.get_template(template).render(
         {"request": request, "viewer": viewer, "admin": admin, **context}
     )
-    return HTMLResponse(body, status_code=status, headers=page_headers(headers))
+    return HTMLResponse(body, status_code=status, headers=page_headers(headers, form_targets))
 
 
 def problem_page(request: Request, problem: Problem) -> HTMLResponse:

@@ -107,3 +107,16 @@ async def test_tries_are_limited_per_client(
 async def test_without_an_admin_token_there_is_no_admin_sign_in(app_client: Client) -> None:
     client = await app_client(session_secret=SECRET)
     assert (await client.get("/auth/admin")).status_code == 404
+
+
+async def test_the_admin_sign_in_page_wears_the_sites_header(
+    browser: httpx.AsyncClient, app_client: Client
+) -> None:
+    form = await browser.get("/auth/admin")
+    refused = await _sign_in(browser, "wrong")
+    off = await (await app_client(admin_token=Secret(ADMIN))).get("/auth/admin")
+
+    assert (form.status_code, refused.status_code) == (200, 401)
+    for page in (form, refused, off):
+        assert '<header class="site">' in page.text, page.text
+        assert 'href="/static/site.css?v=' in page.text

@@ -161,6 +161,43 @@ async def test_the_login_page_is_escaped_and_sends_security_headers(
     assert page.headers["x-frame-options"] == "DENY"
 
 
+def _wears_the_site_header(page: httpx.Response) -> None:
+    assert '<header class="site">' in page.text, page.text
+    assert 'href="/static/site.css?v=' in page.text
+    assert '<a class="brand" href="/">Spotify Insight</a>' in page.text
+
+
+async def test_the_login_connected_and_refused_pages_wear_the_sites_header(
+    browser: httpx.AsyncClient, spotify: FakeSpotify, database: Database
+) -> None:
+    login = await browser.get("/auth/login")
+    connected = await browser.get(
+        "/auth/callback", params={"code": CODE, "state": await _state(browser)}
+    )
+    refused = await browser.get("/auth/callback", params={"code": CODE, "state": "forged"})
+
+    assert (login.status_code, connected.status_code, refused.status_code) == (200, 200, 400)
+    for page in (login, connected, refused):
+        _wears_the_site_header(page)
+    # Signed in by the callback: the header names the new user and offers Sign out.
+    assert '<a href="/u/ann-smith">ann-smith</a>' in connected.text
+    assert "Sign out" in connected.text
+
+
+async def test_the_not_configured_and_too_many_pages_wear_the_sites_header(
+    app_client: Callable[..., Any], browser: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth, "LOGIN_STARTS_PER_CLIENT", 1)
+    unconfigured = await app_client(**{**ONBOARDING, "spotify_client_id": None})
+    off = await unconfigured.get("/auth/login")
+    await _start(browser)
+    limited = await _start(browser)
+
+    assert (off.status_code, limited.status_code) == (503, 429)
+    _wears_the_site_header(off)
+    _wears_the_site_header(limited)
+
+
 async def test_a_full_login_stores_the_user_with_an_encrypted_token(
     browser: httpx.AsyncClient, spotify: FakeSpotify, database: Database
 ) -> None:

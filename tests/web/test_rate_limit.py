@@ -35,6 +35,11 @@ def test_clients_and_apps_are_counted_apart() -> None:
     assert _hit(_request(other_app), 3.0) == 0
 
 
+def test_a_refusal_always_asks_for_a_wait() -> None:
+    # With no hit to wait for (a limit of 0), the answer must still be a refusal.
+    assert rate_limited(_request(Starlette()), "none", window=60, limit=0, now=1.0) >= 1
+
+
 @pytest.mark.parametrize("limit", [1, 3])
 def test_a_refused_hit_is_not_counted(limit: int) -> None:
     window = SlidingWindow(10)
