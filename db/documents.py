@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import gzip
 import hashlib
+import zlib
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
@@ -38,18 +39,34 @@ def top_items_variant(item_type: str, time_range: str) -> str:
     return f"top-items:{item_type}:{time_range}"
 
 
-@dataclasses.dataclass(frozen=True)
+# zlib's window bits for a gzip stream (a header and trailer around deflate).
+GZIP_WBITS = 16 + zlib.MAX_WBITS
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Document:
-    """A stored response: its snapshot's date, strong ETag, body and gzip copy."""
+    """A stored response: its snapshot's date, strong ETag, gzip copy, and body when held.
+
+    A reader fetches and keeps only the gzip copy, an eighth of the body's size, so a cache
+    of a given size holds eight times the documents. The body is inflated on demand for the
+    rare client that does not accept gzip: decompressing is cheap, and no request compresses.
+    """
 
     date: dt.date
     etag: str
-    body: bytes
     gzip: bytes
+    plain: bytes | None = None
+
+    @property
+    def body(self) -> bytes:
+        if self.plain is not None:
+            return self.plain
+        return zlib.decompress(self.gzip, GZIP_WBITS)
 
     @property
     def size(self) -> int:
-        return len(self.body) + len(self.gzip)
+        """The bytes it holds."""
+        return len(self.gzip) + (len(self.plain) if self.plain is not None else 0)
 
 
 class SnapshotReads:
@@ -136,7 +153,7 @@ def _etag(ref: SnapshotRef, body: bytes) -> str:
 def render(ref: SnapshotRef, variant: str, reads: SnapshotReads | None = None) -> Document:
     """One response of the snapshot, rendered from its stored rows (`reads`, when shared)."""
     body = orjson.dumps(RENDERERS[variant](reads or SnapshotReads(ref)))
-    return Document(ref.date, _etag(ref, body), body, gzip.compress(body, 9, mtime=0))
+    return Document(ref.date, _etag(ref, body), gzip.compress(body, 9, mtime=0), body)
 
 
 def _ref_of(snapshot_id: int) -> tuple[SnapshotRef, int]:
@@ -208,14 +225,12 @@ def render_outdated() -> int:
 
 
 def _stored(username: str, date: dt.date | None, variant: str) -> Document | None:
-    """The stored document on `date`, or the latest one: one query, by the unique index."""
+    """The stored document on `date`, or the latest one: one query, by the unique index.
+
+    Only the gzip copy is read: an eighth of the bytes to fetch, and all a reader keeps.
+    """
     query = (
-        SnapshotDocument.select(
-            SnapshotDocument.date,
-            SnapshotDocument.etag,
-            SnapshotDocument.body,
-            SnapshotDocument.gzip,
-        )
+        SnapshotDocument.select(SnapshotDocument.date, SnapshotDocument.etag, SnapshotDocument.gzip)
         .join(User)
         .where((User.username == username) & (SnapshotDocument.variant == variant))
     )
@@ -228,8 +243,8 @@ def _stored(username: str, date: dt.date | None, variant: str) -> Document | Non
     row = query.tuples().first()
     if row is None:
         return None
-    day, etag, body, zipped = row
-    return Document(day, etag, bytes(body), bytes(zipped))
+    day, etag, zipped = row
+    return Document(day, etag, bytes(zipped))
 
 
 def find_document(username: str, date: dt.date | None, variant: str) -> Document:

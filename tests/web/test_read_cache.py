@@ -13,7 +13,7 @@ import pytest
 from db import documents
 from db.database import Database
 from db.documents import Document
-from db.models import Snapshot, User
+from db.models import Snapshot, SnapshotDocument, User
 from db.queries import SnapshotNotFound
 from db.users import UnknownUser
 from tests.factories import make_snapshot, make_track, make_user
@@ -170,3 +170,33 @@ async def test_a_document_larger_than_the_budget_is_served_but_not_kept(
         await cache.document("ann", DAY, documents.RECOMMENDATIONS)
     assert calls.count("find_document") == 2
     assert cache.used_bytes == 0
+
+
+def _stored_copies(day: dt.date) -> tuple[bytes, bytes]:
+    """(body, gzip copy) of ann's recommendations on `day`, as the database holds them."""
+    row = (
+        SnapshotDocument.select(SnapshotDocument.body, SnapshotDocument.gzip)
+        .where(
+            (SnapshotDocument.date == day) & (SnapshotDocument.variant == documents.RECOMMENDATIONS)
+        )
+        .get()
+    )
+    return bytes(row.body), bytes(row.gzip)
+
+
+async def test_entries_hold_only_the_gzip_copy_and_inflate_the_body_on_demand(
+    database: Database, calls: list[str]
+) -> None:
+    _seed(database)
+    copies = [database.run_sync(_stored_copies, day) for day in (YESTERDAY, DAY)]
+    # Room for both gzip copies, not for both bodies besides.
+    budget = sum(len(zipped) + ENTRY_OVERHEAD for _, zipped in copies)
+    cache = ReadCache(database, budget, clock=Clock())
+    for day in (YESTERDAY, DAY):
+        await cache.document("ann", day, documents.RECOMMENDATIONS)
+    assert cache.used_bytes == budget
+    calls.clear()
+    for day, (body, zipped) in zip((YESTERDAY, DAY), copies, strict=True):
+        document = await cache.document("ann", day, documents.RECOMMENDATIONS)
+        assert (document.gzip, document.body) == (zipped, body)
+    assert calls == []
