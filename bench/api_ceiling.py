@@ -4,7 +4,8 @@ It loads each user's latest recommendations document (body, gzip copy, ETag) and
 dated ETag once at start-up. A dated URL is answered with the user's latest bytes (the same
 size and shape; holding all 30,000 documents would take gigabytes per worker), with that
 date's ETag for conditional requests. It does the least any server must: route, read two
-headers, answer.
+headers, answer, and log the access line as the service does (the service's handler, format
+and redaction), so both do the same logging work per request.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from starlette.routing import Route
 from db.database import Database
 from db.documents import RECOMMENDATIONS
 from db.models import SnapshotDocument, User
+from logs import configure_logging, install_log_redaction
+from settings import Settings
 from web.caching import accepts_gzip, etag_matches
 
 Bytes = tuple[bytes, bytes, str]
@@ -56,6 +59,11 @@ def _load(url: str) -> tuple[dict[str, Bytes], dict[tuple[str, str], str]]:
 
 
 def ceiling_app() -> Starlette:
+    # As serving.worker_app does in each worker: uvicorn's lines go through the service's
+    # handler (uvicorn itself is started with log_config=None, as serving.serve starts it).
+    settings = Settings.from_environment(env_file=None)
+    configure_logging(settings.log_level, settings.log_format)
+    install_log_redaction()
     latest, etags = _load(os.environ["BENCH_API_CEILING_DATABASE_URL"])
 
     async def recommendations(request: Request) -> Response:

@@ -95,12 +95,13 @@ def _serve_ceiling(url: str, workers: int, port: int) -> None:
     import uvicorn
 
     # The same uvicorn settings as serving.serve: an app object for one worker, a factory
-    # for several, info-level logging with access logs.
+    # for several, info-level access logs through the service's own log handler (the app
+    # sets it up; uvicorn's default config would format every line its own, cheaper way).
     os.environ[CEILING_URL_ENV] = url
     if workers == 1:
         from bench.api_ceiling import ceiling_app
 
-        uvicorn.run(ceiling_app(), host="127.0.0.1", port=port, log_level="info")
+        uvicorn.run(ceiling_app(), host="127.0.0.1", port=port, log_level="info", log_config=None)
         return
     uvicorn.run(
         "bench.api_ceiling:ceiling_app",
@@ -109,6 +110,7 @@ def _serve_ceiling(url: str, workers: int, port: int) -> None:
         host="127.0.0.1",
         port=port,
         log_level="info",
+        log_config=None,
     )
 
 
