@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
@@ -188,8 +187,8 @@ def _insert(model: type[pw.Model], rows: list[dict[str, Any]]) -> None:
         model.insert_many(rows[start : start + 200]).execute()
 
 
-def _latest_snapshot_ids(exclude_user_id: int) -> list[int]:
-    """The latest complete snapshot of every other user, in one query."""
+def _latest_snapshots(exclude_user_id: int) -> pw.SelectQuery:
+    """The ids of every other user's latest complete snapshot, as a subquery."""
     complete = Snapshot.status == Snapshot.COMPLETE
     latest = (
         Snapshot.select(Snapshot.user.alias("owner"), pw.fn.MAX(Snapshot.date).alias("last"))
@@ -198,41 +197,50 @@ def _latest_snapshot_ids(exclude_user_id: int) -> list[int]:
         .alias("latest")
     )
     on_latest = (Snapshot.user == latest.c.owner) & (Snapshot.date == latest.c.last)
-    query = Snapshot.select(Snapshot.id).join(latest, on=on_latest).where(complete).tuples()
-    return [snapshot_id for (snapshot_id,) in cast(Iterable[tuple[int]], query)]
+    return Snapshot.select(Snapshot.id).join(latest, on=on_latest).where(complete)
 
 
-def _tracks_by_snapshot(snapshot_ids: Sequence[int]) -> dict[int, set[str]]:
-    tracks: dict[int, set[str]] = defaultdict(set)
-    top = TopItem.select(TopItem.snapshot, TopItem.track).where(
-        TopItem.snapshot.in_(list(snapshot_ids)) & TopItem.track.is_null(False)
-    )
-    other = SnapshotTrack.select(SnapshotTrack.snapshot, SnapshotTrack.track).where(
-        SnapshotTrack.snapshot.in_(list(snapshot_ids))
-    )
-    for query in (top.tuples(), other.tuples()):
-        for snapshot_id, track_id in cast(Iterable[tuple[int, str]], query):
-            tracks[snapshot_id].add(track_id)
-    return tracks
-
-
-def co_listened_tracks(user_id: int, own_tracks: Iterable[str]) -> list[tuple[str, int, str]]:
+def co_listened_tracks(
+    user_id: int, own_tracks: Iterable[str], most: int | None = None
+) -> list[tuple[str, int, str]]:
     """Tracks other users play alongside this user's tracks: (track id, users, shared track).
 
     Each other user's latest snapshot counts once; a track is supported by every user who
-    shares at least one track with this user.
+    shares at least one track with this user, and named after the first (by id) of the
+    tracks those users share with this one. By track id; with `most`, only the `most` best
+    supported (ties by track id).
+
+    The database does the counting: loading every other user's tracks into Python made each
+    user's snapshot cost memory and time in proportion to the number of users.
     """
-    own = set(own_tracks)
-    snapshot_ids = _latest_snapshot_ids(user_id)
-    if not own or not snapshot_ids:
+    own = sorted(set(own_tracks))
+    if not own:
         return []
-    support: Counter[str] = Counter()
-    shared_with: dict[str, str] = {}
-    for tracks in _tracks_by_snapshot(snapshot_ids).values():
-        shared = sorted(own & tracks)
-        if not shared:
-            continue
-        for track_id in tracks - own:
-            support[track_id] += 1
-            shared_with.setdefault(track_id, shared[0])
-    return [(track_id, count, shared_with[track_id]) for track_id, count in sorted(support.items())]
+    latest = _latest_snapshots(user_id)
+    top = TopItem.select(TopItem.snapshot, TopItem.track).where(
+        TopItem.snapshot.in_(latest) & TopItem.track.is_null(False)
+    )
+    other = SnapshotTrack.select(SnapshotTrack.snapshot, SnapshotTrack.track).where(
+        SnapshotTrack.snapshot.in_(latest)
+    )
+    listening = (top | other).cte("listening", columns=("snapshot_id", "track_id"))
+    sharing = (
+        pw.Select([listening], [listening.c.snapshot_id, pw.fn.MIN(listening.c.track_id)])
+        .where(listening.c.track_id.in_(own))
+        .group_by(listening.c.snapshot_id)
+        .cte("sharing", columns=("snapshot_id", "shared"))
+    )
+    support = pw.fn.COUNT(listening.c.snapshot_id)
+    query = (
+        pw.Select([listening], [listening.c.track_id, support, pw.fn.MIN(sharing.c.shared)])
+        .join(sharing, on=listening.c.snapshot_id == sharing.c.snapshot_id)
+        .where(listening.c.track_id.not_in(own))
+        .group_by(listening.c.track_id)
+        .with_cte(listening, sharing)
+        .bind(Snapshot._meta.database)
+    )
+    if most is None:
+        query = query.order_by(listening.c.track_id)
+    else:
+        query = query.order_by(support.desc(), listening.c.track_id).limit(most)
+    return [(track_id, int(users), shared) for track_id, users, shared in query.tuples()]

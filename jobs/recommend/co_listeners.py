@@ -12,7 +12,7 @@ from jobs.recommend.protocol import CO_LISTENERS, Candidate, Taste
 
 def _co_listener_candidates(user_id: int, own: Sequence[str], wanted: int) -> list[Candidate]:
     # On a big instance thousands of tracks share a listener; the best supported are enough.
-    co_listened = sorted(co_listened_tracks(user_id, own), key=lambda r: (-r[1], r[0]))[:wanted]
+    co_listened = co_listened_tracks(user_id, own, most=wanted)
     names = {t["id"]: t["name"] for t in catalogue.track_summaries(sorted(set(own)))}
     summaries = {t["id"]: t for t in catalogue.track_summaries([row[0] for row in co_listened])}
     return [
