@@ -3,6 +3,8 @@
 Documents are immutable until their snapshot is redone or deleted, so a hit needs no database
 work at all. An entry holds the document's gzip copy only (about 2.7 kB for a 21 kB body), so
 the default 64 MB holds most of a 1,000-user, 30-date archive rather than a tenth of it.
+A document asked for as "latest" by a client that does not accept gzip also keeps its body:
+latest is what clients poll, and inflating it on every such read was a worker's hot path.
 
 Other processes (the CLI, another worker, another machine) change snapshots behind this one's
 back; the cache asks the database for a cheap change marker at most once per `interval`
@@ -11,6 +13,7 @@ seconds and starts over when it moved, so every change is seen within that inter
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections import OrderedDict
@@ -56,12 +59,19 @@ class ReadCache:
     def used_bytes(self) -> int:
         return self._used
 
-    async def document(self, username: str, date: dt.date | None, variant: str) -> Document:
-        """The document, from memory when it is there; raises UnknownUser, SnapshotNotFound."""
+    async def document(
+        self, username: str, date: dt.date | None, variant: str, *, plain: bool = False
+    ) -> Document:
+        """The document, from memory when it is there; raises UnknownUser, SnapshotNotFound.
+
+        `plain`: the client wants the body uncompressed; latest documents then keep it.
+        """
         await self._revalidate()
         day = date if date is not None else self._latest.get(username)
         if day is not None and (hit := self._entries.get((username, day, variant))):
             self._entries.move_to_end((username, day, variant))
+            if plain and date is None:
+                return self._with_body((username, day, variant), hit)
             return hit
         generation = self._generation
         found = await self._database.run(documents.find_document, username, day, variant)
@@ -70,6 +80,8 @@ class ReadCache:
             if date is None and day is None:
                 self._remember_latest(username, found.date)
             self._store((username, found.date, variant), found)
+            if plain and date is None:
+                return self._with_body((username, found.date, variant), found)
         return found
 
     async def _revalidate(self) -> None:
@@ -94,6 +106,16 @@ class ReadCache:
         if len(self._latest) >= LATEST_ENTRIES:
             self._latest.clear()
         self._latest[username] = date
+
+    def _with_body(self, key: Key, document: Document) -> Document:
+        """The entry at `key` holding its body as well, inflated once for every later read."""
+        if document.plain is not None or self._entries.get(key) is not document:
+            return document
+        del self._entries[key]
+        self._used -= document.size + ENTRY_OVERHEAD
+        held = dataclasses.replace(document, plain=document.body)
+        self._store(key, held)
+        return held
 
     def _store(self, key: Key, document: Document) -> None:
         cost = document.size + ENTRY_OVERHEAD

@@ -47,8 +47,9 @@ async def serve_document(
     request: Request, username: str, date: dt.date | None, variant: str
 ) -> Response:
     """Answer with the snapshot's stored document: 304 from its ETag, gzip when accepted."""
+    gzip = accepts_gzip(request.headers.get("accept-encoding"))
     try:
-        document = await read_cache_of(request).document(username, date, variant)
+        document = await read_cache_of(request).document(username, date, variant, plain=not gzip)
     except (UnknownUser, SnapshotNotFound) as exc:
         raise _not_found(exc) from None
     headers = caching_headers(request, document.etag, dated=date is not None)
@@ -56,7 +57,7 @@ async def serve_document(
     if_none_match = request.headers.get("if-none-match")
     if if_none_match and etag_matches(if_none_match, document.etag):
         return Response(status_code=304, headers=headers)
-    if accepts_gzip(request.headers.get("accept-encoding")):
+    if gzip:
         headers["Content-Encoding"] = "gzip"
         return Response(document.gzip, headers=headers, media_type=JSON)
     return Response(document.body, headers=headers, media_type=JSON)

@@ -200,3 +200,34 @@ async def test_entries_hold_only_the_gzip_copy_and_inflate_the_body_on_demand(
         document = await cache.document("ann", day, documents.RECOMMENDATIONS)
         assert (document.gzip, document.body) == (zipped, body)
     assert calls == []
+
+
+async def test_latest_asked_plainly_keeps_its_body_and_a_dated_read_does_not(
+    database: Database, calls: list[str]
+) -> None:
+    _seed(database)
+    cache = ReadCache(database, 2**20, clock=Clock())
+    dated = await cache.document("ann", YESTERDAY, documents.RECOMMENDATIONS, plain=True)
+    assert dated.plain is None  # an archive read keeps only the gzip copy
+    first = await cache.document("ann", None, documents.RECOMMENDATIONS, plain=True)
+    latest = await cache.document("ann", None, documents.RECOMMENDATIONS, plain=True)
+    body, zipped = database.run_sync(_stored_copies, DAY)
+    assert first.plain == latest.plain == body
+    assert latest is first  # inflated once, then held
+    held = len(dated.gzip) + len(zipped) + len(body) + 2 * ENTRY_OVERHEAD
+    assert cache.used_bytes == held
+    # A gzip client gets the same entry; the body it holds does not change the copy served.
+    assert (await cache.document("ann", None, documents.RECOMMENDATIONS)).gzip == zipped
+    assert calls.count("find_document") == 2
+
+
+async def test_a_kept_body_stays_within_the_budget(database: Database) -> None:
+    _seed(database)
+    body, zipped = database.run_sync(_stored_copies, DAY)
+    # Room for both gzip copies, or for the latest body with its copy, never all three.
+    budget = len(zipped) + len(body) + ENTRY_OVERHEAD
+    cache = ReadCache(database, budget, clock=Clock())
+    await cache.document("ann", YESTERDAY, documents.RECOMMENDATIONS)
+    await cache.document("ann", None, documents.RECOMMENDATIONS, plain=True)
+    assert cache.used_bytes == budget  # yesterday's copy was evicted to make room
+    assert [key[1] for key in cache._entries] == [DAY]
