@@ -25,6 +25,24 @@ from spotify_models import AUDIO_FEATURE_NAMES
 TOP_ARTISTS = 10
 
 
+def tracks_played_once(user_id: int) -> dict[str, int]:
+    """Artist id -> how many of their records (credited first) the user played exactly once,
+    short plays (skips) left out: whose unplayed tracks the user is still meeting."""
+    once = (
+        Play.select(Play.track)
+        .where((Play.user == user_id) & ~Play.short)
+        .group_by(Play.track)
+        .having(pw.fn.COUNT(Play.id) == 1)
+    )
+    query = (
+        TrackArtist.select(TrackArtist.artist, pw.fn.COUNT(TrackArtist.track))
+        .where(TrackArtist.track.in_(once) & (TrackArtist.position == 0))
+        .group_by(TrackArtist.artist)
+        .tuples()
+    )
+    return {str(artist): int(count) for artist, count in cast(Iterable[tuple[str, int]], query)}
+
+
 def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min)
 

@@ -13,6 +13,7 @@ import anyio.to_thread
 from db import catalogue
 from db.claims import ClaimedJob, JobOutcome
 from db.database import Database
+from db.history import tracks_played_once
 from db.job_status import JobStatus
 from db.library import saved_before
 from db.polled_episodes import record_polled_episodes
@@ -241,7 +242,8 @@ class SnapshotPipeline:
         user_features: Mapping[str, Mapping[str, float]],
         clustering: Clustering,
     ) -> Picks:
-        taste = _taste(job, listening, user_features, clustering)
+        played_once = await self.database.run(tracks_played_once, job.user_id)
+        taste = _taste(job, listening, user_features, clustering, played_once)
         result = await self.local.recommend(taste)
         rows = [
             RecommendationRow(p.track_id, p.reason, p.source, p.new_artist) for p in result.picks
@@ -255,6 +257,7 @@ def _taste(
     listening: Listening,
     user_features: Mapping[str, Mapping[str, float]],
     clustering: Clustering,
+    played_once: Mapping[str, int],
 ) -> Taste:
     tracks = listening.tracks()
     top_ids = {r: [a.id for a in artists] for r, artists in listening.top_artists.items()}
@@ -270,6 +273,7 @@ def _taste(
         clustering=clustering,
         user_features=user_features,
         wanted=RECOMMENDATIONS * 3,
+        played_once=played_once,
     )
 
 

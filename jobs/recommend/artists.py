@@ -12,7 +12,7 @@ from typing import Any
 
 from db import catalogue
 from db.database import Database
-from jobs.recommend.protocol import ARTISTS, Candidate, Taste
+from jobs.recommend.protocol import ARTISTS, KNOWN_ARTISTS_READ, Candidate, Taste
 from spotify_client import NotFound, SpotifyClient
 from spotify_models import Track
 
@@ -51,19 +51,16 @@ async def refresh_catalogues(
     logger.info("catalogue: %d tracks from %d artists", len(tracks), len(stale))
 
 
-def _best_liked(artist_ids: Sequence[str], affinity: Mapping[str, float]) -> str:
-    return max(artist_ids, key=lambda a: affinity.get(a, 0.0), default="")
-
-
 def with_artist_shares(
     candidates: Sequence[Candidate], affinity: Mapping[str, float]
 ) -> list[Candidate]:
-    """Each candidate with its share of the unplayed tracks found of its best-liked artist."""
-    best = [_best_liked(c.artist_ids, affinity) for c in candidates]
-    left = Counter(best)
+    """Each of a known artist's own records (credited first) with its share of what is left of
+    them; a guest spot on another artist's record gets no share."""
+    lead = [c.artist_ids[0] if c.artist_ids else "" for c in candidates]
+    left = Counter(artist for artist in lead if artist in affinity)
     return [
-        dataclasses.replace(c, artist_share=1.0 / left[artist])
-        for c, artist in zip(candidates, best, strict=True)
+        dataclasses.replace(c, artist_share=1.0 / left[artist]) if artist in left else c
+        for c, artist in zip(candidates, lead, strict=True)
     ]
 
 
@@ -104,7 +101,7 @@ class ArtistsSource:
         return True
 
     async def candidates(self, taste: Taste) -> list[Candidate]:
-        ranked = taste.ranked_artists
+        ranked = taste.still_meeting
         found: dict[str, Candidate] = {}
         for start in range(0, len(ranked), ARTISTS_PER_ROUND):
             chosen = ranked[start : start + ARTISTS_PER_ROUND]
@@ -113,7 +110,7 @@ class ArtistsSource:
             fresh = [t for t in tracks if t["id"] not in taste.own_track_ids]
             for candidate in catalogue_candidates(fresh, ARTISTS, taste.affinity):
                 found[candidate.track_id] = candidate
-            if len(found) >= taste.wanted:
+            if len(found) >= taste.wanted and start + len(chosen) >= KNOWN_ARTISTS_READ:
                 break
         # Whole catalogues were read, so what is left of each artist is known.
         return with_artist_shares(list(found.values()), taste.affinity)

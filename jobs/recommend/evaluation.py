@@ -138,9 +138,8 @@ def baselines(corpus: Corpus, k: int, seed: int = 0) -> dict[str, Method]:
         # As the recommender did before it weighed how often an artist is played since met
         # and what is left of each catalogue: artists by play count, picks on merit.
         taste = dataclasses.replace(case.profile.taste, affinity=case.profile.counted_affinity)
-        candidates = [
-            dataclasses.replace(c, artist_share=None) for c in artist_candidates(corpus, taste)
-        ]
+        found = artist_candidates(corpus, taste, order=taste.ranked_artists)
+        candidates = [dataclasses.replace(c, artist_share=None) for c in found]
         candidates += co_listener_candidates(corpus, taste, case.co_listened)
         picks = rank_candidates(
             candidates,

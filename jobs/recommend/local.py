@@ -89,5 +89,6 @@ def _rank(candidates: Sequence[Candidate], taste: Taste, options: RankingOptions
         space=TasteSpace(taste.clustering, taste.user_features),
         affinity=taste.affinity,
         known_names=taste.known_names,
+        played_once=taste.played_once,
         options=options,
     )

@@ -15,11 +15,19 @@ from functools import cached_property
 
 from jobs.clustering import cluster_tracks
 from jobs.recommend.csv_pool import CsvCatalogue, nearest_new_rows
-from jobs.recommend.protocol import ARTISTS, CO_LISTENERS, COLLABORATORS, CSV, Candidate, Taste
+from jobs.recommend.protocol import (
+    ARTISTS,
+    CO_LISTENERS,
+    COLLABORATORS,
+    CSV,
+    KNOWN_ARTISTS_READ,
+    Candidate,
+    Taste,
+)
 from jobs.recommend.ranking import Pick, RankingOptions, rank_candidates
-from jobs.recommend.taste import TasteSpace, artist_affinity, listening_rate
+from jobs.recommend.taste import TasteSpace, artist_affinity, listening_rate, played_once
 
-ARTIST_TRACKS = 150  # candidates from known artists' catalogues
+ARTIST_TRACKS = 150  # candidates from known artists' catalogues, at least
 GUESTS = 12
 
 
@@ -38,6 +46,15 @@ class Corpus:
 
     index: CsvCatalogue
     histories: list[History]
+
+    @cached_property
+    def lead_rows(self) -> dict[str, list[int]]:
+        """Artist -> the rows they are credited first on: their own records."""
+        rows: dict[str, list[int]] = defaultdict(list)
+        for row, names in enumerate(self.index.artists):
+            if names:
+                rows[names[0].casefold()].append(row)
+        return dict(rows)
 
     @cached_property
     def rows_by_artist(self) -> dict[str, list[int]]:
@@ -77,6 +94,7 @@ def profile(corpus: Corpus, tracks: Sequence[str]) -> Profile:
         artist_names={a: a for a in affinity},
         clustering=cluster_tracks(features),
         user_features=features,
+        played_once=played_once([(t, a[0]) for t, a in zip(known, artists, strict=True) if a]),
     )
     return Profile(known, taste, artist_affinity({}, artists))
 
@@ -93,7 +111,7 @@ def offline_candidates(
         row_candidate(corpus, row, CSV, corpus.index.genres[corpus.index.genre_codes[row]])
         for row in rows
     ]
-    found += artist_candidates(corpus, taste)
+    found += artist_candidates(corpus, taste, artists=KNOWN_ARTISTS_READ)
     found += collaborator_candidates(corpus, taste)
     return found + co_listener_candidates(corpus, taste, co_listened)
 
@@ -128,19 +146,22 @@ def row_candidate(
     )
 
 
-def artist_candidates(corpus: Corpus, taste: Taste) -> list[Candidate]:
-    """The unplayed tracks of the best-liked artists, each with its share of what is left."""
+def artist_candidates(
+    corpus: Corpus, taste: Taste, order: Sequence[str] | None = None, artists: int = 0
+) -> list[Candidate]:
+    """The unplayed tracks of known artists in `order` (default: those the user is still
+    meeting first), at least ARTIST_TRACKS tracks of at least `artists` artists; each of an
+    artist's own records with its share of what is left of them."""
     found: list[Candidate] = []
-    for artist in taste.ranked_artists:
+    for read, artist in enumerate(taste.still_meeting if order is None else order, start=1):
         rows = corpus.rows_by_artist.get(artist, [])
         fresh = [row for row in rows if corpus.index.track_ids[row] not in taste.own_track_ids]
-        found += [
-            dataclasses.replace(
-                row_candidate(corpus, row, ARTISTS, artist), artist_share=1 / len(fresh)
-            )
-            for row in fresh
-        ]
-        if len(found) >= ARTIST_TRACKS:
+        own = sum(1 for row in fresh if corpus.artists_of(corpus.index.track_ids[row])[0] == artist)
+        for row in fresh:
+            lead = corpus.artists_of(corpus.index.track_ids[row])[0] == artist
+            candidate = row_candidate(corpus, row, ARTISTS, artist)
+            found.append(dataclasses.replace(candidate, artist_share=1 / own if lead else None))
+        if len(found) >= ARTIST_TRACKS and read >= artists:
             break
     return found
 
@@ -176,6 +197,7 @@ def recommend_offline(
         exclude=user.taste.own_track_ids,
         space=TasteSpace(user.taste.clustering, user.taste.user_features),
         affinity=user.taste.affinity,
+        played_once=user.taste.played_once,
         options=options,
     )
 

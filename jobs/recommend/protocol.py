@@ -20,6 +20,9 @@ SEARCH = "search"
 # The default order (declared with the setting): a source earlier in the list names a pick
 # several sources found.
 SOURCE_NAMES = RECOMMENDATION_SOURCES
+# The ranking takes at most two tracks per artist, so 50 picks of known artists need 25 of
+# them: sources of known artists' catalogues read at least this many, to leave a choice.
+KNOWN_ARTISTS_READ = 36
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,10 @@ class Candidate:
     support: float = 1.0
     features: Mapping[str, float] | None = None
     popularity: float | None = None  # 0..100 where a source knows it (the CSV does)
-    # 1 / the unplayed tracks found of the track's best-liked (known) artist, where a source
-    # read that artist's whole catalogue (`artists` does): the track's share of what is left.
+    # 1 / the unplayed tracks found of the track's first-credited artist, where that artist is
+    # known and a source read their whole catalogue (`artists` does): the track's share of
+    # what is left of the artist's own records. A guest spot on another's record has none:
+    # the other's listeners play it, not the guest's.
     artist_share: float | None = None
 
     @classmethod
@@ -58,11 +63,21 @@ class Taste:
     clustering: Clustering | None = None
     user_features: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     wanted: int = 150
+    # Artist -> how many of their tracks the user played exactly once (taste.played_once);
+    # empty where the service holds no play history for the user.
+    played_once: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def ranked_artists(self) -> list[str]:
         """Known artists, best liked first."""
         return sorted(self.affinity, key=lambda a: (-self.affinity[a], a))
+
+    @property
+    def still_meeting(self) -> list[str]:
+        """Known artists whose unplayed tracks the user is likeliest to play next first: most
+        tracks played once, then best liked (the order of `ranked_artists` without plays)."""
+        once = self.played_once
+        return sorted(self.affinity, key=lambda a: (-once.get(a, 0), -self.affinity[a], a))
 
     @property
     def known_names(self) -> frozenset[str]:

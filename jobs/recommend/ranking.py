@@ -21,10 +21,15 @@ NEUTRAL_POPULARITY = 50.0
 # Found by another source too: independent evidence the track belongs here.
 AGREEMENT_BONUS = 0.1
 DEFAULT_DISCOVERY = 0.4
-# A known artist's unplayed track gets played about as often as the user plays the artist,
-# spread over what is left of the catalogue: the few tracks left of a well-liked artist are
-# the likeliest next plays. Weighted to lead among known artists' tracks, fit breaking ties.
-EXPECTED_WEIGHT = 1.0
+# A known artist's unplayed track gets played about as often as the user's plays of the
+# artist reach a new track, spread over what is left of the artist's own records: the few
+# tracks left of an artist the user is still meeting are the likeliest next plays. Weighted
+# to lead among known artists' tracks, fit breaking ties (at 1.0 the other terms outweighed
+# it: 0.86 hits per user against 0.93 at 4.0, seed 11, 200 users).
+EXPECTED_WEIGHT = 4.0
+# An artist none of whose tracks was played just once counts half a track: their plays go to
+# a few tracks again and again, yet may still reach a new one.
+ONCE_PRIOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -73,16 +78,22 @@ def rank_candidates(
     space: TasteSpace,
     affinity: Mapping[str, float],
     known_names: Set[str] = frozenset(),
+    played_once: Mapping[str, int] | None = None,
     options: RankingOptions = DEFAULT_OPTIONS,
 ) -> list[Pick]:
     """The best `limit` tracks, exactly a `discovery` share of them by artists new to the user
-    (less or more only where new or known candidates run short)."""
+    (less or more only where new or known candidates run short).
+
+    `played_once` (artist -> their tracks the user played exactly once) says which known
+    artists' unplayed tracks the user is likeliest to play next; without it, affinity does.
+    """
     merged = _merge(candidates, exclude, options.source_order)
     if not merged:
         return []
     new = np.array([_is_new(m, affinity, known_names) for m in merged], dtype=bool)
     closeness, fitted = space.fit(feature_rows([m.features for m in merged]))
-    scores = _scores(merged, closeness, affinity)
+    expected = _expected_plays(merged, affinity, played_once or {})
+    scores = _scores(merged, closeness, affinity, expected)
     ids = np.array([m.track_id for m in merged])
     order = np.lexsort((ids, -scores)).tolist()
     chosen = _select(merged, order, new, options)
@@ -127,8 +138,32 @@ def _is_new(entry: _Merged, affinity: Mapping[str, float], known_names: Set[str]
     return not any(n.casefold() in known_names for n in entry.artist_names)
 
 
+def _expected_plays(
+    merged: Sequence[_Merged], affinity: Mapping[str, float], played_once: Mapping[str, int]
+) -> NDArray[np.float64]:
+    """Up to a common factor, how often the user will play each known artist's unplayed
+    track: how often their plays of its first-credited artist reach a new track, times the
+    track's share of what is left of that artist's records (0 where no share is known)."""
+
+    def reach(artist: str) -> float:
+        if artist not in affinity:
+            return 0.0
+        return played_once.get(artist, 0) + ONCE_PRIOR if played_once else affinity[artist]
+
+    return np.array(
+        [
+            reach(m.artist_ids[0]) * m.artist_share if m.artist_ids and m.artist_share else 0.0
+            for m in merged
+        ],
+        dtype=np.float64,
+    )
+
+
 def _scores(
-    merged: Sequence[_Merged], closeness: NDArray[np.float64], affinity: Mapping[str, float]
+    merged: Sequence[_Merged],
+    closeness: NDArray[np.float64],
+    affinity: Mapping[str, float],
+    expected: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     liked = np.array(
         [max((affinity.get(a, 0.0) for a in m.artist_ids), default=0.0) for m in merged]
@@ -140,7 +175,6 @@ def _scores(
     popular = np.array(
         [NEUTRAL_POPULARITY if m.popularity is None else m.popularity for m in merged]
     )
-    expected = liked * np.array([m.artist_share or 0.0 for m in merged])
     top_expected = max(float(expected.max()), 1e-9)
     return np.asarray(
         FIT_WEIGHT * closeness

@@ -64,6 +64,23 @@ def listening_rate(plays: Sequence[Sequence[str]]) -> dict[str, float]:
     return {a: round(rate / top, 6) for a, rate in rates.items()}
 
 
+def played_once(plays: Sequence[tuple[str, str]]) -> dict[str, int]:
+    """Artist -> how many of their records the user played exactly once (0 for every other
+    artist played); `plays` are each play's (track, first-credited artist).
+
+    Good-Turing: the chance that a user's next play is of a track they never played is about
+    the share of their plays that were of tracks played once. Split by artist, it tells an
+    artist whose tracks the user keeps meeting one by one from an artist whose plays all go to
+    the few tracks of the user's library, whose unplayed tracks the user rarely reaches. A
+    guest spot counts for the record's artist only: it says little of the guest.
+    """
+    counts = Counter(track for track, _ in plays)
+    once: Counter[str] = Counter()
+    for track, artist in dict(plays).items():
+        once[artist] += counts[track] == 1
+    return dict(sorted(once.items()))
+
+
 _FEATURES_OF = operator.itemgetter(*CLUSTER_FEATURES)
 _UNKNOWN = (float("nan"),) * len(CLUSTER_FEATURES)
 

@@ -374,3 +374,40 @@ def test_an_artist_known_by_name_only_is_not_new() -> None:
     (pick,) = rank([candidate], known_names=frozenset({"nina simone"}))
 
     assert not pick.new_artist
+
+
+def test_an_artist_the_user_still_meets_comes_before_one_played_on_repeat() -> None:
+    # "repeat" is liked best, but the user's plays of them go to a few tracks again and again;
+    # of "meeting" they played three tracks once each. Both have four tracks left.
+    candidates = [
+        dataclasses.replace(artist(f"{a[0]}{i}", a, features=CALM), artist_share=0.25)
+        for a in ("repeat", "meeting")
+        for i in range(4)
+    ]
+    affinity = {"repeat": 1.0, "meeting": 0.3}
+
+    picks = rank(candidates, affinity=affinity, limit=2, discovery=0.0)
+    heard = rank_candidates(
+        candidates,
+        exclude=frozenset(),
+        space=TasteSpace(None, {}),
+        affinity=affinity,
+        played_once={"repeat": 0, "meeting": 3},
+        options=RankingOptions(limit=2, discovery=0.0),
+    )
+
+    assert [p.track_id for p in picks] == ["r0", "r1"]  # without plays, affinity decides
+    assert [p.track_id for p in heard] == ["m0", "m1"]
+
+
+def test_a_guest_spot_weighs_nothing_for_the_guest() -> None:
+    # The same known artist leads one record and guests on a stranger's: only the first is
+    # theirs to be played next.
+    own = dataclasses.replace(artist("own", "known", features=CALM), artist_share=0.5)
+    # Named to come first on a tie, so only the weight given to the record can put "own" first.
+    guest = Candidate("a-spot", ("stranger", "known"), ("Stranger", "Known"), "artists", "known")
+    guest = dataclasses.replace(guest, features=CALM, artist_share=0.5)
+
+    picks = rank([guest, own], affinity={"known": 1.0}, limit=1, discovery=0.0)
+
+    assert [p.track_id for p in picks] == ["own"]

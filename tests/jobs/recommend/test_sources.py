@@ -253,6 +253,7 @@ async def test_artists_offers_unplayed_tracks_with_their_share_of_what_is_left(
         make_track("small-0", ["small"], "al2")
         make_track("small-1", ["small"], "al2")
         make_track("together", ["small", "big"], "al3")
+        make_track("guest-spot", ["stranger", "big"], "al4")
         catalogue.mark_catalogue_fetched(["big", "small"])
 
     database.run_sync(write)
@@ -265,9 +266,11 @@ async def test_artists_offers_unplayed_tracks_with_their_share_of_what_is_left(
 
     found = {c.track_id: c.artist_share for c in await source.candidates(liked)}
 
-    # "together" counts for its best-liked artist, so "big" has five left and "small" one.
+    # A track is its first-credited artist's record: "together" is small's, so small has two
+    # left and big four; big's guest spot on a stranger's record is no share of either.
     assert found == {
-        **{f"big-{n}": 0.2 for n in range(4)},
-        "together": 0.2,
-        "small-1": 1.0,
+        **{f"big-{n}": 0.25 for n in range(4)},
+        "together": 0.5,
+        "small-1": 0.5,
+        "guest-spot": None,
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobs.recommend.taste import artist_affinity, listening_rate
+from jobs.recommend.taste import artist_affinity, listening_rate, played_once
 
 
 def test_short_term_rank_weighs_most_and_max_is_one() -> None:
@@ -33,3 +33,12 @@ def test_listening_rate_is_plays_since_first_met_not_plays_alone() -> None:
     assert rate["new"] == 1.0  # 3 of 4
     assert rate["old"] == round((5 / 12) / (3 / 4), 6)
     assert rate["x"] == round((5 / 11) / (3 / 4), 6)
+
+
+def test_played_once_counts_each_artists_records_heard_a_single_time() -> None:
+    # "fan" plays one record again and again and met one other once; "wanderer" two once.
+    plays = [("f1", "fan"), ("f1", "fan"), ("f2", "fan"), ("f1", "fan")]
+    plays += [("w1", "wanderer"), ("w2", "wanderer")]
+
+    assert played_once(plays) == {"fan": 1, "wanderer": 2}
+    assert played_once([("f1", "fan"), ("f1", "fan")]) == {"fan": 0}
