@@ -17,7 +17,6 @@ from bench import (
     db_access,
     features_csv,
     history_import,
-    pace,
     pages,
     read_queries,
     recommend,
@@ -39,7 +38,6 @@ MODULES: tuple[ModuleType, ...] = (
     stats,
     pages,
     analysis,
-    pace,
     # The sizes: hours at 180 requests / 30 s. `python -m bench.snapshot --users ...`
     # runs other sizes and rates.
     snapshot,
