@@ -78,14 +78,18 @@ class SnapshotReads:
 
     def __init__(self, ref: SnapshotRef) -> None:
         self.ref = ref
+        # On the instance, not functools.cache on the method: that cache is the class's, and
+        # kept every snapshot's reads for the life of the process (a night grew by each user).
+        self._top_items: dict[str, dict[str, list[dict[str, Any]]]] = {}
 
     @functools.cached_property
     def clusters(self) -> list[dict[str, Any]]:
         return queries.clusters(self.ref.id)
 
-    @functools.cache  # noqa: B019 - one instance per snapshot render, dropped with it
     def top_items(self, item_type: str) -> dict[str, list[dict[str, Any]]]:
-        return queries.top_items_by_range(self.ref.id, item_type)
+        if item_type not in self._top_items:
+            self._top_items[item_type] = queries.top_items_by_range(self.ref.id, item_type)
+        return self._top_items[item_type]
 
 
 def _recommendations(reads: SnapshotReads) -> dict[str, Any]:

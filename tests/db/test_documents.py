@@ -4,6 +4,7 @@ by a migration only when the format version changes."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import gzip
 
 import orjson
@@ -66,6 +67,14 @@ def test_writing_a_snapshot_stores_every_response_with_a_gzip_copy(database: Dat
         assert gzip.decompress(bytes(row.gzip)) == bytes(row.body)
         assert row.format_version == documents.FORMAT_VERSION
     assert len({row.etag for row in rows}) == len(rows)
+
+
+def test_writing_a_snapshot_keeps_nothing_it_read_to_render_it(database: Database) -> None:
+    """A night writes a snapshot per user: what rendering one read must go with it (issue 10)."""
+    database.run_sync(lambda: write_snapshot(_content(_seed())))
+    gc.collect()
+    kept = [held for held in gc.get_objects() if isinstance(held, documents.SnapshotReads)]
+    assert kept == []
 
 
 def test_a_forced_redo_replaces_the_documents_and_every_etag(database: Database) -> None:
