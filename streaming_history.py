@@ -3,7 +3,9 @@
 The files come from outside (a user's download), so every field is checked: a file with
 one malformed entry is refused whole, with a line naming the file and the entry. Entries
 that are well formed but hold nothing this service keeps (local files, audiobooks,
-unavailable content) are skipped with a reason. `ip_addr` and `platform` are never read.
+unavailable content) are skipped with a reason, and so are plays at a time no play can have
+(before Spotify existed, or in the future: a device's clock was wrong), by the same rule as
+plays read from Spotify's API. `ip_addr` and `platform` are never read.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from spotify_models import PLAUSIBLE_AHEAD, PLAUSIBLE_SINCE
 
 EXPORT_NAME = re.compile(r"(?:.*/)?Streaming_History_(?:Audio|Video)_[^/]*\.json")
 URI = re.compile(r"spotify:(track|episode):([0-9A-Za-z]{1,64})")
@@ -33,6 +37,8 @@ AUDIOBOOK_FIELDS = ("audiobook_title", "audiobook_uri", "audiobook_chapter_uri")
 NOTHING_KEPT = "no track or episode (a local file or unavailable content)"
 AUDIOBOOK = "an audiobook"
 NO_NAME = "a track or episode without a name"
+TOO_EARLY = f"played before {PLAUSIBLE_SINCE:%Y-%m-%d}, before Spotify existed"
+IN_THE_FUTURE = "played in the future (more than a day from now)"
 
 
 class MalformedExport(ValueError):
@@ -123,8 +129,27 @@ def _item(entry: Mapping[str, Any], field: str, kind: str) -> str | None:
     return match.group(2)
 
 
-def parse_entry(entry: Any) -> ExportedPlay | Skipped:
-    """One entry of the export's array; raises MalformedExport when it breaks the format."""
+def _implausible(ended_at: dt.datetime, now: dt.datetime | None) -> Skipped | None:
+    """Why no play can have ended at `ended_at` (naive UTC), or None when one can."""
+    moment = ended_at.replace(tzinfo=dt.UTC)
+    if moment < PLAUSIBLE_SINCE:
+        return Skipped(TOO_EARLY)
+    if moment > (now or dt.datetime.now(dt.UTC)) + PLAUSIBLE_AHEAD:
+        return Skipped(IN_THE_FUTURE)
+    return None
+
+
+def parse_entry(entry: Any, now: dt.datetime | None = None) -> ExportedPlay | Skipped:
+    """One entry of the export's array; raises MalformedExport when it breaks the format.
+
+    A play is judged plausible against `now` (aware; the clock when None)."""
+    parsed = _parse_entry(entry)
+    if isinstance(parsed, ExportedPlay):
+        return _implausible(parsed.ended_at, now) or parsed
+    return parsed
+
+
+def _parse_entry(entry: Any) -> ExportedPlay | Skipped:
     if not isinstance(entry, Mapping):
         raise MalformedExport(f"an entry must be an object, not {type(entry).__name__}")
     ended_at = _ended_at(entry)
@@ -146,8 +171,9 @@ def parse_entry(entry: Any) -> ExportedPlay | Skipped:
     return Skipped(NOTHING_KEPT)
 
 
-def parse_file(export: ExportFile) -> list[ExportedPlay | Skipped]:
+def parse_file(export: ExportFile, now: dt.datetime | None = None) -> list[ExportedPlay | Skipped]:
     """Every entry of one file, in order; MalformedExport names the file and the entry."""
+    now = now or dt.datetime.now(dt.UTC)
     try:
         entries = orjson.loads(export.content)
     except orjson.JSONDecodeError as exc:
@@ -157,7 +183,7 @@ def parse_file(export: ExportFile) -> list[ExportedPlay | Skipped]:
     parsed: list[ExportedPlay | Skipped] = []
     for index, entry in enumerate(entries):
         try:
-            parsed.append(parse_entry(entry))
+            parsed.append(parse_entry(entry, now))
         except MalformedExport as exc:
             raise MalformedExport(f"{export.name}: entry {index}: {exc}") from None
     return parsed

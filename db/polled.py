@@ -14,14 +14,20 @@ from typing import Any, cast
 import peewee as pw
 
 from db.history_import import SAME_PLAY
-from db.models import HistoryGap, Play, User, naive_utc, read_timestamp
+from db.models import HistoryGap, Play, User, naive_utc, read_timestamp, utcnow
 from metrics import HISTORY_GAPS
+from spotify_models import PLAUSIBLE_AHEAD
 
 RECENT_LIMIT = 50
 
 
 def _newest_play(user_id: int) -> dt.datetime | None:
-    newest = Play.select(pw.fn.MAX(Play.played_at)).where(Play.user == user_id).scalar()
+    # A play stored in the future (imports kept them before they were refused) would put
+    # every later poll's `after` past anything Spotify can answer.
+    plausible = Play.played_at <= utcnow() + PLAUSIBLE_AHEAD
+    newest = (
+        Play.select(pw.fn.MAX(Play.played_at)).where((Play.user == user_id) & plausible).scalar()
+    )
     return read_timestamp(newest)
 
 

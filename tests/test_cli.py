@@ -323,6 +323,29 @@ def test_history_import_reports_and_refuses_a_malformed_file_in_one_line(
     assert _read(env, Play.select().count) == 1
 
 
+def test_history_import_says_how_many_plays_were_at_implausible_times(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _read(env, lambda: save_user_token("ann", "cipher"))
+    export = write_export(
+        tmp_path / "Streaming_History_Audio_2024_0.json",
+        [
+            track_entry("4uLU6hMCjMI75M1A2tKUQC", "2024-03-01T10:00:00Z"),
+            track_entry("7ouMYWpwJ422jRcDASZB7P", "1999-03-01T10:00:00Z"),
+            track_entry("7ouMYWpwJ422jRcDASZB7P", "2999-03-01T10:00:00Z"),
+            track_entry("7ouMYWpwJ422jRcDASZB7P", "2998-03-01T10:00:00Z"),
+        ],
+    )
+    assert main(["history", "import", "ann", str(export)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "1 file(s): 1 plays imported, 0 already present, 3 skipped",
+        "  skipped 2: played in the future (more than a day from now)",
+        "  skipped 1: played before 2006-01-01, before Spotify existed",
+    ]
+    assert _read(env, Play.select().count) == 1
+
+
 @pytest.mark.parametrize(
     ("url", "says"),
     [

@@ -11,10 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import spotify_models
 from streaming_history import (
     AUDIOBOOK,
+    IN_THE_FUTURE,
     NO_NAME,
     NOTHING_KEPT,
+    TOO_EARLY,
     ExportedPlay,
     ExportFile,
     MalformedExport,
@@ -37,8 +40,12 @@ json_values = st.recursive(
 )
 # Entries that look like the export's rows, with any value in any field.
 entry_like = st.dictionaries(st.sampled_from(FIELDS), json_values | st.text(max_size=60))
+NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
+# Plausible ends of a play: from Spotify's beginning to a day past NOW (clocks drift).
 moments = st.datetimes(
-    min_value=dt.datetime(2006, 1, 1), max_value=dt.datetime(2035, 1, 1), timezones=st.just(dt.UTC)
+    min_value=dt.datetime(2006, 1, 1),
+    max_value=(NOW + spotify_models.PLAUSIBLE_AHEAD).replace(tzinfo=None),
+    timezones=st.just(dt.UTC),
 )
 spotify_ids = st.text(BASE62, min_size=22, max_size=22)
 names = st.text(min_size=1, max_size=80).filter(lambda s: s.strip() == s and s)
@@ -80,7 +87,8 @@ def test_a_music_row_becomes_a_play_at_its_utc_end(
     moment: dt.datetime, ms: int, track_id: str, name: str
 ) -> None:
     ts = moment.isoformat().replace("+00:00", "Z")
-    parsed = parse_entry(track_entry(track_id, ts, ms, name=name, artist=name, album=name))
+    entry = track_entry(track_id, ts, ms, name=name, artist=name, album=name)
+    parsed = parse_entry(entry, now=NOW)
     assert parsed == ExportedPlay(
         "track", track_id, moment.replace(tzinfo=None), ms, name, name, name
     )
@@ -92,7 +100,7 @@ def test_an_episode_row_becomes_an_episode_play_whatever_the_offset(
     moment: dt.datetime, offset: int, episode_id: str
 ) -> None:
     local = moment.astimezone(dt.timezone(dt.timedelta(minutes=offset)))
-    parsed = parse_entry(episode_entry(episode_id, local.isoformat(), 60_000, show="Show"))
+    parsed = parse_entry(episode_entry(episode_id, local.isoformat(), 60_000, show="Show"), now=NOW)
     assert isinstance(parsed, ExportedPlay)
     assert (parsed.kind, parsed.item_id, parsed.artist_or_show, parsed.album) == (
         "episode",
@@ -101,6 +109,51 @@ def test_an_episode_row_becomes_an_episode_play_whatever_the_offset(
         None,
     )
     assert parsed.ended_at == moment.replace(tzinfo=None)
+
+
+any_moment = st.datetimes(
+    min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=st.just(dt.UTC)
+)
+
+
+@BOUNDED
+@given(moment=any_moment, episode=st.booleans(), offset=st.integers(-14 * 60, 14 * 60))
+def test_a_play_before_spotify_or_in_the_future_is_skipped_with_its_reason(
+    moment: dt.datetime, episode: bool, offset: int
+) -> None:
+    local = moment.astimezone(dt.timezone(dt.timedelta(minutes=offset)))
+    make = episode_entry if episode else track_entry
+    parsed = parse_entry(make("4uLU6hMCjMI75M1A2tKUQC", local.isoformat()), now=NOW)
+    if moment < spotify_models.PLAUSIBLE_SINCE:
+        assert parsed == Skipped(TOO_EARLY)
+    elif moment > NOW + spotify_models.PLAUSIBLE_AHEAD:
+        assert parsed == Skipped(IN_THE_FUTURE)
+    else:
+        assert isinstance(parsed, ExportedPlay)
+        assert parsed.ended_at == moment.replace(tzinfo=None)
+
+
+@pytest.mark.parametrize(
+    ("ts", "reason"),
+    [
+        pytest.param("2005-12-31T23:59:59Z", TOO_EARLY, id="last-second-of-2005"),
+        pytest.param("1970-01-01T00:00:00Z", TOO_EARLY, id="unix-epoch"),
+        pytest.param("2026-06-02T12:00:01Z", IN_THE_FUTURE, id="a-day-and-a-second-ahead"),
+        pytest.param("9999-12-31T23:59:59Z", IN_THE_FUTURE, id="year-9999"),
+    ],
+)
+def test_the_edges_of_a_plausible_play(ts: str, reason: str) -> None:
+    assert parse_entry(_row(ts=ts), now=NOW) == Skipped(reason)
+    assert parse_file(ExportFile("f.json", json.dumps([_row(ts=ts)]).encode()), now=NOW) == [
+        Skipped(reason)
+    ]
+
+
+def test_a_play_is_judged_against_the_clock_by_default() -> None:
+    assert parse_entry(_row(ts=(dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).isoformat())) == (
+        Skipped(IN_THE_FUTURE)
+    )
+    assert isinstance(parse_entry(_row(ts="2006-01-01T00:00:00Z")), ExportedPlay)
 
 
 def _row(**changes: Any) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from db.models import (
 )
 from db.users import UnknownUser
 from jobs.history_import import DUPLICATE, import_history
-from streaming_history import NOTHING_KEPT, MalformedExport
+from streaming_history import IN_THE_FUTURE, NOTHING_KEPT, TOO_EARLY, MalformedExport
 from tests.factories import episode_entry, make_track, make_user, track_entry, write_export
 
 TRACK_A = "4uLU6hMCjMI75M1A2tKUQC"
@@ -145,6 +145,25 @@ def test_a_polled_play_is_not_imported_again(
     report = _import(ann, export)
     assert (report.imported, report.already_present) == (imported, 1 - imported)
     assert len(_plays(ann)) == 1 + imported
+
+
+def test_plays_at_implausible_times_are_counted_as_skipped_and_never_stored(
+    ann: Database, tmp_path: Path
+) -> None:
+    future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
+    export = write_export(
+        tmp_path / "Streaming_History_Audio_2019.json",
+        [
+            track_entry(TRACK_A, "1970-01-01T00:00:00Z"),
+            track_entry(TRACK_A, "2019-03-01T10:00:00Z"),
+            episode_entry(EPISODE, "2099-01-01T00:00:00Z"),
+            track_entry(TRACK_B, future),
+        ],
+    )
+    report = _import(ann, export)
+    assert (report.imported, report.skipped) == (1, {TOO_EARLY: 1, IN_THE_FUTURE: 2})
+    assert _plays(ann) == [(TRACK_A, dt.datetime(2019, 3, 1, 10), 200_000, False, Play.IMPORTED)]
+    assert ann.run_sync(EpisodePlay.select().count) == 0
 
 
 def test_a_malformed_file_is_named_and_adds_nothing(ann: Database, tmp_path: Path) -> None:

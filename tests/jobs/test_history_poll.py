@@ -212,3 +212,24 @@ async def test_a_revoked_user_is_marked_and_no_longer_polled(listening: Listenin
     assert status == User.REAUTH_REQUIRED
     assert [p.user_id for p in polled] == [listening.users[other.id]]
     assert listening.stored(revoked) == []
+
+
+async def test_a_play_stored_in_the_future_does_not_stop_the_polls(listening: Listening) -> None:
+    # Imports stored such plays before they were refused; the newest play is the poll's cursor.
+    user = listening.world.users[0]
+    first = await listening.poll(user)
+    future = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=400)
+    track = listening.stored(user)[0][0]
+    listening.database.run_sync(
+        lambda: Play.create(
+            user=listening.users[user.id], track=track, played_at=future, origin=Play.IMPORTED
+        )
+    )
+    listening.state.simulate_listening(200, [user.id])
+    listening.clock.advance(HOUR)
+    second = await listening.poll(user)
+
+    assert second.added == 8
+    assert (
+        listening.stored(user)[1 : 1 + first.added + 8] == listening.truth(user)[: first.added + 8]
+    )
