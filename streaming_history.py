@@ -85,7 +85,8 @@ def _text(entry: Mapping[str, Any], field: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise MalformedExport(f"{field} must be text or null, not {type(value).__name__}")
-    return value[:NAME_LIMIT] or None
+    # PostgreSQL refuses NUL in text, as spotify_models' names lose it for the same reason.
+    return value.replace("\x00", "")[:NAME_LIMIT] or None
 
 
 def _ended_at(entry: Mapping[str, Any]) -> dt.datetime:

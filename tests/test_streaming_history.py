@@ -48,7 +48,9 @@ moments = st.datetimes(
     timezones=st.just(dt.UTC),
 )
 spotify_ids = st.text(BASE62, min_size=22, max_size=22)
-names = st.text(min_size=1, max_size=80).filter(lambda s: s.strip() == s and s)
+names = st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=80).filter(
+    lambda s: s.strip() == s and s
+)
 
 
 def _outcome(parse: Callable[[], object]) -> object:
@@ -109,6 +111,20 @@ def test_an_episode_row_becomes_an_episode_play_whatever_the_offset(
         None,
     )
     assert parsed.ended_at == moment.replace(tzinfo=None)
+
+
+@BOUNDED
+@given(name=st.text(min_size=1, max_size=80), artist=st.text(max_size=80))
+def test_a_kept_name_holds_no_nul_whatever_the_export_holds(name: str, artist: str) -> None:
+    parsed = parse_entry(
+        _row(master_metadata_track_name=name, master_metadata_album_artist_name=artist)
+    )
+    if isinstance(parsed, ExportedPlay):
+        assert parsed.name == name.replace("\x00", "")
+        assert "\x00" not in (parsed.artist_or_show or "")
+    else:
+        assert parsed == Skipped(NO_NAME)
+        assert name.replace("\x00", "") == ""
 
 
 any_moment = st.datetimes(

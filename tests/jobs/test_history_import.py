@@ -166,6 +166,31 @@ def test_plays_at_implausible_times_are_counted_as_skipped_and_never_stored(
     assert ann.run_sync(EpisodePlay.select().count) == 0
 
 
+def test_a_name_with_nul_characters_is_stored_without_them(ann: Database, tmp_path: Path) -> None:
+    # PostgreSQL refuses NUL in text; the same import must work on both databases.
+    export = write_export(
+        tmp_path / "Streaming_History_Audio_2019.json",
+        [
+            track_entry(
+                TRACK_A, "2019-03-01T10:00:00Z", name="Nu\x00ll", artist="A\x00", album="\x00B"
+            ),
+            episode_entry(EPISODE, "2019-03-01T11:00:00Z", show="Sh\x00ow"),
+        ],
+    )
+    assert _import(ann, export).imported == 2
+
+    def names() -> tuple[Any, ...]:
+        credit = TrackCredit.get_by_id(TRACK_A)
+        return (
+            Track.get_by_id(TRACK_A).name,
+            ArtistName.get_by_id(credit.artist_name_id).name,
+            AlbumName.get_by_id(credit.album_name_id).name,
+            Show.get_by_id(Episode.get_by_id(EPISODE).show_id).name,
+        )
+
+    assert ann.run_sync(names) == ("Null", "A", "B", "Show")
+
+
 def test_a_malformed_file_is_named_and_adds_nothing(ann: Database, tmp_path: Path) -> None:
     good = write_export(
         tmp_path / "Streaming_History_Audio_2019_0.json",
