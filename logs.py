@@ -30,9 +30,9 @@ run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("run_id", de
 _SECRET_QUERY = re.compile(r"([?&](?:code|state)=)[^&#\s\"]*")
 # Anywhere in a finished line: OAuth parameters as a query or form writes them, and HTTP
 # credentials as a header does ("Bearer <token>", "Basic <base64>").
+_FIELD_NAMES = ("refresh_token", "access_token", "client_secret", "code_verifier", "password")
 _SECRET_FIELD = re.compile(
-    r"((?:refresh_token|access_token|client_secret|code_verifier|password)[\"']?\s*[=:]\s*[\"']?)"
-    r"[^&#\s\"',}]+",
+    rf"((?:{'|'.join(_FIELD_NAMES)})[\"']?\s*[=:]\s*[\"']?)" r"[^&#\s\"',}]+",
     re.IGNORECASE,
 )
 _CREDENTIALS = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{4,}", re.IGNORECASE)
@@ -51,13 +51,24 @@ def configure_logging(level: str, log_format: str = "text") -> None:
 
 def redact_oauth_query(value: str) -> str:
     """`value` with the values of `code` and `state` query parameters replaced."""
+    # Most lines name neither, and a substring test is far cheaper than the search.
+    if "code=" not in value and "state=" not in value:
+        return value
     return _SECRET_QUERY.sub(r"\1[redacted]", value)
 
 
 def redact_secrets(value: str) -> str:
     """`value` with OAuth codes, states, tokens, client secrets and credentials replaced."""
-    value = _SECRET_FIELD.sub(r"\1[redacted]", redact_oauth_query(value))
-    return _CREDENTIALS.sub(r"\1 [redacted]", value)
+    value = redact_oauth_query(value)
+    # Every access line passes here: the case-insensitive searches run only on a line that
+    # names what they look for. Only for ASCII text is lower() the regex's case folding
+    # (re.IGNORECASE also matches "pa\u017fsword", with a long s), so other text is searched.
+    lowered = value.lower() if value.isascii() else None
+    if lowered is None or any(name in lowered for name in _FIELD_NAMES):
+        value = _SECRET_FIELD.sub(r"\1[redacted]", value)
+    if lowered is None or "bearer" in lowered or "basic" in lowered:
+        value = _CREDENTIALS.sub(r"\1 [redacted]", value)
+    return value
 
 
 _CONTEXT = ("request_id", "run_id")

@@ -106,6 +106,8 @@ SECRETS = {
     "json": '{"access_token": "AT-SECRET", "token_type": "Bearer"}',
     "bearer": "Authorization: Bearer BEARER-SECRET",
     "basic": "Authorization: Basic QkFTSUMtU0VDUkVU",
+    # Not ASCII: matched by the search's case folding, not by a lower-case substring test.
+    "folded": "pa\u017fsword=PW-SECRET sent with BEARER BEARER-SECRET, café",
 }
 
 
@@ -119,7 +121,8 @@ def test_no_formatter_prints_a_secret_whoever_logged_it(
     formatter: logging.Formatter, what: str, text: str
 ) -> None:
     line = formatter.format(_record("sent %s", text, exc=_raised(ValueError(f"failed: {text}"))))
-    for secret in ("C0DE", "STATE-SECRET", "RT-SECRET", "CS-SECRET", "AT-SECRET", "BEARER-SEC"):
+    secrets = ("C0DE", "STATE-SECRET", "RT-SECRET", "CS-SECRET", "AT-SECRET", "BEARER-SEC", "PW-S")
+    for secret in secrets:
         assert secret not in line
     assert "QkFTSUMtU0VDUkVU" not in line
     assert "[redacted]" in line

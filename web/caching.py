@@ -80,8 +80,10 @@ def _quality(params: str) -> float:
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
     """Whether Accept-Encoding allows gzip: named, or `*`, with a q-value above zero."""
+    if not accept_encoding:
+        return False
     qualities: dict[str, float] = {}
-    for entry in (accept_encoding or "").split(","):
+    for entry in accept_encoding.split(","):
         coding, _, params = entry.partition(";")
         qualities[coding.strip().lower()] = _quality(params)
     named = qualities.get("gzip", qualities.get("x-gzip"))

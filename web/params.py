@@ -82,7 +82,9 @@ class Param:
         if self.location == "path":
             raw = request.path_params[self.name]
         else:
-            values = request.query_params.getlist(self.name)
+            # No query string, no parsing of one (the latest document's read has none).
+            query = request.scope["query_string"]
+            values = request.query_params.getlist(self.name) if query else []
             if len(values) > 1:
                 raise bad_parameter(self.name, "may be given only once")
             if not values:
@@ -147,6 +149,16 @@ class Operation:
         """Whether the endpoint reads a user's data: it takes a `username`."""
         return any(param.name == "username" for param in self.params)
 
+    # Worked out once per endpoint rather than on each of its requests.
+    @functools.cached_property
+    def query_names(self) -> frozenset[str]:
+        """The query parameters the endpoint takes."""
+        return frozenset(param.name for param in self.params if param.in_query)
+
+    @functools.cached_property
+    def username_in_query(self) -> bool:
+        return "username" in self.query_names
+
     async def authorize(self, request: Request) -> None:
         """Refuse a request its credentials do not allow (web.access decides)."""
         readers = self.users_read(request)
@@ -162,17 +174,18 @@ class Operation:
         covered by no credential and is refused like any other user's.
         """
         found = [request.path_params["username"]] if "username" in request.path_params else []
-        if any(param.name == "username" and param.in_query for param in self.params):
+        if self.username_in_query:
             found.extend(request.query_params.getlist("username"))
         return found
 
     def refuse_unknown_query(self, request: Request) -> None:
         """A 400 naming every query parameter this endpoint does not take."""
-        declared = {param.name for param in self.params if param.in_query}
-        unknown = sorted(set(request.query_params) - declared)
-        if self.strict and unknown:
+        if not self.strict or not request.scope["query_string"]:
+            return
+        unknown = sorted(set(request.query_params) - self.query_names)
+        if unknown:
             named = [name[:ECHO_LIMIT] for name in unknown[:UNKNOWN_NAMED]]
-            raise unknown_parameters(named, sorted(declared))
+            raise unknown_parameters(named, sorted(self.query_names))
 
 
 Endpoint = Callable[..., Awaitable[Response]]

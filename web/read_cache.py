@@ -59,6 +59,10 @@ class ReadCache:
     def used_bytes(self) -> int:
         return self._used
 
+    def keys(self) -> list[Key]:
+        """The (user, date, variant) of every document held, least recently used first."""
+        return list(self._entries)
+
     async def document(
         self, username: str, date: dt.date | None, variant: str, *, plain: bool = False
     ) -> Document:

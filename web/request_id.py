@@ -9,14 +9,15 @@ it is written into logs and headers as it came.
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
+from collections.abc import Iterable
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import logs
 
 HEADER = "x-request-id"
+_HEADER = HEADER.encode()
 SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
@@ -24,7 +25,8 @@ def request_id_from(raw: str | None) -> str:
     """The client's id if it is 1-64 letters, digits or `._:-`; a fresh random one otherwise."""
     if raw is not None and SANE_ID.fullmatch(raw):
         return raw
-    return uuid.uuid4().hex
+    # 32 hex digits, as uuid4().hex gave, at a quarter of the cost (no UUID object built).
+    return secrets.token_hex(16)
 
 
 class RequestId:
@@ -37,15 +39,24 @@ class RequestId:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        raw = dict(scope["headers"]).get(HEADER.encode())
+        raw = dict(scope["headers"]).get(_HEADER)
         request_id = request_id_from(raw.decode("latin-1") if raw is not None else None)
         # Not reset afterwards: the server runs each request in a context of its own, and
         # an error page sent after this returns still belongs to the request.
         logs.request_id.set(request_id)
+        header = (_HEADER, request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[HEADER] = request_id
+                message["headers"] = [*_others(message.get("headers", ())), header]
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+def _others(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The response's headers but an X-Request-ID of its own (this one names the request).
+
+    ASGI header names are lower-case, so they are compared as they are.
+    """
+    return [pair for pair in headers if pair[0] != _HEADER]

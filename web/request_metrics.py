@@ -9,7 +9,9 @@ random URLs cannot add series.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,9 +59,22 @@ class RequestMetrics:
         finally:
             method = scope["method"] if scope["method"] in _METHODS else "other"
             route = route_template(scope)
-            code = str(status if status is not None else unanswered)
-            metrics.HTTP_REQUESTS.labels(method, route, code).inc()
-            metrics.HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+            code = status if status is not None else unanswered
+            _requests(method, route, code).inc()
+            _latency(method, route).observe(time.perf_counter() - started)
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+# A series' child looked up once, not on every request: `labels()` validates and locks each
+# time, a cost the ceiling of bench/api does not pay. The label values are bounded (methods,
+# route templates, status codes), so the caches are too.
+@functools.cache
+def _requests(method: str, route: str, code: int) -> Any:
+    return metrics.HTTP_REQUESTS.labels(method, route, str(code))
+
+
+@functools.cache
+def _latency(method: str, route: str) -> Any:
+    return metrics.HTTP_LATENCY.labels(method, route)

@@ -230,4 +230,4 @@ async def test_a_kept_body_stays_within_the_budget(database: Database) -> None:
     await cache.document("ann", YESTERDAY, documents.RECOMMENDATIONS)
     await cache.document("ann", None, documents.RECOMMENDATIONS, plain=True)
     assert cache.used_bytes == budget  # yesterday's copy was evicted to make room
-    assert [key[1] for key in cache._entries] == [DAY]
+    assert cache.keys() == [("ann", DAY, documents.RECOMMENDATIONS)]

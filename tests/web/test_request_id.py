@@ -7,9 +7,10 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 import logs
-from web.request_id import request_id_from
+from web.request_id import RequestId, request_id_from
 
 Client = Callable[..., Awaitable[httpx.AsyncClient]]
 
@@ -79,3 +80,22 @@ async def test_errors_and_unknown_paths_carry_the_id_too(app_client: Client) -> 
     bad = await api.get("/users/%20/clusters", headers={"X-Request-ID": "def"})
     assert (missing.status_code, missing.headers["x-request-id"]) == (404, "abc")
     assert (bad.status_code, bad.headers["x-request-id"]) == (400, "def")
+
+
+async def test_the_answer_names_only_its_request_even_when_the_app_named_another() -> None:
+    sent: list[Message] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"x-request-id", b"inner"), (b"etag", b'"e"')]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    scope: Scope = {"type": "http", "headers": [(b"x-request-id", b"outer-1")]}
+    await RequestId(app)(scope, receive, send)
+    assert sorted(sent[0]["headers"]) == [(b"etag", b'"e"'), (b"x-request-id", b"outer-1")]
