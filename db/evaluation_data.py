@@ -23,14 +23,20 @@ StoredTrack = tuple[str, tuple[str, ...], int, list[float]]
 
 
 def user_events(usernames: Iterable[str] = ()) -> dict[str, list[tuple[str, dt.datetime]]]:
-    """Username -> plays (when played) and saves (dated by the first snapshot holding them)."""
+    """Username -> plays (when played) and saves (dated by the first snapshot holding them).
+
+    Short plays (skips) are left out: after the cut a skip is a track the user turned away,
+    no hit for a pick of it, and before it the recommender's own counts leave skips out.
+    """
     wanted = list(usernames)
     users = User.select(User.id, User.username)
     if wanted:
         users = users.where(User.username.in_(wanted))
     names = {row.id: row.username for row in users}
     events: dict[str, list[tuple[str, dt.datetime]]] = {name: [] for name in names.values()}
-    plays = Play.select(Play.user, Play.track, Play.played_at).where(Play.user.in_(list(names)))
+    plays = Play.select(Play.user, Play.track, Play.played_at).where(
+        Play.user.in_(list(names)) & ~Play.short
+    )
     for user_id, track_id, played_at in cast(
         Iterable[tuple[int, str, dt.datetime]], plays.tuples()
     ):

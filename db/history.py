@@ -27,16 +27,19 @@ TOP_ARTISTS = 10
 
 def tracks_played_once(user_id: int) -> dict[str, int]:
     """Artist id -> how many of their records (credited first) the user played exactly once,
-    short plays (skips) left out: whose unplayed tracks the user is still meeting."""
-    once = (
-        Play.select(Play.track)
+    0 for an artist whose records the user played only more often; short plays (skips) left
+    out. Which known artists' records the user plays, and which they are still meeting."""
+    plays = (
+        Play.select(Play.track.alias("track_id"), pw.fn.COUNT(Play.id).alias("plays"))
         .where((Play.user == user_id) & ~Play.short)
         .group_by(Play.track)
-        .having(pw.fn.COUNT(Play.id) == 1)
+        .alias("plays")
     )
+    once = pw.fn.SUM(pw.Case(None, [(plays.c.plays == 1, 1)], 0))
     query = (
-        TrackArtist.select(TrackArtist.artist, pw.fn.COUNT(TrackArtist.track))
-        .where(TrackArtist.track.in_(once) & (TrackArtist.position == 0))
+        TrackArtist.select(TrackArtist.artist, once)
+        .join(plays, on=TrackArtist.track == plays.c.track_id)
+        .where(TrackArtist.position == 0)
         .group_by(TrackArtist.artist)
         .tuples()
     )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 import peewee as pw
 
+from db.database import database_proxy
 from db.documents import render_snapshot
 from db.models import (
     Cluster,
@@ -187,6 +189,18 @@ def _insert(model: type[pw.Model], rows: list[dict[str, Any]]) -> None:
         model.insert_many(rows[start : start + 200]).execute()
 
 
+def _id_list(ids: Sequence[str]) -> pw.Select:
+    """The ids as rows of one column `value`, bound as a single JSON parameter: a list of
+    any length costs the statement one variable (SQLite binds 32,766 at most as built
+    upstream, and a user's own tracks are not bounded by anything this side)."""
+    payload = json.dumps(list(ids))
+    if isinstance(database_proxy.obj, pw.PostgresqlDatabase):
+        rows = pw.fn.jsonb_array_elements_text(pw.Cast(payload, "jsonb"))
+    else:
+        rows = pw.fn.json_each(payload)
+    return pw.Select([rows], [pw.SQL("value")])
+
+
 def _latest_snapshots(exclude_user_id: int) -> pw.SelectQuery:
     """The ids of every other user's latest complete snapshot, as a subquery."""
     complete = Snapshot.status == Snapshot.COMPLETE
@@ -213,9 +227,11 @@ def co_listened_tracks(
     The database does the counting: loading every other user's tracks into Python made each
     user's snapshot cost memory and time in proportion to the number of users.
     """
-    own = sorted(set(own_tracks))
-    if not own:
+    own_ids = sorted(set(own_tracks))
+    if not own_ids:
         return []
+    own = _id_list(own_ids).cte("own", columns=("track_id",))
+    mine = own.select(own.c.track_id)
     latest = _latest_snapshots(user_id)
     top = TopItem.select(TopItem.snapshot, TopItem.track).where(
         TopItem.snapshot.in_(latest) & TopItem.track.is_null(False)
@@ -226,7 +242,7 @@ def co_listened_tracks(
     listening = (top | other).cte("listening", columns=("snapshot_id", "track_id"))
     sharing = (
         pw.Select([listening], [listening.c.snapshot_id, pw.fn.MIN(listening.c.track_id)])
-        .where(listening.c.track_id.in_(own))
+        .where(listening.c.track_id.in_(mine))
         .group_by(listening.c.snapshot_id)
         .cte("sharing", columns=("snapshot_id", "shared"))
     )
@@ -234,9 +250,9 @@ def co_listened_tracks(
     query = (
         pw.Select([listening], [listening.c.track_id, support, pw.fn.MIN(sharing.c.shared)])
         .join(sharing, on=listening.c.snapshot_id == sharing.c.snapshot_id)
-        .where(listening.c.track_id.not_in(own))
+        .where(listening.c.track_id.not_in(mine))
         .group_by(listening.c.track_id)
-        .with_cte(listening, sharing)
+        .with_cte(own, listening, sharing)
         .bind(Snapshot._meta.database)
     )
     if most is None:

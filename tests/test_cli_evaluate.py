@@ -69,6 +69,19 @@ def test_prints_a_table_of_ours_and_the_baselines(
     assert (float(ours[2]), float(ours[3])) == (1.0, 1.0)
 
 
+def test_a_skip_is_not_a_play_to_find(env: Database, capsys: pytest.CaptureFixture[str]) -> None:
+    # Ann's only play after the cut is turned away within seconds: a pick of it found nothing
+    # she wanted, as the bench world's histories leave such plays out too.
+    _seed(env)
+    env.run_sync(
+        lambda: Play.update(ms_played=4_000, short=True).where(Play.track == "t13").execute()
+    )
+
+    assert main(["evaluate", "--cut", "2026-11-01", "--k", "5"]) == 2
+
+    assert "no user has plays or saves after 2026-11-01" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -21,8 +21,11 @@ SEARCH = "search"
 # several sources found.
 SOURCE_NAMES = RECOMMENDATION_SOURCES
 # The ranking takes at most two tracks per artist, so 50 picks of known artists need 25 of
-# them: sources of known artists' catalogues read at least this many, to leave a choice.
-KNOWN_ARTISTS_READ = 36
+# them. Which 25 matters most: those with the fewest records left, and what is left is known
+# only once a catalogue is read, so sources of known artists' catalogues read this many (all
+# of most users' known artists). Hits per user among known artists' tracks by artists read
+# (seed 7, 1,000 users): 36: 0.93, 72: 1.07, 120: 1.16, 150: 1.18, every one: 1.20.
+KNOWN_ARTISTS_READ = 150
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ ann's own tracks are T1, T2, T3.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
 from db.database import Database
 from db.models import Snapshot, SnapshotTrack
@@ -23,6 +24,7 @@ from tests.factories import make_snapshot, make_track, make_user
 
 OLDER = dt.date(2026, 11, 1)
 LATEST = dt.date(2026, 11, 2)
+UPSTREAM_SQLITE_VARIABLES = 32_766
 
 
 def _world() -> int:
@@ -66,3 +68,16 @@ def test_nothing_shared_or_nothing_own_finds_nothing(database: Database) -> None
         ann = _world()
         assert co_listened_tracks(ann, []) == []
         assert co_listened_tracks(ann, ["T99"]) == []
+
+
+def test_any_number_of_own_tracks_fits_one_statement(database: Database) -> None:
+    # More ids than SQLite binds in one statement as built upstream (32,766; Debian's build
+    # allows 250,000, so the test sets the upstream limit).
+    many = ["T3", "T1", "T2", *(f"X{n:05d}" for n in range(33_000))]
+    with database.peewee.connection_context():
+        connection = database.peewee.connection()
+        if isinstance(connection, sqlite3.Connection):
+            connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, UPSTREAM_SQLITE_VARIABLES)
+        ann = _world()
+        found = co_listened_tracks(ann, many)
+    assert found == [("T4", 2, "T2"), ("T5", 2, "T2"), ("T6", 1, "T3")]

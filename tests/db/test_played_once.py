@@ -36,3 +36,16 @@ def test_counts_tracks_played_once_per_artist_leaving_out_skips_and_other_users(
     # "duet" is wanderer's record with fan as a guest: it counts for wanderer alone.
     assert ann == {"fan": 1, "wanderer": 2}
     assert bob == {"fan": 1}
+
+
+def test_an_artist_whose_records_were_all_played_again_counts_zero(database: Database) -> None:
+    # The ranking tells an artist whose own records the user played from one met only as a
+    # guest on another's record: both have none played once, only the first is listed.
+    def write_and_read() -> dict[str, int]:
+        ann = make_user("ann")
+        make_track("loop", ["looper", "guest"])
+        for minute in range(2):
+            Play.create(user=ann, track="loop", played_at=START + dt.timedelta(minutes=minute))
+        return tracks_played_once(ann.id)
+
+    assert database.run_sync(write_and_read) == {"looper": 0}

@@ -376,28 +376,51 @@ def test_an_artist_known_by_name_only_is_not_new() -> None:
     assert not pick.new_artist
 
 
-def test_an_artist_the_user_still_meets_comes_before_one_played_on_repeat() -> None:
-    # "repeat" is liked best, but the user's plays of them go to a few tracks again and again;
-    # of "meeting" they played three tracks once each. Both have four tracks left.
-    candidates = [
-        dataclasses.replace(artist(f"{a[0]}{i}", a, features=CALM), artist_share=0.25)
-        for a in ("repeat", "meeting")
+def test_fewer_tracks_left_come_first_however_often_the_artist_is_met() -> None:
+    # Of "meeting" the user played three tracks once each and eight are left; of "repeat"
+    # none once, and two are left. The user meets about as many new tracks of any artist
+    # they play, so each of the two left is the likelier next play.
+    meeting = [
+        dataclasses.replace(artist(f"m{i}", "meeting", features=CALM), artist_share=0.125)
+        for i in range(8)
+    ]
+    repeat = [
+        dataclasses.replace(artist(f"r{i}", "repeat", features=CALM), artist_share=0.5)
+        for i in range(2)
+    ]
+
+    picks = _rank_heard(meeting + repeat, {"repeat": 0, "meeting": 3}, limit=2)
+
+    assert [p.track_id for p in picks] == ["r0", "r1"]
+
+
+def test_an_artist_met_only_as_a_guest_comes_after_one_whose_records_were_played() -> None:
+    # "guest" is known from a feature on another's record the user played, and has two
+    # records left; "lead" has four, and the user played some of lead's own records.
+    guest = [
+        dataclasses.replace(artist(f"g{i}", "guest", features=CALM), artist_share=0.5)
+        for i in range(2)
+    ]
+    lead = [
+        dataclasses.replace(artist(f"l{i}", "lead", features=CALM), artist_share=0.25)
         for i in range(4)
     ]
-    affinity = {"repeat": 1.0, "meeting": 0.3}
 
-    picks = rank(candidates, affinity=affinity, limit=2, discovery=0.0)
-    heard = rank_candidates(
+    picks = _rank_heard(guest + lead, {"lead": 0}, limit=2)
+
+    assert [p.track_id for p in picks] == ["l0", "l1"]
+
+
+def _rank_heard(candidates: list[Candidate], played_once: dict[str, int], limit: int) -> list[Pick]:
+    affinity = {a: 1.0 for c in candidates for a in c.artist_ids}
+    return rank_candidates(
         candidates,
         exclude=frozenset(),
         space=TasteSpace(None, {}),
         affinity=affinity,
-        played_once={"repeat": 0, "meeting": 3},
-        options=RankingOptions(limit=2, discovery=0.0),
+        played_once=played_once,
+        options=RankingOptions(limit=limit, discovery=0.0),
     )
-
-    assert [p.track_id for p in picks] == ["r0", "r1"]  # without plays, affinity decides
-    assert [p.track_id for p in heard] == ["m0", "m1"]
 
 
 def test_a_guest_spot_weighs_nothing_for_the_guest() -> None:
