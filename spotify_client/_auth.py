@@ -19,6 +19,11 @@ from spotify_models import TokenGrant, parse_token_grant
 
 FetchGrant = Callable[[], Awaitable[TokenGrant]]
 
+# Seconds a token request waits for its answer, however short SPOTIFY_TIMEOUT is. The answer
+# may carry a rotated refresh token while the old one stops working: given up on, it leaves
+# the client retrying with a dead token, and the user must log in again for a slow answer.
+TOKEN_ANSWER_TIMEOUT = 30.0
+
 
 class TokenCache:
     """One access token, fetched once however many tasks want it at the same moment."""
@@ -92,10 +97,20 @@ class Accounts:
     async def grant(self, form: dict[str, str], purpose: str) -> TokenGrant:
         """POST `form` to the token endpoint; `purpose` names the grant in errors."""
         request = self._requester.build("POST", self._token_url, data=form)
+        _wait_for_the_answer(request)
         response, body = await self._requester.send_json(request, self._credentials, limited=False)
         if not response.is_success:
             raise token_error(response, purpose)
         return parse_answer(request, body, parse_token_grant)
+
+
+def _wait_for_the_answer(request: httpx.Request) -> None:
+    """Let the request read its answer for TOKEN_ANSWER_TIMEOUT at least (None: no limit)."""
+    timeout = dict(request.extensions.get("timeout", {}))
+    read = timeout.get("read")
+    if read is not None and read < TOKEN_ANSWER_TIMEOUT:
+        timeout["read"] = TOKEN_ANSWER_TIMEOUT
+        request.extensions["timeout"] = timeout
 
 
 def token_error(response: httpx.Response, purpose: str) -> SpotifyError:

@@ -6,6 +6,7 @@ window's length), so every run meets them many times over; none of it may cost a
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +24,10 @@ pytestmark = pytest.mark.slow
 
 # The emulator answers a 429 the moment it arrives; this absorbs the clock's granularity.
 TOLERANCE = 0.05
+# Short, so the slow answers the faults inject time out; tests without them wait as long as
+# a fresh install (SPOTIFY_TIMEOUT), or a loaded machine's stalls would fail their users.
 TIMEOUT = 0.5
+PATIENT = 10.0
 
 # One request at a time: then nothing is on the wire when a 429 is written, and any request
 # that arrives before its Retry-After has passed was sent after the client had read it.
@@ -92,17 +96,20 @@ def night(
     world: World,
     encryption_key: str,
     features_csv: Path,
+    only_reads_time_out: None,
 ) -> Callable[..., tuple[Emulator, Settings]]:
     """An emulator with these faults, and development-mode settings pointing at it."""
 
-    def make(faults: Faults, concurrency: int = 8) -> tuple[Emulator, Settings]:
+    def make(
+        faults: Faults, concurrency: int = 8, timeout: float = TIMEOUT
+    ) -> tuple[Emulator, Settings]:
         server = emulator("development", faults)
         configured = configure(
             settings,
             server,
             world,
             encryption_key,
-            spotify_timeout=TIMEOUT,
+            spotify_timeout=timeout,
             spotify_max_concurrency=concurrency,
             audio_features_sources=("csv",),
             audio_features_csv=features_csv,
@@ -141,13 +148,41 @@ async def test_nothing_leaves_before_retry_after_and_healthy_users_complete(
 async def test_a_broken_body_does_not_cost_a_user_their_snapshot(
     night: Callable[..., tuple[Emulator, Settings]], database: Database, world: World
 ) -> None:
-    server, configured = night(Faults(seed=5, malformed_rate=0.02))
+    server, configured = night(Faults(seed=5, malformed_rate=0.02), timeout=PATIENT)
 
     summary = await take_snapshots(configured)
 
     assert any(r.fault == "malformed" for r in server.requests)
     assert summary.failed == {}
+    assert (summary.reauth_required, summary.rate_limited, summary.needs_attention) == ([], {}, {})
+    assert sorted(summary.ok) == sorted(u.id for u in world.users)
     assert_complete(database, world.users)
+
+
+async def test_a_token_endpoint_slower_than_the_timeout_costs_no_user_their_login(
+    night: Callable[..., tuple[Emulator, Settings]], database: Database, world: World
+) -> None:
+    # Every refresh rotates the refresh token, and every answer comes after SPOTIFY_TIMEOUT:
+    # a client that gave up on one would lose the only token that still works.
+    users = [u.id for u in world.users[:2]]
+    server, configured = night(
+        Faults(
+            targets=("/accounts/api/token",),
+            slow_rate=1.0,
+            slow_delay=TIMEOUT * 3,
+            rotate_refresh_every=1,
+        )
+    )
+
+    first = await take_snapshots(configured, users)
+    # The next night refreshes with the token the first one stored.
+    second = await take_snapshots(configured, users, DAY + dt.timedelta(days=1))
+
+    for summary in (first, second):
+        assert (summary.failed, summary.reauth_required) == ({}, [])
+        assert sorted(summary.ok) == sorted(users)
+    # Not one refresh was retried with a token a rotation had already retired.
+    assert {r.status for r in server.requests if r.path == "/accounts/api/token"} == {200}
 
 
 async def test_429s_without_retry_after_under_a_tight_limit_cost_no_user(
