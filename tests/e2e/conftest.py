@@ -18,10 +18,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from starlette.datastructures import Secret
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+import application
 from application import build_app, open_resources
 from db.database import Database
 from db.token_cipher import TokenCipher, generate_key
@@ -34,6 +36,8 @@ from spotify_emulator.state import EmulatorState
 from tests.conftest import SETTING_NAMES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Seconds a connection, a write or a pooled connection may take in `only_reads_time_out`.
+PATIENT = 30.0
 DAY = dt.date(2026, 11, 20)
 WORKER_TIMEOUT = 120.0
 TOP = 50  # Spotify shows the first 50 top items of each range
@@ -66,6 +70,24 @@ def register_users(database: Database, world: World, encryption_key: str) -> lis
     for user in world.users:
         database.run_sync(save_user_token, user.id, cipher.encrypt(user.refresh_token))
     return [user.id for user in world.users]
+
+
+@pytest.fixture
+def only_reads_time_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within the test, SPOTIFY_TIMEOUT bounds waiting for an answer only.
+
+    Tests with a short timeout mean Spotify's slow answers. On a loaded machine the client's
+    event loop can stall for seconds, and a connect or write timing out then is an attempt
+    the emulator never sees: such a test could not count attempts at the emulator.
+    """
+    create = application.create_http_client
+
+    def reads_only(timeout: float) -> httpx.AsyncClient:
+        http = create(timeout)
+        http.timeout = httpx.Timeout(PATIENT, read=timeout)
+        return http
+
+    monkeypatch.setattr(application, "create_http_client", reads_only)
 
 
 async def take_snapshots(

@@ -202,6 +202,7 @@ async def test_a_404_on_a_removed_endpoint_closes_the_capability_for_a_day(
     assert all(set(by_source) == {"csv"} for by_source in sources)
 
 
+@pytest.mark.usefixtures("only_reads_time_out")
 @pytest.mark.parametrize(
     ("faults", "error"),
     [
