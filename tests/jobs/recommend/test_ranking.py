@@ -58,6 +58,14 @@ def artist(
     return Candidate(track_id, (artist_id,), (name,), "artists", name, features=features)
 
 
+def unplayed(prefix: str, artist_id: str, count: int, share: float) -> list[Candidate]:
+    """`count` calm tracks of one known artist, each weighing `share` of what is left."""
+    return [
+        dataclasses.replace(artist(f"{prefix}{i}", artist_id, features=CALM), artist_share=share)
+        for i in range(count)
+    ]
+
+
 def co_listened(track_id: str, artist_id: str, song: str, support: float = 1.0) -> Candidate:
     return Candidate(track_id, (artist_id,), (artist_id,), "co-listeners", song, support)
 
@@ -336,14 +344,8 @@ def test_without_a_discovery_share_picks_go_on_merit() -> None:
 
 def test_the_few_tracks_left_of_a_liked_artist_come_before_a_big_catalogue() -> None:
     # "big" is liked best but has ten unplayed tracks; "few" a little less, with two left.
-    big = [
-        dataclasses.replace(artist(f"b{i}", "big", features=CALM), artist_share=0.1)
-        for i in range(10)
-    ]
-    few = [
-        dataclasses.replace(artist(f"f{i}", "few", features=CALM), artist_share=0.5)
-        for i in range(2)
-    ]
+    big = unplayed("b", "big", 10, share=0.1)
+    few = unplayed("f", "few", 2, share=0.5)
 
     picks = rank(big + few, affinity={"big": 1.0, "few": 0.8}, limit=3, discovery=0.0)
 
@@ -380,14 +382,8 @@ def test_fewer_tracks_left_come_first_however_often_the_artist_is_met() -> None:
     # Of "meeting" the user played three tracks once each and eight are left; of "repeat"
     # none once, and two are left. The user meets about as many new tracks of any artist
     # they play, so each of the two left is the likelier next play.
-    meeting = [
-        dataclasses.replace(artist(f"m{i}", "meeting", features=CALM), artist_share=0.125)
-        for i in range(8)
-    ]
-    repeat = [
-        dataclasses.replace(artist(f"r{i}", "repeat", features=CALM), artist_share=0.5)
-        for i in range(2)
-    ]
+    meeting = unplayed("m", "meeting", 8, share=0.125)
+    repeat = unplayed("r", "repeat", 2, share=0.5)
 
     picks = _rank_heard(meeting + repeat, {"repeat": 0, "meeting": 3}, limit=2)
 
@@ -397,14 +393,8 @@ def test_fewer_tracks_left_come_first_however_often_the_artist_is_met() -> None:
 def test_an_artist_met_only_as_a_guest_comes_after_one_whose_records_were_played() -> None:
     # "guest" is known from a feature on another's record the user played, and has two
     # records left; "lead" has four, and the user played some of lead's own records.
-    guest = [
-        dataclasses.replace(artist(f"g{i}", "guest", features=CALM), artist_share=0.5)
-        for i in range(2)
-    ]
-    lead = [
-        dataclasses.replace(artist(f"l{i}", "lead", features=CALM), artist_share=0.25)
-        for i in range(4)
-    ]
+    guest = unplayed("g", "guest", 2, share=0.5)
+    lead = unplayed("l", "lead", 4, share=0.25)
 
     picks = _rank_heard(guest + lead, {"lead": 0}, limit=2)
 
