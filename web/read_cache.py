@@ -71,22 +71,29 @@ class ReadCache:
         `plain`: the client wants the body uncompressed; latest documents then keep it.
         """
         await self._revalidate()
+        key, found = await self._held_or_read(username, date, variant)
+        if plain and date is None:
+            return self._with_body(key, found)
+        return found
+
+    async def _held_or_read(
+        self, username: str, date: dt.date | None, variant: str
+    ) -> tuple[Key, Document]:
+        """The document and its key, from memory or else read and stored."""
         day = date if date is not None else self._latest.get(username)
         if day is not None and (hit := self._entries.get((username, day, variant))):
             self._entries.move_to_end((username, day, variant))
-            if plain and date is None:
-                return self._with_body((username, day, variant), hit)
-            return hit
+            return (username, day, variant), hit
         generation = self._generation
         found = await self._database.run(documents.find_document, username, day, variant)
-        # A read that began before the cache started over may have found what is gone now.
+        key = (username, found.date, variant)
+        # A read that began before the cache started over may have found what is gone now;
+        # it is not stored, so _with_body leaves it as it is.
         if generation == self._generation:
             if date is None and day is None:
                 self._remember_latest(username, found.date)
-            self._store((username, found.date, variant), found)
-            if plain and date is None:
-                return self._with_body((username, found.date, variant), found)
-        return found
+            self._store(key, found)
+        return key, found
 
     async def _revalidate(self) -> None:
         now = self._clock()
