@@ -15,7 +15,7 @@ import asyncio
 import datetime as dt
 import signal
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -68,6 +68,12 @@ from settings import Settings, SettingsError
 from spotify_client import QuotaExceeded
 from streaming_history import MalformedExport
 from web.params import parse_date
+
+# Ten times the picks a snapshot keeps: past that an offline score says nothing a client sees.
+MAX_K = 500
+# Each worker holds its own read cache and DB_POOL_SIZE connections; far more workers than
+# cores only divide the same CPU among more copies of both.
+MAX_WORKERS = 64
 
 
 class _Parser(argparse.ArgumentParser):
@@ -250,10 +256,23 @@ def _iso_date(raw: str) -> dt.date:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _port(raw: str) -> int:
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a TCP port (1-65535)")
-    return int(raw)
+def _whole_number(what: str, low: int, high: int) -> Callable[[str], int]:
+    """An argument's type: a whole number from `low` to `high`, in ASCII digits.
+
+    str.isdigit alone lets through digits int() refuses ('²', which argparse then reports by
+    this function's name) or reads ('٣'); and no bound above let `serve --workers 100000` start
+    forking.
+    """
+
+    def parse(raw: str) -> int:
+        if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not {what} ({low}-{high})")
+        return int(raw)
+
+    return parse
+
+
+_port = _whole_number("a TCP port", 1, 65535)
 
 
 def _history_parser(subparsers: Any) -> None:
@@ -296,12 +315,6 @@ def _snapshot_parser(commands: Any) -> None:
     delete.add_argument("date", type=_iso_date, metavar="DATE", help="YYYY-MM-DD")
 
 
-def _positive_int(raw: str) -> int:
-    if not raw.isdigit() or int(raw) < 1:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a positive whole number")
-    return int(raw)
-
-
 def _evaluate_parser(commands: Any) -> None:
     evaluate = add_command(
         commands,
@@ -315,7 +328,12 @@ def _evaluate_parser(commands: Any) -> None:
         type=_iso_date,
         help="hide plays and saves from this date, YYYY-MM-DD (default: each user's latest fifth)",
     )
-    evaluate.add_argument("--k", type=_positive_int, default=50, help="picks per user (default 50)")
+    evaluate.add_argument(
+        "--k",
+        type=_whole_number("a number of picks per user", 1, MAX_K),
+        default=50,
+        help=f"picks per user (default 50, at most {MAX_K})",
+    )
 
 
 def _add_user_filter(parser: argparse.ArgumentParser) -> None:
@@ -343,9 +361,10 @@ def _serve_parser(commands: Any) -> None:
     )
     serve.add_argument(
         "--workers",
-        type=_positive_int,
+        type=_whole_number("a number of worker processes", 1, MAX_WORKERS),
         default=1,
-        help="worker processes sharing the port (default 1); the scheduler runs in one of them",
+        help=f"worker processes sharing the port (default 1, at most {MAX_WORKERS}); "
+        "the scheduler runs in one of them",
     )
 
 

@@ -228,6 +228,30 @@ def test_users_list_and_remove(env: str, capsys: pytest.CaptureFixture[str]) -> 
             id="port",
         ),
         pytest.param(
+            ["serve", "--port", "\u00b2"],
+            "error: argument --port: '\u00b2' is not a TCP port (1-65535) "
+            "(see application.py serve --help)",
+            id="port-superscript-digit",
+        ),
+        *(
+            pytest.param(
+                ["serve", "--workers", raw],
+                f"error: argument --workers: {raw!r} is not a number of worker processes "
+                "(1-64) (see application.py serve --help)",
+                id=f"workers-{raw}",
+            )
+            for raw in ("0", "-2", "65", "100000", "1.5", "\u00b2")
+        ),
+        *(
+            pytest.param(
+                ["evaluate", "--k", raw],
+                f"error: argument --k: {raw!r} is not a number of picks per user (1-500) "
+                "(see application.py evaluate --help)",
+                id=f"k-{raw}",
+            )
+            for raw in ("0", "-1", "501", "99999999999", "ten", "\u0663")
+        ),
+        pytest.param(
             ["users", "add", "ann"],
             "error: the following arguments are required: --refresh-token "
             "(see application.py users add --help)",
