@@ -246,5 +246,8 @@ async def _despite_cancellation(work: Awaitable[T]) -> T:
         except asyncio.CancelledError:
             cancelled = True
     if cancelled:
-        raise asyncio.CancelledError
+        # Read the work's failure, if any, or asyncio logs it as "never retrieved"; the
+        # cancellation stays what the caller sees, the failure its cause.
+        failure = None if task.cancelled() else task.exception()
+        raise asyncio.CancelledError from failure
     return task.result()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from typing import Any
 
@@ -10,9 +11,11 @@ import httpx
 import pytest
 import respx
 
-from spotify_client import InvalidGrant, SpotifyAuthError, SpotifyClient, SpotifyError
+from spotify_client import InvalidGrant, RetryPolicy, SpotifyAuthError, SpotifyClient, SpotifyError
 from tests.spotify_client.conftest import (
+    ACCOUNTS,
     API,
+    CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
     TOKEN_URL,
@@ -290,3 +293,43 @@ async def test_a_rotated_token_is_stored_even_when_its_task_is_cancelled(
     with pytest.raises(asyncio.CancelledError):
         await asking
     assert stored == ["refresh-token-NEW"]
+
+
+def test_a_refusal_answered_while_cancelled_is_not_left_unretrieved() -> None:
+    """The grant runs to its end after a cancellation; its failure is then the session's to
+    read, or asyncio logs "Task exception was never retrieved" when the task is collected.
+
+    A loop of its own, closed before the check: only then is every frame holding the grant's
+    task gone, as at the end of a stopped run."""
+    unhandled: list[str] = []
+    token_endpoint = TokenEndpoint(refresh_error="invalid_grant")
+
+    async def cancelled_while_refused() -> None:
+        asyncio.get_running_loop().set_exception_handler(
+            lambda _loop, context: unhandled.append(context["message"])
+        )
+        async with httpx.AsyncClient() as http:
+            client = SpotifyClient(
+                http,
+                client_id=CLIENT_ID,
+                client_secret=CLIENT_SECRET,
+                api_url=API,
+                accounts_url=ACCOUNTS,
+                retry=RetryPolicy(),
+            )
+            asking = asyncio.create_task(client.for_user(REFRESH_TOKEN).me())
+
+            def answer_while_cancelled(request: httpx.Request) -> httpx.Response:
+                asking.cancel()
+                return token_endpoint(request)
+
+            with respx.mock() as spotify:
+                spotify.post(TOKEN_URL).mock(side_effect=answer_while_cancelled)
+                with pytest.raises(asyncio.CancelledError):
+                    await asking
+
+    asyncio.run(cancelled_while_refused())
+    gc.collect()  # a task's unretrieved exception is reported when the task is collected
+
+    assert token_endpoint.grants("refresh_token")  # the refusal did come
+    assert unhandled == []
