@@ -18,6 +18,7 @@ JSON with LOG_FORMAT=json, and an access line carries its request's id.
 from __future__ import annotations
 
 import fcntl
+import gc
 import logging
 import os
 import tempfile
@@ -60,7 +61,9 @@ def worker_app() -> Starlette:
     scheduler = bool(lock_path) and elect_scheduler(lock_path)
     if scheduler:
         logger.info("worker %d runs the nightly scheduler", os.getpid())
-    return build_app(settings, scheduler=scheduler)
+    app = build_app(settings, scheduler=scheduler)
+    set_start_up_aside()
+    return app
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int, scheduler: bool) -> None:
@@ -73,6 +76,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, scheduler: 
     install_log_redaction()
     if workers == 1:
         app = build_app(settings, scheduler=scheduler)
+        set_start_up_aside()
         uvicorn.run(app, host=host, port=port, log_level="info", log_config=None)
         return
     with tempfile.TemporaryDirectory(prefix="spotify-insight-") as directory:
@@ -91,6 +95,17 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, scheduler: 
             )
         finally:
             del os.environ[MULTIPROC_ENV]
+
+
+def set_start_up_aside() -> None:
+    """Leave what the process built so far (modules, the app) out of every later collection.
+
+    Those objects live as long as the process, yet each full collection walked all of them
+    (~63,000): under bench/api's archive load one ran every few seconds and stalled the
+    worker's loop for 70-200 ms, with every request in flight (BENCHMARKS.md, api).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def prepare_metrics_directory(parent: str) -> str:

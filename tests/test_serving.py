@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import json
 import os
 import signal
@@ -11,11 +12,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.applications import Starlette
 
 import serving
 from db.database import Database
@@ -119,3 +122,36 @@ def _requests_counted(base: str, route: str) -> float:
         for sample in family.samples
         if sample.name == "insight_http_requests_total" and sample.labels["route"] == route
     )
+
+
+@pytest.fixture
+def frozen_when_served(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """How many objects the collector had set aside each time uvicorn would start serving."""
+    seen: list[int] = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: seen.append(gc.get_freeze_count()))
+    monkeypatch.setattr(serving, "configure_logging", lambda *args: None)
+    monkeypatch.setattr(serving, "install_log_redaction", lambda: None)
+    gc.unfreeze()
+    try:
+        yield seen
+    finally:
+        gc.unfreeze()
+
+
+def test_a_serving_process_sets_its_start_up_objects_aside_from_the_collector(
+    settings: Settings, frozen_when_served: list[int]
+) -> None:
+    # The modules and app built at start-up live as long as the process: a full collection
+    # walking them on every pass stalled a loaded worker for ~100 ms (BENCHMARKS.md, api).
+    serving.serve(settings, host="127.0.0.1", port=_free_port(), workers=1, scheduler=False)
+    assert len(frozen_when_served) == 1
+    assert frozen_when_served[0] > 10_000
+
+
+def test_each_worker_sets_its_start_up_objects_aside_from_the_collector(
+    settings: Settings, frozen_when_served: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(serving.SCHEDULER_LOCK_ENV, "")
+    app = serving.worker_app()
+    assert isinstance(app, Starlette)
+    assert gc.get_freeze_count() > 10_000
