@@ -8,6 +8,8 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+ROUNDING = 1e-9
+
 
 @dataclasses.dataclass(frozen=True)
 class Target:
@@ -19,7 +21,9 @@ class Target:
 
     @property
     def met(self) -> bool:
-        return self.measured >= self.minimum
+        # A ratio of means of exact shares can fall a rounding error short of its target
+        # (100 users at exactly 40% new artists average 0.3999999999999999): that is met.
+        return self.measured >= self.minimum * (1 - ROUNDING)
 
     def verdict(self) -> str:
         word = "PASS" if self.met else "MISS"

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 from bench import __main__ as cli
@@ -124,6 +125,20 @@ def test_cli_runs_only_the_named_benchmark(
         cli.main(["three"])
     assert exited.value.code == 2
     assert "unknown benchmark 'three'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("measured", "met"),
+    [
+        # 100 users each with exactly 20 of 50 picks new: numpy's mean is 0.3999999999999999.
+        pytest.param(float(np.mean([20 / 50] * 100)) / 0.4, True, id="share-exactly-at-target"),
+        pytest.param(19.5 / 50 / 0.4, False, id="share-just-below-target"),
+    ],
+)
+def test_a_ratio_at_its_target_is_met_whatever_the_float_rounding(
+    measured: float, met: bool
+) -> None:
+    assert Target("novelty / 0.4", measured, 1.0).met is met
 
 
 def test_percentile_and_table() -> None:
