@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -67,14 +68,17 @@ def json_with_etag(request: Request, body: Any, cache_control: str) -> Response:
     return Response(data, headers=headers, media_type="application/json")
 
 
+# RFC 9110 12.4.2: 0 to 1 with at most three decimals. float() reads far more ("2", "1e0",
+# "0_5", "inf"); a weight outside the grammar counts as a refusal, so the answer goes out
+# plain, which every client accepts.
+_QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
+
+
 def _quality(params: str) -> float:
     for param in params.split(";"):
         name, _, value = param.strip().partition("=")
         if name.lower() == "q":
-            try:
-                return float(value)
-            except ValueError:
-                return 0.0
+            return float(value) if _QVALUE.fullmatch(value) else 0.0
     return 1.0
 
 
