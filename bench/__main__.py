@@ -17,6 +17,7 @@ from bench import (
     db_access,
     features_csv,
     history_import,
+    pace,
     pages,
     read_queries,
     recommend,
@@ -38,6 +39,7 @@ MODULES: tuple[ModuleType, ...] = (
     stats,
     pages,
     analysis,
+    pace,
     # The sizes: hours at 180 requests / 30 s. `python -m bench.snapshot --users ...`
     # runs other sizes and rates.
     snapshot,

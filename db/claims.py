@@ -50,6 +50,8 @@ class JobOutcome:
 
     status: str
     error: str | None = None
+    # For a user put back: seconds Spotify asked to wait, before which a retry cannot pass.
+    retry_after: float = 0.0
 
 
 def one_line(text: str | None, limit: int = ERROR_LENGTH) -> str | None:

@@ -118,15 +118,12 @@ class _Drain:
 
     async def _defer(self, job: ClaimedJob, worker_id: str, outcome: JobOutcome) -> None:
         reason = outcome.error or "rate limited"
-        status = await self.database.run(defer_job, job.id, worker_id, reason, self.retry_delay)
+        delay = max(self.retry_delay, dt.timedelta(seconds=outcome.retry_after))
+        status = await self.database.run(defer_job, job.id, worker_id, reason, delay)
         if status == JobStatus.QUEUED:
             SNAPSHOT_USERS.labels("retried_later").inc()
             logger.warning(
-                "snapshot of %s for %s put back for %s: %s",
-                job.username,
-                job.date,
-                self.retry_delay,
-                reason,
+                "snapshot of %s for %s put back for %s: %s", job.username, job.date, delay, reason
             )
         elif status == JobStatus.RATE_LIMITED:
             _count_outcome(status)
@@ -192,8 +189,10 @@ class _Drain:
             self.stopped = exc
             return None
         except self.retry_on as exc:
-            # Spotify's limit, not the user: try them again later in the run.
-            return JobOutcome(JobStatus.RATE_LIMITED, describe_exception(exc))
+            # Spotify's limit, not the user: try them again later in the run, once the wait
+            # it asked for (RateLimited.retry_after) is over.
+            wait = getattr(exc, "retry_after", 0.0)
+            return JobOutcome(JobStatus.RATE_LIMITED, describe_exception(exc), wait)
         except Exception as exc:  # noqa: BLE001 - one user's failure must not stop the others
             error = describe_exception(exc)
             # No traceback: chained exceptions may quote requests, and requests carry tokens.

@@ -32,7 +32,7 @@ from spotify_client._errors import (
     body_object,
     describe,
 )
-from spotify_client._pacer import Pacer
+from spotify_client._pacer import Pacer, PaceSettings
 
 logger = logging.getLogger(__name__)
 
@@ -55,17 +55,32 @@ class RetryPolicy:
     # A 429 without Retry-After: the shared gate closes for 1, 2, 4... s (capped), jittered.
     rate_limit_backoff_base: float = 1.0
     rate_limit_backoff_cap: float = 60.0
-    # Spotify's rolling window; the pace runs at `pace_margin` of the allowance measured in
-    # it, and creeps up by `pace_growth` for every window that passes without a 429.
+    # Spotify's rolling window, and how the pace follows the allowance measured in it
+    # (`spotify_client._pacer`): its log's window is `pace_guard` s longer than Spotify's;
+    # turns come at most `pace_catch_up` times the average rate apart; a window without a
+    # 429 grows the allowance by `pace_growth`, after up to `pace_max_hold` quiet windows.
     rate_window: float = 30.0
-    pace_margin: float = 0.95
-    pace_growth: float = 0.05
+    pace_guard: float = 0.25
+    pace_catch_up: float = 1.5
+    pace_growth: float = 0.5
+    pace_max_hold: int = 16
     # Spotify resets a spent development-mode quota later; a long-running service asks again
     # after this pause instead of refusing every call until it restarts.
     quota_pause: float = 3600.0
 
 
 DEFAULT_RETRY = RetryPolicy()
+
+
+def pace_settings(retry: RetryPolicy) -> PaceSettings:
+    """The pacer's part of a retry policy."""
+    return PaceSettings(
+        window=retry.rate_window,
+        guard=retry.pace_guard,
+        catch_up=retry.pace_catch_up,
+        growth=retry.pace_growth,
+        max_hold=retry.pace_max_hold,
+    )
 
 
 def create_http_client(timeout: float) -> httpx.AsyncClient:
@@ -173,7 +188,7 @@ class Requester:
         self._clock = clock
         self._now = now
         self._rng = rng
-        self._pacer = Pacer(clock, retry.rate_window, retry.pace_margin, retry.pace_growth)
+        self._pacer = Pacer(clock, pace_settings(retry))
         self._not_before = 0.0
         # 429s without Retry-After in a row, and when the last of them closed the gate.
         self._unannounced = 0
@@ -262,27 +277,43 @@ class Requester:
             return sent_at, await self._http.send(request, auth=gated)
 
     async def _take_turn(self, request: httpx.Request, deadline: float) -> float:
-        """Wait for this request's paced start, after the gate; the instant it leaves."""
+        """Wait for this request's paced start, after the gate; the instant it leaves.
+
+        Only the gate, Spotify's own announced wait, counts against the deadline. The pace's
+        turn is never more than about a window away, and every retry of a user would meet
+        the same pace: putting a user back for it wasted the turns their calls had already
+        spent and, with a deadline shorter than their calls at the pace, never ended.
+        """
         while True:
+            self._check_deadline(request, self._not_before, deadline)
+            measures = self._pacer.measures
             start = self._pacer.turn(self._not_before)
-            self._check_deadline(request, start, deadline)
-            if (delay := start - self._clock()) > 0:
-                await self._sleep(delay)
-            # A 429 that arrived while we slept may have closed the gate again.
-            if self._not_before <= self._clock():
-                return self._clock()
+            try:
+                if (delay := start - self._clock()) > 0:
+                    await self._sleep(delay)
+            except BaseException:
+                self._pacer.release(start)
+                raise
+            # A 429 that arrived while we slept may have closed the gate again, or measured
+            # an allowance this turn, given under the one before, no longer fits.
+            sent_at = self._clock()
+            if self._not_before <= sent_at and self._pacer.measures == measures:
+                # One reading: the log must hold the instant a 429 for it will name.
+                self._pacer.started(start, sent_at)
+                return sent_at
+            self._pacer.release(start)
 
     async def _wait_for_gate(self, request: httpx.Request, deadline: float) -> None:
         while (delay := self._not_before - self._clock()) > 0:
             self._check_deadline(request, self._not_before, deadline)
             await self._sleep(delay)
 
-    def _check_deadline(self, request: httpx.Request, start: float, deadline: float) -> None:
-        if start <= deadline:
+    def _check_deadline(self, request: httpx.Request, gate: float, deadline: float) -> None:
+        if gate <= deadline:
             return
-        wait = start - self._clock()
+        wait = gate - self._clock()
         raise RateLimited(
-            f"{describe(request)}: rate limited; its turn is {wait:.0f} s away, "
+            f"{describe(request)}: rate limited; Spotify's wait ends {wait:.0f} s from now, "
             f"past the deadline {max(0.0, deadline - self._clock()):.0f} s away",
             wait,
         )
@@ -295,7 +326,6 @@ class Requester:
         )
 
     def _passed(self, sent_at: float) -> None:
-        self._pacer.accepted(sent_at)
         if sent_at > self._unannounced_at:
             self._unannounced = 0
 
@@ -307,7 +337,7 @@ class Requester:
             logger.error("%s", QUOTA_MESSAGE)
             raise QuotaExceeded(QUOTA_MESSAGE)
         if limited:
-            self._pacer.refused()
+            self._pacer.refused(sent_at)
         announced = announced_wait(response.headers, self._now())
         wait = self._unannounced_backoff(sent_at) if announced is None else announced
         closed_until = max(self._not_before, self._clock())

@@ -316,6 +316,47 @@ async def test_past_the_runs_deadline_a_rate_limited_user_is_reported_as_such(
     assert await database.run(finished_at, run_id) is not None
 
 
+class _AskedToWait(Exception):
+    """Stands for RateLimited: Spotify asked for a wait of `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+async def test_a_user_put_back_is_not_tried_again_before_spotifys_wait_is_over(
+    database: Database,
+) -> None:
+    """Tried sooner, the user can only run out of time again (a spin with no retry delay)."""
+    await database.run(add_users, "ann")
+    run_id = await database.run(create_run, DAY, trigger="nightly", deadline=dt.timedelta(hours=1))
+    tries: list[str] = []
+    progress: list[tuple[str, str]] = []
+
+    async def handler(job: ClaimedJob) -> JobOutcome:
+        tries.append(job.username)
+        if len(tries) == 1:
+            raise _AskedToWait("GET /v1/me/top/tracks: rate limited", retry_after=2 * 3600)
+        return JobOutcome("done")
+
+    await asyncio.wait_for(
+        drain(
+            database,
+            handler,
+            worker_id="test",
+            run_id=run_id,
+            retry_on=(_AskedToWait,),
+            retry_delay=dt.timedelta(0),
+            poll=0.01,
+            on_progress=lambda job, outcome: progress.append((job.username, outcome.status)),
+        ),
+        WAIT,
+    )
+    # Spotify's wait ends after the run's deadline: no try of ann's could have been made.
+    assert tries == ["ann"]
+    assert progress == [("ann", "rate_limited")]
+
+
 def _job_claims() -> list[tuple[str, str | None, int]]:
     from db.models import SnapshotJob
 
