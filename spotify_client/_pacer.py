@@ -15,6 +15,10 @@ yet turns lost while the loop was busy are made up.
 A process that starts while the window still holds others' requests (another process's, or
 the last run's) would count only its own and measure low, so a 429 within the first window of
 its life measures a rate instead: what it was let send since it began, scaled to a window.
+That rate leaves out the time Spotify said nothing would leave its window (an announced
+Retry-After, but for its last second, which is rounding): counted in, a few seconds of sending
+and a long wait measured half the allowance or less, and a warm night spent its first minutes
+below it, as no 429 could come to correct it.
 A measure can still be low or go stale, so after a window without a 429 the allowance grows
 by `growth` per window, and the 429 that ends such a probe measures it again. Each probe
 costs a 429 and the wait it brings, so a measure that repeats the last one (the allowance is
@@ -57,6 +61,8 @@ class Pacer:
         self.measures = 0  # how many times a 429 measured the allowance
         self._measured_at = -math.inf
         self._gate_open_at = -math.inf  # the end of the last wait Spotify asked for
+        self._full = 0.0  # seconds Spotify's window was announced full, up to `_full_until`
+        self._full_until = -math.inf
         self._hold = 1  # windows at the measured allowance before probing above it
         self._refused_at = -math.inf
         self._last_start = -math.inf
@@ -107,12 +113,16 @@ class Pacer:
         if actual != reserved and self._remove(reserved):
             bisect.insort(self._log, actual)
 
-    def refused(self, sent_at: float) -> None:
-        """A 429 for a request sent at `sent_at`: measure the allowance from the log."""
+    def refused(self, sent_at: float, announced: float | None = None) -> None:
+        """A 429 for a request sent at `sent_at`, asking for `announced` s if it said so:
+        measure the allowance from the log."""
         self._remove(sent_at)  # Spotify does not count what it refused
+        now = self._clock()
+        if announced is not None:
+            # Retry-After is whole seconds: its last one may be rounding, not a full window.
+            self._window_full(now, now + announced - 1.0)
         if sent_at <= self._refused_at:
             return  # sent before the last 429 came back: that one measured this window
-        now = self._clock()
         self._refused_at = now
         window = self._settings.window
         earlier = bisect.bisect_right(self._log, sent_at)
@@ -122,14 +132,22 @@ class Pacer:
         if (lived := sent_at - self._born) < window:
             # The window may still hold requests this process did not send: what it was let
             # send since it began is the rate it is allowed, not yet the count.
-            if lived <= 0:
+            sending = lived - self._full_before(sent_at)
+            if sending <= 0:
                 return
-            within = math.ceil(within * window / lived)
+            within = math.ceil(within * window / sending)
         known = self._measured is not None and abs(within - self._measured) <= 1
         self._hold = min(2 * self._hold, self._settings.max_hold) if known else 1
         self._measured = within
         self._measured_at = now
         self.measures += 1
+
+    def _window_full(self, now: float, until: float) -> None:
+        self._full += max(0.0, until - max(now, self._full_until))
+        self._full_until = max(self._full_until, until)
+
+    def _full_before(self, instant: float) -> float:
+        return max(0.0, self._full - max(0.0, self._full_until - instant))
 
     def _span(self) -> float:
         return self._settings.window + self._settings.guard

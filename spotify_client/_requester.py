@@ -336,9 +336,9 @@ class Requester:
             self._quota_spent_until = self._clock() + self._retry.quota_pause
             logger.error("%s", QUOTA_MESSAGE)
             raise QuotaExceeded(QUOTA_MESSAGE)
-        if limited:
-            self._pacer.refused(sent_at)
         announced = announced_wait(response.headers, self._now())
+        if limited:
+            self._pacer.refused(sent_at, announced)
         wait = self._unannounced_backoff(sent_at) if announced is None else announced
         closed_until = max(self._not_before, self._clock())
         self._not_before = max(self._not_before, self._clock() + wait)

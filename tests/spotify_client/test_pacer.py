@@ -5,6 +5,8 @@ from __future__ import annotations
 import bisect
 import itertools
 
+import pytest
+
 from spotify_client._pacer import Pacer, PaceSettings
 
 WINDOW = 30.0
@@ -106,6 +108,37 @@ def test_a_first_window_429_measures_a_rate_not_a_count() -> None:
     pacer.refused(pacer.turn(not_before=0.0))
     assert pacer.rate is not None
     assert pacer.rate >= 5.5  # not 12 requests per window
+
+
+def _sent_at_6_per_second(pacer: Pacer, clock: Clock, count: int) -> None:
+    for _ in range(count):  # as others' requests leave the window at 6 per second
+        _send(pacer, clock, 1)
+        clock.now += 1 / 6
+
+
+@pytest.mark.parametrize(
+    ("announced", "least"),
+    [
+        pytest.param(9.0, 5.0, id="nothing-left-the-window-for-8-s"),
+        pytest.param(None, 2.0, id="no-retry-after-our-own-backoff"),
+    ],
+)
+def test_a_first_window_rate_leaves_out_the_time_spotify_said_its_window_was_full(
+    announced: float | None, least: float
+) -> None:
+    """Nothing could leave it then: counted in, a long Retry-After measured 40% of the rate,
+    and a warm night started right after the cold one spent a minute below it."""
+    clock = Clock()
+    pacer = Pacer(clock, SETTINGS)
+    _sent_at_6_per_second(pacer, clock, 18)
+    refused = pacer.turn(not_before=0.0)
+    pacer.refused(refused, announced)  # a first measure, 3 s into the process's life
+    clock.now += 9.0  # behind the gate it closed
+    _sent_at_6_per_second(pacer, clock, 18)
+    pacer.refused(pacer.turn(not_before=0.0), 1.0)
+    assert pacer.rate is not None
+    # The backoff we chose says nothing of Spotify's window: that time counts as sending.
+    assert least <= pacer.rate <= 2 * least  # not 37 requests in 15 s for a full window
 
 
 def test_probes_grow_the_allowance_and_a_repeated_measure_waits_longer_to_probe() -> None:
