@@ -9,8 +9,10 @@ import httpx
 
 from spotify_client._errors import (
     InvalidGrant,
+    RateLimited,
     SpotifyAuthError,
     SpotifyError,
+    SpotifyUnavailable,
     body_object,
     parse_answer,
 )
@@ -20,8 +22,10 @@ from spotify_models import TokenGrant, parse_token_grant
 FetchGrant = Callable[[], Awaitable[TokenGrant]]
 
 # Seconds a token request waits for its answer, however short SPOTIFY_TIMEOUT is. The answer
-# may carry a rotated refresh token while the old one stops working: given up on, it leaves
-# the client retrying with a dead token, and the user must log in again for a slow answer.
+# may carry a rotated refresh token while the old one stops working: an answer given up on
+# may have been the only copy of the working token, and Spotify then refuses the old one
+# (invalid_grant) the next time it is sent. No answer by itself is not a refusal: the grant
+# fails as SpotifyUnavailable, and the old token is sent again on the next call.
 TOKEN_ANSWER_TIMEOUT = 30.0
 
 
@@ -98,7 +102,18 @@ class Accounts:
         """POST `form` to the token endpoint; `purpose` names the grant in errors."""
         request = self._requester.build("POST", self._token_url, data=form)
         _wait_for_the_answer(request)
-        response, body = await self._requester.send_json(request, self._credentials, limited=False)
+        try:
+            response, body = await self._requester.send_json(
+                request, self._credentials, limited=False
+            )
+        except RateLimited:
+            raise
+        except SpotifyUnavailable as exc:
+            # A job's failure and the logs show this line: only Spotify's invalid_grant means
+            # the user must log in again, so it says that Spotify did not refuse.
+            raise SpotifyUnavailable(
+                f"no answer from Spotify to the {purpose} ({exc}), which is not a refusal of it"
+            ) from exc
         if not response.is_success:
             raise token_error(response, purpose)
         return parse_answer(request, body, parse_token_grant)

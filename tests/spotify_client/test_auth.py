@@ -11,7 +11,15 @@ import httpx
 import pytest
 import respx
 
-from spotify_client import InvalidGrant, RetryPolicy, SpotifyAuthError, SpotifyClient, SpotifyError
+from spotify_client import (
+    InvalidGrant,
+    RetryPolicy,
+    SpotifyAuthError,
+    SpotifyClient,
+    SpotifyError,
+    SpotifyUnavailable,
+)
+from spotify_client._auth import TOKEN_ANSWER_TIMEOUT
 from tests.spotify_client.conftest import (
     ACCOUNTS,
     API,
@@ -333,3 +341,35 @@ def test_a_refusal_answered_while_cancelled_is_not_left_unretrieved() -> None:
 
     assert token_endpoint.grants("refresh_token")  # the refusal did come
     assert unhandled == []
+
+
+async def test_a_refresh_answer_lost_to_the_timeout_is_a_failure_to_retry_not_a_refusal(
+    client: SpotifyClient,
+    spotify: respx.MockRouter,
+    token_endpoint: TokenEndpoint,
+    vtime: VirtualTime,
+) -> None:
+    """No answer within TOKEN_ANSWER_TIMEOUT says nothing of the refresh token: the user is
+    not told to log in again, and the next call asks Spotify afresh."""
+    answers = iter([None])
+
+    def lost_then_answered(request: httpx.Request) -> httpx.Response:
+        if next(answers, "answered") is None:
+            vtime.advance(TOKEN_ANSWER_TIMEOUT)  # the client waited this long for it
+            raise httpx.ReadTimeout("no answer", request=request)
+        return token_endpoint(request)
+
+    spotify.post(TOKEN_URL).mock(side_effect=lost_then_answered)
+    spotify.get(f"{API}/me").respond(json=PROFILE)
+    session = client.for_user(REFRESH_TOKEN)
+
+    with pytest.raises(SpotifyUnavailable) as lost:
+        await session.me()
+
+    assert not isinstance(lost.value, InvalidGrant)
+    message = str(lost.value)
+    assert "log in again" not in message
+    assert "no answer from Spotify to the refresh token" in message
+    assert "ReadTimeout" in message
+    assert "not a refusal" in message
+    assert (await session.me()).id == "user1"  # the token was fine all along
