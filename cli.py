@@ -40,16 +40,6 @@ from jobs.features import FeatureSourceError
 from jobs.history_import import import_history
 from jobs.recommend.corpus import database_corpus
 from jobs.recommend.csv_pool import read_csv_catalogue
-from jobs.recommend.evaluation import (
-    OURS,
-    Matched,
-    UserCase,
-    baselines,
-    evaluate,
-    format_table,
-    ours,
-    ours_at,
-)
 from jobs.recommend.offline import Corpus
 from jobs.scheduler import ScheduleError, validate_schedule
 from jobs.service import (
@@ -215,6 +205,18 @@ def _evaluation_corpus(settings: Settings, users: Sequence[str]) -> Corpus:
 
 
 def _cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    # The evaluation loads numpy: only this command pays for it, not `serve` (issue #10).
+    from jobs.recommend.evaluation import (
+        OURS,
+        Matched,
+        UserCase,
+        baselines,
+        evaluate,
+        format_table,
+        ours,
+        ours_at,
+    )
+
     corpus = _evaluation_corpus(settings, args.users or ())
     others = baselines(corpus, args.k)
     methods = {OURS: ours(corpus, args.k, settings.discovery), **others}

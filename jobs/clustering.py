@@ -9,9 +9,15 @@ import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.typing import NDArray
+# numpy (17 of a fresh `serve`'s 87 MB) is imported inside the functions that compute, as
+# scikit-learn is: the composition root imports this module, and a serving process that
+# never snapshots should not carry it (issue #10).
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +76,8 @@ def cluster_tracks(
     seed: int = 0,
 ) -> Clustering:
     """Cluster the tracks with usable features; k is chosen by silhouette score."""
+    import numpy as np
+
     track_ids = usable_track_ids(features)
     too_few = _too_few_note(len(track_ids), max(min_tracks, 3))
     if too_few:
@@ -101,6 +109,8 @@ def feature_matrix(
     features: Mapping[str, Mapping[str, float]], track_ids: Sequence[str]
 ) -> NDArray[np.float64]:
     """Rows of CLUSTER_FEATURES values, one per track id."""
+    import numpy as np
+
     return np.array(
         [[float(features[t][name]) for name in CLUSTER_FEATURES] for t in track_ids],
         dtype=np.float64,
@@ -148,6 +158,7 @@ def _single_threaded() -> object:
 
 
 def _kmeans_labels(scaled: NDArray[np.float64], k: int, seed: int) -> NDArray[np.int_]:
+    import numpy as np
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
 
@@ -169,6 +180,8 @@ def _silhouette(scaled: NDArray[np.float64], labels: NDArray[np.int_], seed: int
 def _summaries(
     track_ids: Sequence[str], raw: NDArray[np.float64], labels: NDArray[np.int_]
 ) -> tuple[ClusterSummary, ...]:
+    import numpy as np
+
     mean, std = mean_and_spread(raw)
     groups = [np.flatnonzero(labels == label) for label in sorted(set(labels.tolist()))]
     groups.sort(key=lambda rows: (-len(rows), track_ids[int(rows[0])]))
@@ -186,6 +199,8 @@ def _summaries(
 
 def mean_and_spread(raw: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Per-feature mean and standard deviation; 0 where a feature is constant."""
+    import numpy as np
+
     mean, std = raw.mean(axis=0), raw.std(axis=0)
     # Rounding leaves a constant column with a std of ~1e-17, which would inflate z-scores.
     return mean, np.where(std > 1e-9 * (1.0 + np.abs(mean)), std, 0.0)
@@ -199,6 +214,8 @@ def _describe(
     cluster_mean: NDArray[np.float64], mean: NDArray[np.float64], std: NDArray[np.float64]
 ) -> str:
     """Up to two words for the features that stand out against the user's average."""
+    import numpy as np
+
     safe_std = np.where(std > 0, std, 1.0)
     z = np.where(std > 0, (cluster_mean - mean) / safe_std, 0.0)
     standing_out = sorted(

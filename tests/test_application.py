@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from starlette.datastructures import Secret
@@ -17,7 +21,10 @@ from db.token_cipher import generate_key
 from jobs.history_schedule import USERS_JOB_ID
 from jobs.scheduler import JOB_ID
 from settings import Settings
+from tests.conftest import SETTING_NAMES
 from tests.queue_helpers import add_users
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(
@@ -107,3 +114,25 @@ async def test_a_graceful_shutdown_gives_back_the_jobs_the_nightly_run_held(
         assert "running" in {status for status, _, _ in database.run_sync(_claims)}
     # Nothing is left to run after the lifespan: the claims must be given back by now.
     assert database.run_sync(_claims) == [("queued", None, None), ("queued", None, None)]
+
+
+def test_a_serving_process_loads_no_numpy_until_a_snapshot_computes(tmp_path: Path) -> None:
+    """numpy was ~20 MB of a fresh `serve` (issue #10: memory per serving process); it is for
+    snapshots and the offline evaluation, so it loads when one of them first computes."""
+    probe = (
+        "import sys, cli, serving; from application import build_app; "
+        "from settings import Settings; "
+        "build_app(Settings.from_environment(env_file=None), scheduler=True); "
+        "print(sorted(m for m in ('numpy', 'sklearn', 'scipy') if m in sys.modules))"
+    )
+    env = {name: value for name, value in os.environ.items() if name not in SETTING_NAMES}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'never-opened.db'}"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"

@@ -15,15 +15,19 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
-import numpy as np
-from numpy.typing import NDArray
 
 from jobs.clustering import CLUSTER_FEATURES
 from jobs.features import FeatureSourceError
 from jobs.recommend.protocol import CSV, Candidate, Taste
 from jobs.recommend.taste import FITS_DISTANCE, TasteSpace
+
+# numpy is imported where the catalogue is built and searched, not here: see jobs.clustering.
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +108,8 @@ def _index(rows: Iterator[dict[str, str]]) -> CsvCatalogue:
 
 def build_csv_catalogue(rows: Iterable[Row]) -> CsvCatalogue:
     """The catalogue from (track id, artist names, genre, popularity, features) rows."""
+    import numpy as np
+
     ids: list[str] = []
     artists: list[tuple[str, ...]] = []
     genre_codes: list[int] = []
@@ -140,6 +146,8 @@ def nearest_new_rows(
 ) -> list[int]:
     """Rows near each centroid (shared out by cluster) by artists not in `exclude_names`: of
     the nearest, those that fit the mix by popularity, then the rest by closeness."""
+    import numpy as np
+
     if not space.active or not index.track_ids:
         return []
     points = space.scale(index.features.astype(np.float64))
@@ -160,6 +168,8 @@ def _popular_first(
     index: CsvCatalogue, rows: NDArray[np.intp], distance: NDArray[np.float64]
 ) -> NDArray[np.intp]:
     """Rows that fit the mix, most popular first; then the others, nearest first."""
+    import numpy as np
+
     fits = np.sqrt(distance) <= FITS_DISTANCE
     popularity = index.popularity[rows].astype(np.float64)
     # lexsort's last key is the primary one: fitting first, then popularity, then closeness.

@@ -7,13 +7,16 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING
 
 from jobs.recommend.protocol import SOURCE_NAMES, Candidate
 from jobs.recommend.reasons import pick_reason
 from jobs.recommend.taste import TasteSpace, feature_rows
+
+# numpy is imported where a ranking computes, not here: see jobs.clustering.
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 FIT_WEIGHT, AFFINITY_WEIGHT, SUPPORT_WEIGHT, POPULARITY_WEIGHT = 0.5, 0.3, 0.2, 0.2
 # Unknown popularity (Spotify no longer sends it to development-mode apps) counts as middling.
@@ -89,6 +92,8 @@ def rank_candidates(
     whose own records the user played) tells those artists from ones met only as guests;
     without it, every known artist counts as played.
     """
+    import numpy as np
+
     merged = _merge(candidates, exclude, options.source_order)
     if not merged:
         return []
@@ -146,6 +151,7 @@ def _expected_plays(
     """Up to a common factor, how often the user will play each known artist's unplayed
     track: the track's share of what is left of its first-credited artist's records (0 where
     no share is known), less for an artist none of whose records the user played."""
+    import numpy as np
 
     def reach(artist: str) -> float:
         if artist not in affinity:
@@ -167,6 +173,8 @@ def _scores(
     affinity: Mapping[str, float],
     expected: NDArray[np.float64],
 ) -> NDArray[np.float64]:
+    import numpy as np
+
     liked = np.array(
         [max((affinity.get(a, 0.0) for a in m.artist_ids), default=0.0) for m in merged]
     )

@@ -5,9 +5,7 @@ from __future__ import annotations
 import operator
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING
 
 from jobs.clustering import (
     CLUSTER_FEATURES,
@@ -17,6 +15,11 @@ from jobs.clustering import (
     mean_and_spread,
     usable_track_ids,
 )
+
+# numpy is imported where a taste computes, not here: see jobs.clustering.
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 # Recent taste says most about what to play next.
 RANGE_WEIGHTS: dict[str, float] = {"short_term": 3.0, "medium_term": 2.0, "long_term": 1.0}
@@ -89,6 +92,8 @@ def feature_rows(
     features: Sequence[Mapping[str, float] | None],
 ) -> NDArray[np.float64]:
     """One row of CLUSTER_FEATURES per entry; NaN rows where features are unknown."""
+    import numpy as np
+
     rows = [_UNKNOWN if f is None else _row(f) for f in features]
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(CLUSTER_FEATURES))
 
@@ -106,6 +111,8 @@ class TasteSpace:
     def __init__(
         self, clustering: Clustering | None, user_features: Mapping[str, Mapping[str, float]]
     ) -> None:
+        import numpy as np
+
         self.clusters: tuple[ClusterSummary, ...] = clustering.clusters if clustering else ()
         ids = usable_track_ids(user_features)
         self.active = bool(self.clusters) and len(ids) >= 2
@@ -119,10 +126,14 @@ class TasteSpace:
 
     def scale(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
         """Rows in units of the user's own spread, centred on the user's mean."""
+        import numpy as np
+
         return np.asarray((rows - self.mean) / self.std, dtype=np.float64)
 
     def fit(self, rows: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int_]]:
         """Closeness to the nearest centroid (weighted by its size) and the cluster it fits."""
+        import numpy as np
+
         count = len(rows)
         closeness = np.full(count, NEUTRAL_FIT)
         fitted = np.full(count, NO_CLUSTER, dtype=np.int_)
