@@ -4,6 +4,9 @@ changes is seen within the visibility interval (an injected clock stands in for 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +20,7 @@ from db.models import Snapshot, SnapshotDocument, User
 from db.queries import SnapshotNotFound
 from db.users import UnknownUser
 from tests.factories import make_snapshot, make_track, make_user
-from web.read_cache import ENTRY_OVERHEAD, VISIBILITY_SECONDS, ReadCache
+from web.read_cache import ENTRY_OVERHEAD, LATEST_OVERHEAD, VISIBILITY_SECONDS, ReadCache
 
 DAY = dt.date(2026, 11, 20)
 YESTERDAY = DAY - dt.timedelta(days=1)
@@ -214,7 +217,7 @@ async def test_latest_asked_plainly_keeps_its_body_and_a_dated_read_does_not(
     body, zipped = database.run_sync(_stored_copies, DAY)
     assert first.plain == latest.plain == body
     assert latest is first  # inflated once, then held
-    held = len(dated.gzip) + len(zipped) + len(body) + 2 * ENTRY_OVERHEAD
+    held = len(dated.gzip) + len(zipped) + len(body) + 2 * ENTRY_OVERHEAD + LATEST_OVERHEAD
     assert cache.used_bytes == held
     # A gzip client gets the same entry; the body it holds does not change the copy served.
     assert (await cache.document("ann", None, documents.RECOMMENDATIONS)).gzip == zipped
@@ -225,9 +228,46 @@ async def test_a_kept_body_stays_within_the_budget(database: Database) -> None:
     _seed(database)
     body, zipped = database.run_sync(_stored_copies, DAY)
     # Room for both gzip copies, or for the latest body with its copy, never all three.
-    budget = len(zipped) + len(body) + ENTRY_OVERHEAD
+    budget = len(zipped) + len(body) + ENTRY_OVERHEAD + LATEST_OVERHEAD
     cache = ReadCache(database, budget, clock=Clock())
     await cache.document("ann", YESTERDAY, documents.RECOMMENDATIONS)
     await cache.document("ann", None, documents.RECOMMENDATIONS, plain=True)
     assert cache.used_bytes == budget  # yesterday's copy was evicted to make room
     assert cache.keys() == [("ann", DAY, documents.RECOMMENDATIONS)]
+
+
+class Archive:
+    """A database stand-in answering every look-up with a new document as `_stored` builds one:
+    its own date, ETag string and 2.7 kB gzip copy (a recommendations document's)."""
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if fn is documents.change_marker:
+            return ()
+        _, date, _ = args
+        zipped = os.urandom(2700)
+        etag = '"' + hashlib.sha256(zipped).hexdigest()[:32] + '"'
+        day = date or DAY
+        return Document(dt.date(day.year, day.month, day.day), etag, zipped)
+
+
+async def test_a_full_cache_holds_no_more_memory_than_its_budget() -> None:
+    # Latest reads of many users fill the documents and the latest map; dated reads of each
+    # user's archive then push the latest reads' documents out.
+    budget = 4 * 2**20
+    cache = ReadCache(Archive(), budget, clock=Clock())  # type: ignore[arg-type]
+    await cache.document("warm", DAY, documents.RECOMMENDATIONS)
+    cache.clear()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for user in range(10_000):
+            await cache.document(f"user{user:06d}", None, documents.RECOMMENDATIONS)
+        for user in range(100):
+            for day in range(30):
+                date = DAY - dt.timedelta(days=day)
+                await cache.document(f"user{user:06d}", date, documents.RECOMMENDATIONS)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert cache.used_bytes <= budget
+    assert held <= budget * 1.1
