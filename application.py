@@ -39,6 +39,7 @@ from jobs.service import Handler, RunCannotStart, SnapshotService
 from jobs.user_sessions import UserSessions
 from settings import Settings
 from spotify_client import (
+    PaceSettings,
     QuotaExceeded,
     RateLimited,
     RetryPolicy,
@@ -139,7 +140,7 @@ def create_spotify_client(
         accounts_url=settings.spotify_accounts_url,
         max_concurrency=settings.spotify_max_concurrency,
         capability_store=DatabaseCapabilityStore(database),
-        retry=RetryPolicy(rate_window=settings.spotify_rate_window),
+        retry=RetryPolicy(pace=PaceSettings(window=settings.spotify_rate_window)),
     )
 
 

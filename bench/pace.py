@@ -134,6 +134,7 @@ class Night:
 
 async def night(calls: int, params: Params, busy: bool) -> Night:
     """`calls` requests from `params.tasks` tasks, each sending as soon as it may."""
+    from spotify_client._pacer import PaceSettings
     from spotify_client._requester import Requester, RetryPolicy
 
     time = VirtualTime()
@@ -143,7 +144,7 @@ async def night(calls: int, params: Params, busy: bool) -> Night:
         requester = Requester(
             http,
             params.tasks,
-            RetryPolicy(rate_window=params.window, rate_limit_budget=math.inf),
+            RetryPolicy(pace=PaceSettings(window=params.window), rate_limit_budget=math.inf),
             sleep=time.sleep,
             clock=time.clock,
             now=time.wall,

@@ -33,6 +33,7 @@ from spotify_client._errors import (
     SpotifyUnavailable,
     Unauthorized,
 )
+from spotify_client._pacer import PaceSettings
 from spotify_client._paging import chunks
 from spotify_client._requester import RetryPolicy, create_http_client, retry_after_seconds
 from spotify_client._session import (
@@ -79,6 +80,7 @@ __all__ = [
     "MalformedResponse",
     "MemoryCapabilityStore",
     "NotFound",
+    "PaceSettings",
     "Play",
     "Playlist",
     "Profile",

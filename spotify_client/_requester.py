@@ -55,32 +55,14 @@ class RetryPolicy:
     # A 429 without Retry-After: the shared gate closes for 1, 2, 4... s (capped), jittered.
     rate_limit_backoff_base: float = 1.0
     rate_limit_backoff_cap: float = 60.0
-    # Spotify's rolling window, and how the pace follows the allowance measured in it
-    # (`spotify_client._pacer`): its log's window is `pace_guard` s longer than Spotify's;
-    # turns come at most `pace_catch_up` times the average rate apart; a window without a
-    # 429 grows the allowance by `pace_growth`, after up to `pace_max_hold` quiet windows.
-    rate_window: float = 30.0
-    pace_guard: float = 0.25
-    pace_catch_up: float = 1.5
-    pace_growth: float = 0.5
-    pace_max_hold: int = 16
+    # Spotify's rolling window, and how the pace follows the allowance measured in it.
+    pace: PaceSettings = dataclasses.field(default_factory=PaceSettings)
     # Spotify resets a spent development-mode quota later; a long-running service asks again
     # after this pause instead of refusing every call until it restarts.
     quota_pause: float = 3600.0
 
 
 DEFAULT_RETRY = RetryPolicy()
-
-
-def pace_settings(retry: RetryPolicy) -> PaceSettings:
-    """The pacer's part of a retry policy."""
-    return PaceSettings(
-        window=retry.rate_window,
-        guard=retry.pace_guard,
-        catch_up=retry.pace_catch_up,
-        growth=retry.pace_growth,
-        max_hold=retry.pace_max_hold,
-    )
 
 
 def create_http_client(timeout: float) -> httpx.AsyncClient:
@@ -188,7 +170,7 @@ class Requester:
         self._clock = clock
         self._now = now
         self._rng = rng
-        self._pacer = Pacer(clock, pace_settings(retry))
+        self._pacer = Pacer(clock, retry.pace)
         self._not_before = 0.0
         # 429s without Retry-After in a row, and when the last of them closed the gate.
         self._unannounced = 0

@@ -18,6 +18,7 @@ import respx
 
 from spotify_client import (
     MalformedResponse,
+    PaceSettings,
     QuotaExceeded,
     RateLimited,
     RetryPolicy,
@@ -213,7 +214,9 @@ async def _night(client: SpotifyClient, tasks: int, calls: int) -> None:
 async def test_after_a_429_every_task_paces_itself_at_the_allowed_rate(
     make_client: Any, spotify: respx.MockRouter, vtime: VirtualTime, announce: bool
 ) -> None:
-    client: SpotifyClient = make_client(max_concurrency=8, retry=RetryPolicy(rate_window=10))
+    client: SpotifyClient = make_client(
+        max_concurrency=8, retry=RetryPolicy(pace=PaceSettings(window=10))
+    )
     server = RollingWindow(vtime, limit=20, window=10, announce=announce)
     spotify.get(url__regex=TRACK_ROUTE).mock(side_effect=server)
 
@@ -241,7 +244,9 @@ async def test_a_process_starting_in_a_busy_window_soon_runs_at_the_allowed_rate
     make_client: Any, spotify: respx.MockRouter, vtime: VirtualTime
 ) -> None:
     """The window holds another run's requests: its first 429s come after few of our own."""
-    client: SpotifyClient = make_client(max_concurrency=8, retry=RetryPolicy(rate_window=10))
+    client: SpotifyClient = make_client(
+        max_concurrency=8, retry=RetryPolicy(pace=PaceSettings(window=10))
+    )
     server = RollingWindow(vtime, limit=20, window=10, announce=True, busy=True)
     spotify.get(url__regex=TRACK_ROUTE).mock(side_effect=server)
 
@@ -266,7 +271,7 @@ async def test_the_pace_measures_what_spotify_accepted_on_a_clock_that_moves_on_
     def clock() -> float:
         return vtime.now + next(reads) * 1e-7
 
-    retry = RetryPolicy(rate_window=10, pace_growth=0.0)
+    retry = RetryPolicy(pace=PaceSettings(window=10, growth=0.0))
     client: SpotifyClient = make_client(max_concurrency=8, retry=retry, clock=clock)
     server = RollingWindow(vtime, limit=20, window=10, announce=True)
     spotify.get(url__regex=TRACK_ROUTE).mock(side_effect=server)
@@ -286,7 +291,7 @@ async def test_a_user_the_pace_spreads_past_its_deadline_is_not_run_out_of_time_
     each time, and was put back for ever (the run's hang in test_pipeline).
     """
     # No probes: a probe's 429 would put the user back for a reason of Spotify's own.
-    retry = RetryPolicy(rate_window=10, pace_growth=0.0)
+    retry = RetryPolicy(pace=PaceSettings(window=10, growth=0.0))
     client: SpotifyClient = make_client(max_concurrency=8, retry=retry)
     server = RollingWindow(vtime, limit=20, window=10, announce=True)
     spotify.get(url__regex=TRACK_ROUTE).mock(side_effect=server)
