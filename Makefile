@@ -29,5 +29,9 @@ lint: install
 typecheck: install
 	$(PIPENV) run mypy .
 
+# bench api's load generator is Debian's wrk; installed here when missing (as .ci/run installs
+# Chromium). Without root this fails, and the bench's own first line says what to install.
 bench: install
+	@command -v wrk >/dev/null || { echo "wrk is missing; installing Debian's"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || true
 	$(PIPENV) run python -m bench

@@ -45,6 +45,9 @@ MODULES: tuple[ModuleType, ...] = (
     snapshot,
 )
 BENCHMARKS: dict[str, Callable[[], Report]] = {module.NAME: module.run for module in MODULES}
+# What a benchmark needs of the machine beyond the virtualenv, checked before anything runs: a
+# full run takes hours, and a benchmark that skips itself has no target left to miss.
+PREREQUISITES: dict[str, Callable[[], str | None]] = {api.NAME: api.unmet}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,16 +64,31 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unmet(names: Sequence[str]) -> list[str]:
+    """One line per chosen benchmark this machine cannot run, saying what to install."""
+    lines = []
+    for name in names:
+        reason = PREREQUISITES[name]() if name in PREREQUISITES else None
+        if reason:
+            lines.append(f"bench {name} {reason}")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the chosen benchmarks in order; 0 when every target is met."""
+    """Run the chosen benchmarks in order; 0 when every target is met, 2 when one cannot run."""
     parser = _parser()
     args = parser.parse_args(argv)
     unknown = [name for name in args.names if name not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
+    names = args.names or list(BENCHMARKS)
+    unmet = _unmet(names)
+    if unmet:
+        print("\n".join(unmet), file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.WARNING)
     failed = []
-    for name in args.names or list(BENCHMARKS):
+    for name in names:
         start = time.perf_counter()
         report = BENCHMARKS[name]()
         print(report.render())

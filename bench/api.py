@@ -46,6 +46,14 @@ CACHE_MB = 64
 MIX_SAMPLE = 4000
 
 
+def unmet() -> str | None:
+    """What this machine lacks for the benchmark, said as what to install; None when nothing."""
+    if shutil.which("wrk") is None:
+        return "needs wrk, its load generator: apt-get install wrk (Debian)"
+    unavailable = postgres_unavailable()
+    return f"needs a PostgreSQL server (BENCH_POSTGRES_URL): {unavailable}" if unavailable else None
+
+
 @dataclasses.dataclass(frozen=True)
 class Params:
     shape: ApiShape = dataclasses.field(default_factory=ApiShape)
@@ -346,7 +354,7 @@ def run(params: Params = Params()) -> Report:
             "ratio",
         ),
     )
-    reason = postgres_unavailable() or (None if shutil.which("wrk") else "wrk is not installed")
+    reason = unmet()
     if reason:
         report.notes.append(f"skipped: {reason}")
         return report

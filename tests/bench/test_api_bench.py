@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from bench import api
-from bench.dataset import postgres_unavailable, scratch_url
+from bench.dataset import scratch_url
 
 
 def test_api_bench_serves_every_workload_from_both_servers() -> None:
-    reason = postgres_unavailable() or (None if shutil.which("wrk") else "wrk is not installed")
+    reason = api.unmet()
     if reason:
         pytest.skip(reason)
     with (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -125,6 +126,42 @@ def test_cli_runs_only_the_named_benchmark(
         cli.main(["three"])
     assert exited.value.code == 2
     assert "unknown benchmark 'three'" in capsys.readouterr().err
+
+
+def _recording(ran: list[str]) -> dict[str, Callable[[], Report]]:
+    """Every real benchmark's name, each standing for a fake that notes that it ran."""
+
+    def make(name: str) -> Callable[[], Report]:
+        def run() -> Report:
+            ran.append(name)
+            return _fake(True)()
+
+        return run
+
+    return {name: make(name) for name in cli.BENCHMARKS}
+
+
+def test_a_run_needing_wrk_says_what_to_install_before_any_benchmark_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`make bench` on a fresh machine without wrk stops at once, not hours later at api."""
+    ran: list[str] = []
+    monkeypatch.setattr(cli, "BENCHMARKS", _recording(ran))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert cli.main([]) == 2
+    assert ran == []
+    lines = capsys.readouterr().err.splitlines()
+    assert "bench api needs wrk, its load generator: apt-get install wrk (Debian)" in lines
+
+
+def test_a_machine_without_wrk_still_runs_the_benchmarks_that_do_not_use_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ran: list[str] = []
+    monkeypatch.setattr(cli, "BENCHMARKS", _recording(ran))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert cli.main(["stats", "pace"]) == 0
+    assert ran == ["stats", "pace"]
 
 
 @pytest.mark.parametrize(
