@@ -18,7 +18,6 @@ import asyncio
 import collections
 import dataclasses
 import datetime as dt
-import heapq
 import itertools
 import math
 import random
@@ -28,6 +27,7 @@ from collections.abc import Sequence
 import httpx
 
 from bench.measure import Report, Target
+from spotify_client import VirtualTime
 
 NAME = "pace"
 EPOCH = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
@@ -47,37 +47,6 @@ class Params:
 
 
 TINY = Params(calls=(120,), limit=20, window=2.0, latency=0.01, tasks=4)
-
-
-class VirtualTime:
-    """A clock that moves only when every task is asleep, straight to the next wake-up."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._waiters: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()
-
-    def clock(self) -> float:
-        return self.now
-
-    def wall(self) -> dt.datetime:
-        return EPOCH + dt.timedelta(seconds=self.now)
-
-    async def sleep(self, delay: float) -> None:
-        future = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (self.now + max(0.0, delay), next(self._order), future))
-        await future
-
-    async def run(self) -> None:
-        """Advance time whenever the loop has nothing else to do (a background task)."""
-        while True:
-            for _ in range(20):
-                await asyncio.sleep(0)
-            if self._waiters:
-                wake, _, future = heapq.heappop(self._waiters)
-                self.now = max(self.now, wake)
-                if not future.done():
-                    future.set_result(None)
 
 
 class RollingLimit:
@@ -137,7 +106,7 @@ async def night(calls: int, params: Params, busy: bool) -> Night:
     from spotify_client._pacer import PaceSettings
     from spotify_client._requester import Requester, RetryPolicy
 
-    time = VirtualTime()
+    time = VirtualTime(EPOCH)
     server = RollingLimit(time, params, busy)
     ticker = asyncio.create_task(time.run())
     async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as http:

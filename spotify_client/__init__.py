@@ -13,6 +13,7 @@ from here only:
 - `_paging`: offset pages, cursor pages and id chunks
 - `_api`: one GET to the Web API, with the capability gate and parsing
 - `_client`, `_session`: the app's calls and one user's calls
+- `_virtual_time`: a stand-in clock for the tests and the pacer's benchmark
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from spotify_client._session import (
     RecentPlays,
     UserSession,
 )
+from spotify_client._virtual_time import VirtualTime
 from spotify_models import (
     Album,
     Artist,
@@ -98,6 +100,7 @@ __all__ = [
     "Track",
     "Unauthorized",
     "UserSession",
+    "VirtualTime",
     "chunks",
     "create_http_client",
     "retry_after_seconds",

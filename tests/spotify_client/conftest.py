@@ -6,7 +6,6 @@ import asyncio
 import base64
 import dataclasses
 import datetime as dt
-import heapq
 import itertools
 import random
 from collections.abc import AsyncIterator, Iterator
@@ -17,7 +16,7 @@ import httpx
 import pytest
 import respx
 
-from spotify_client import MemoryCapabilityStore, RetryPolicy, SpotifyClient
+from spotify_client import MemoryCapabilityStore, RetryPolicy, SpotifyClient, VirtualTime
 
 API = "https://api.test/v1"
 ACCOUNTS = "https://accounts.test"
@@ -26,43 +25,6 @@ CLIENT_ID = "client-id-123"
 CLIENT_SECRET = "client-secret-SECRET"
 REFRESH_TOKEN = "refresh-token-SECRET"
 EPOCH = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
-
-
-class VirtualTime:
-    """A clock that moves only when every task is asleep, straight to the next wake-up."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-        self._waiters: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()
-
-    def clock(self) -> float:
-        return self.now
-
-    def wall(self) -> dt.datetime:
-        return EPOCH + dt.timedelta(seconds=self.now)
-
-    async def sleep(self, delay: float) -> None:
-        self.sleeps.append(delay)
-        future = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (self.now + delay, next(self._order), future))
-        await future
-
-    async def run(self) -> None:
-        """Advance time whenever the loop has nothing else to do (a background task)."""
-        while True:
-            for _ in range(50):
-                await asyncio.sleep(0)
-            if self._waiters:
-                wake, _, future = heapq.heappop(self._waiters)
-                self.now = max(self.now, wake)
-                if not future.done():
-                    future.set_result(None)
-
-    def advance(self, seconds: float) -> None:
-        """Move the clock without anyone sleeping (e.g. to expire a token)."""
-        self.now += seconds
 
 
 @dataclasses.dataclass
@@ -157,7 +119,7 @@ def paged(make_item: Any, total: int) -> Any:
 
 @pytest.fixture
 async def vtime() -> AsyncIterator[VirtualTime]:
-    time = VirtualTime()
+    time = VirtualTime(EPOCH)
     ticker = asyncio.create_task(time.run())
     yield time
     ticker.cancel()
