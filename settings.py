@@ -271,7 +271,8 @@ class Settings:
             "DB_POOL_SIZE",
             _whole(1000),
             "8",
-            "PostgreSQL connections, and threads doing database work at once",
+            "PostgreSQL connections, and threads doing database work at once; snapshot "
+            "document reads keep as many connections of their own",
         )
     )
     read_cache_mb: int = dataclasses.field(

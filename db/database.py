@@ -5,6 +5,9 @@ Peewee is synchronous. Every unit of database work runs in a worker thread throu
 gives the connection back, all inside that one thread. The number of threads that may do
 database work at once equals the pool size, so a request never waits on an empty pool while
 holding a thread. The README explains why this won over `playhouse.pwasyncio`.
+
+The one exception: `fetch_row` reads one row on the event loop, on PostgreSQL connections of
+its own (`db.loop_reads`), for the read cache's misses, where a thread hop cost more than the read.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import dataclasses
 import functools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote, urlsplit
@@ -24,6 +27,7 @@ import peewee as pw
 from playhouse import db_url
 from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase
 
+from db.loop_reads import LoopReader
 from db.statement_watchdog import bounded_cursor
 
 database_proxy = pw.DatabaseProxy()
@@ -128,21 +132,40 @@ def _sqlite(url: str, create: bool) -> pw.Database:
     return _ExistingSqlite(path, pragmas=SQLITE_PRAGMAS)
 
 
-def _postgres(url: str, scheme: str, pool_size: int, timeouts: Timeouts) -> pw.Database:
+def _postgres_kwargs(url: str, scheme: str, timeouts: Timeouts) -> dict[str, Any]:
+    """psycopg2.connect's arguments for the URL, with the service's bounds."""
     parsed = db_url.parse("postgresql" + url[len(scheme) :])
-    database = parsed.pop("database")
     # libpq's connect_timeout is whole seconds, at least 2 (it treats 1 as 2).
     connect = max(2, math.ceil(timeouts.connect))
     options: dict[str, Any] = {}
     if timeouts.statement is not None:
         options["options"] = f"-c statement_timeout={math.ceil(timeouts.statement * 1000)}"
+    # As db_url.connect did: our settings win over the same keys in the URL's query.
+    return {**parsed, "connect_timeout": connect, **options}
+
+
+def _postgres(url: str, scheme: str, pool_size: int, timeouts: Timeouts) -> pw.Database:
+    kwargs = _postgres_kwargs(url, scheme, timeouts)
+    database = kwargs.pop("database")
+    if timeouts.statement is not None:
         # The server's timeout, plus the connect bound for its answer to arrive: past that,
         # the server is not answering at all (see db.statement_watchdog).
-        options["cursor_factory"] = bounded_cursor(timeouts.statement + timeouts.connect)
-    # As db_url.connect did: our settings win over the same keys in the URL's query.
-    kwargs = {**parsed, "connect_timeout": connect, **options}
+        kwargs["cursor_factory"] = bounded_cursor(timeouts.statement + timeouts.connect)
     return _Pool(
         database, max_connections=pool_size, stale_timeout=300, timeout=timeouts.connect, **kwargs
+    )
+
+
+def _loop_reader(url: str, pool_size: int, timeouts: Timeouts) -> LoopReader | None:
+    scheme = urlsplit(url).scheme
+    if scheme not in ("postgres", "postgresql"):
+        return None
+    answer = None if timeouts.statement is None else timeouts.statement + timeouts.connect
+    return LoopReader(
+        _postgres_kwargs(url, scheme, timeouts),
+        pool_size,
+        connect_timeout=timeouts.connect,
+        answer_timeout=answer,
     )
 
 
@@ -172,6 +195,8 @@ class Database:
         self.url = url
         self.pool_size = pool_size
         self.peewee = _connect(url, pool_size, timeouts, create)
+        # PostgreSQL's one-row reads on the loop (the read cache's misses); SQLite has none.
+        self._loop_reader = _loop_reader(url, pool_size, timeouts)
         self._limiter: anyio.CapacityLimiter | None = None
         database_proxy.initialize(self.peewee)
 
@@ -191,6 +216,20 @@ class Database:
         work = functools.partial(self.run_sync, fn, *args, **kwargs)
         return await anyio.to_thread.run_sync(work, limiter=self._limiter)
 
+    @property
+    def reads_on_loop(self) -> bool:
+        """Whether `fetch_row` reads on the event loop (PostgreSQL); else use `run`."""
+        return self._loop_reader is not None
+
+    async def fetch_row(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+        """The first row of one read-only statement, awaited on the loop without a thread.
+
+        PostgreSQL only (`reads_on_loop`), on connections of its own, up to the pool's size.
+        """
+        if self._loop_reader is None:
+            raise NotImplementedError("reads on the loop need PostgreSQL; use run()")
+        return await self._loop_reader.fetch_row(sql, params)
+
     async def answers_within(self, seconds: float) -> bool:
         """Whether the database answers a ping in time (health checks).
 
@@ -206,6 +245,8 @@ class Database:
 
     def close(self) -> None:
         """Close every pooled connection (lifespan shutdown)."""
+        if self._loop_reader is not None:
+            self._loop_reader.close()
         close_all = getattr(self.peewee, "close_all", None)
         if close_all is not None:
             close_all()

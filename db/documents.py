@@ -24,6 +24,7 @@ import orjson
 import peewee as pw
 
 from db import history, queries
+from db.database import Database
 from db.models import Snapshot, SnapshotDocument, User
 from db.queries import SnapshotRef
 from spotify_models import ITEM_TYPES, TIME_RANGES
@@ -256,20 +257,28 @@ def _lookup_sql(dialect: str, dated: bool) -> tuple[str, tuple[Any, ...]]:
     return sql, tuple(params)
 
 
+def _lookup_statement(username: str, date: dt.date | None, variant: str) -> tuple[str, list[Any]]:
+    """The look-up's SQL and parameters for the database bound now."""
+    database = SnapshotDocument._meta.database
+    dialect = type(getattr(database, "obj", database)).__name__
+    sql, template = _lookup_sql(dialect, date is not None)
+    values = {_USERNAME: username, _VARIANT: variant, _DATE: date}
+    return sql, [values.get(param, param) for param in template]
+
+
+def _document(row: tuple[Any, ...]) -> Document:
+    day, etag, zipped = row
+    return Document(SnapshotDocument.date.python_value(day), etag, bytes(zipped))
+
+
 def _stored(username: str, date: dt.date | None, variant: str) -> Document | None:
     """The stored document on `date`, or the latest one: one query, by the unique index.
 
     Only the gzip copy is read: an eighth of the bytes to fetch, and all a reader keeps.
     """
-    database = SnapshotDocument._meta.database
-    dialect = type(getattr(database, "obj", database)).__name__
-    sql, template = _lookup_sql(dialect, date is not None)
-    values = {_USERNAME: username, _VARIANT: variant, _DATE: date}
-    row = database.execute_sql(sql, [values.get(param, param) for param in template]).fetchone()
-    if row is None:
-        return None
-    day, etag, zipped = row
-    return Document(SnapshotDocument.date.python_value(day), etag, bytes(zipped))
+    sql, params = _lookup_statement(username, date, variant)
+    row = SnapshotDocument._meta.database.execute_sql(sql, params).fetchone()
+    return _document(row) if row is not None else None
 
 
 def find_document(username: str, date: dt.date | None, variant: str) -> Document:
@@ -288,6 +297,18 @@ def find_document(username: str, date: dt.date | None, variant: str) -> Document
         stored = _stored(username, ref.date, variant)
     assert stored is not None, "render_snapshot writes every variant"
     return stored
+
+
+async def read_document(
+    database: Database, username: str, date: dt.date | None, variant: str
+) -> Document:
+    """`find_document` for a server: the stored row is read on the event loop where the
+    database allows it (PostgreSQL), without a thread; anything else goes to a thread."""
+    if database.reads_on_loop:
+        row = await database.fetch_row(*_lookup_statement(username, date, variant))
+        if row is not None:
+            return _document(row)
+    return await database.run(find_document, username, date, variant)
 
 
 def change_marker() -> tuple[Any, ...]:

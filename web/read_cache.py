@@ -91,7 +91,7 @@ class ReadCache:
             self._entries.move_to_end((username, day, variant))
             return (username, day, variant), hit
         generation = self._generation
-        found = await self._database.run(documents.find_document, username, day, variant)
+        found = await documents.read_document(self._database, username, day, variant)
         key = (username, found.date, variant)
         # A read that began before the cache started over may have found what is gone now;
         # it is not stored, so _with_body leaves it as it is.
