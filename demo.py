@@ -12,7 +12,7 @@ import datetime as dt
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -30,7 +30,9 @@ from spotify_emulator import EmulatorServer, World, generate_history, write_feat
 
 DEMO_ONBOARDING_USERS = 1  # the emulator's last user is left to sign up through /auth/login
 WORLD_SEED = 7
-# The first user arrives with this much of Spotify's extended streaming history, imported.
+# Every listener arrives with this much of Spotify's extended streaming history, imported:
+# statistics and a recap from the first run, and for `application.py evaluate` plays and
+# saves on both sides of a cut (a week of snapshots alone hides a handful of tracks a user).
 HISTORY_YEARS = 2
 # The demo's first snapshots are of the emulated Spotify as it stood this many days ago, so
 # /changes, the snapshot dates and the history have two real points to show.
@@ -125,14 +127,15 @@ def _register_demo_users(settings: Settings, world: World) -> list[str]:
 
 
 def _import_demo_history(
-    settings: Settings, world: World, username: str, data_dir: Path
-) -> ImportReport:
+    settings: Settings, world: World, usernames: Sequence[str], data_dir: Path
+) -> Iterator[tuple[str, ImportReport]]:
     """What a newcomer does first: import the export Spotify sent them (the emulator's)."""
-    export = generate_history(world, world.users[0].id, years=HISTORY_YEARS)
-    path = export.write_zip(data_dir / "my_spotify_data.zip")
     database = open_database(settings)
     try:
-        return import_history(database, username, [path])
+        for user, username in zip(world.users, usernames, strict=False):
+            export = generate_history(world, user.id, years=HISTORY_YEARS)
+            path = export.write_zip(data_dir / f"my_spotify_data_{username}.zip")
+            yield username, import_history(database, username, [path])
     finally:
         database.close()
 
@@ -170,7 +173,8 @@ def _demo_banner(base: str, usernames: Sequence[str], mode: str, world: World) -
             f'    curl -s "{base}/artists/{artist.id}/profile?username={first}"',
             f"    curl -s {base}/users/{first}/playlists",
             f"    curl -s {base}/users/{first}/playlists/{listener.playlist_id}/profile",
-            f"  {first} imported {HISTORY_YEARS} years of streaming history; their statistics:",
+            f"  each listener imported {HISTORY_YEARS} years of streaming history; {first}'s "
+            "statistics:",
             f'    curl -s "{base}{stats}"',
             f'    curl -s "{base}{recap}"',
             f"  the other listeners' pages need sign-in: {base}/auth/login (pick who you are),",
@@ -216,12 +220,14 @@ def load(
     on_summary: Callable[[RunSummary], None],
     say: Callable[[str], None] = print,
 ) -> list[str]:
-    """The demo's data in `demo`'s database: its users (the first one public), the first
-    one's imported history, and everyone's two snapshots. Returns the usernames."""
+    """The demo's data in `demo`'s database: its users (the first one public), each one's
+    imported history, and everyone's two snapshots. Returns the usernames."""
     usernames = _register_demo_users(demo, world)
-    say(f"importing {HISTORY_YEARS} years of {usernames[0]}'s extended streaming history")
-    for line in _import_demo_history(demo, world, usernames[0], data_dir).lines():
-        say(f"  {line}")
+    say(f"importing {HISTORY_YEARS} years of each listener's extended streaming history")
+    for username, report in _import_demo_history(demo, world, usernames, data_dir):
+        first, *rest = report.lines()
+        for line in [f"{username}: {first}", *rest]:
+            say(f"  {line}")
     say(
         f"taking snapshots of {len(usernames)} users as Spotify stood {EARLIER_DAYS} days "
         f"ago, then today (data in {data_dir})"

@@ -19,7 +19,13 @@ import uvicorn
 from starlette.applications import Starlette
 
 import demo
+from application import open_database
 from cli import main
+from db.evaluation_data import stored_tracks, user_events
+from jobs.clustering import CLUSTER_FEATURES
+from jobs.recommend.corpus import database_corpus
+from jobs.recommend.csv_pool import read_csv_catalogue
+from jobs.recommend.evaluation import UserCase, user_cases
 from jobs.service import RunSummary
 from settings import Settings
 from tests.conftest import with_lifespan_state
@@ -61,6 +67,19 @@ def _one_click(settings: Settings, display_name: str) -> tuple[httpx.Response, h
     return picker, httpx.get(urljoin(str(picker.url), html.unescape(found[1])))
 
 
+def _evaluation_cases(settings: Settings) -> dict[str, UserCase]:
+    """Each user `application.py evaluate` would score on this database, at its default cut."""
+    database = open_database(settings)
+    try:
+        events = database.run_sync(user_events, ())
+        stored = database.run_sync(stored_tracks, CLUSTER_FEATURES)
+    finally:
+        database.close()
+    assert settings.audio_features_csv is not None
+    corpus = database_corpus(stored, events, read_csv_catalogue(settings.audio_features_csv))
+    return {case.history.user: case for case in user_cases(corpus, None)}
+
+
 def test_the_demo_snapshots_the_emulated_users_and_serves_them(
     settings: Settings,
     tmp_path: Path,
@@ -71,6 +90,7 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
     summaries: list[RunSummary] = []
     answers: list[httpx.Response] = []
     clicks: list[tuple[httpx.Response, httpx.Response]] = []
+    served: list[Settings] = []
     world = demo.demo_world(demo.DemoClock(behind=demo.EARLIER_DAYS * 86_400))
     importer = world.users[0].display_name.lower()
     # The month before the first snapshot's recent plays begin: only the export covers it.
@@ -88,6 +108,7 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
         paths += [f"/users/{importer}/stats?from={month_before}&to={before_snapshots}"]
         paths += [f"/u/{importer}", f"/u/{sorted(summaries[0].ok)[-1]}"]
         answers.extend(asyncio.run(_ask(app, paths)))
+        served.append(app.state.settings)
         clicks.append(_one_click(app.state.settings, world.users[1].display_name))
 
     monkeypatch.setattr(uvicorn, "run", serve)
@@ -130,6 +151,15 @@ def test_the_demo_snapshots_the_emulated_users_and_serves_them(
     assert recommendations.status_code == 200
     assert recommendations.json()["recommendations"]
     assert login.status_code == 200  # onboarding is configured against the emulator
+    # Every listener imported an export, so `evaluate` scores each of them: plays and saves
+    # from two years before the cut, and more tracks after it than a week of snapshots hides.
+    cases = _evaluation_cases(served[0])
+    assert sorted(cases) == emulated
+    a_year_ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=365)
+    for username, case in cases.items():
+        assert min(at for _, at in case.history.events) < a_year_ago, username
+        assert len(case.before) > 1000, username
+        assert len(case.hidden) >= 20, username
     printed = capsys.readouterr().out
     assert f"http://127.0.0.1:{free_port}/user-recommendations/" in printed
     assert f"http://127.0.0.1:{free_port}/u/{importer} " in printed
