@@ -51,7 +51,8 @@ def test_prints_a_table_of_ours_and_the_baselines(
 
     assert main(["evaluate", "--cut", "2026-11-01", "--k", "5"]) == 0
 
-    table, verdicts = capsys.readouterr().out.split("\n\n")
+    cut, table, verdicts = capsys.readouterr().out.split("\n\n")
+    assert cut == "cut 2026-11-01 00:00 UTC: hidden from then on"
     lines = table.splitlines()
     assert lines[0].split()[:6] == ["method", "users", "hit@5", "new", "hit@5", "recall@5"]
     methods = [line.split()[0] for line in lines[1:]]
@@ -62,11 +63,24 @@ def test_prints_a_table_of_ours_and_the_baselines(
         f"ours@{b}" for b in baselines
     ]
     # Ann has played every track by her known artist: that baseline has nothing to offer.
-    assert "ours@known-artists: beats known-artists (hit@5 1.000 vs 0.000" in verdicts
+    assert "ours@known-artists: beats known-artists on hit@5 (1.000 vs 0.000" in verdicts
     ours = lines[1].split()
     assert ours[1] == "1"  # ann; bo has no plays
     # The only other track, by a new artist, is the one she played later.
     assert (float(ours[2]), float(ours[3])) == (1.0, 1.0)
+
+
+def test_without_a_cut_it_says_which_date_it_chose(
+    env: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _seed(env)  # Ann's 13 plays, on days 0-11 and 40 of October: the latest fifth is 3 plays
+
+    assert main(["evaluate", "--k", "5"]) == 0
+
+    assert capsys.readouterr().out.startswith(
+        "cut 2026-10-11 00:00 UTC (the latest fifth of all users' plays and saves): "
+        "hidden from then on\n\n"
+    )
 
 
 def test_a_skip_is_not_a_play_to_find(env: Database, capsys: pytest.CaptureFixture[str]) -> None:

@@ -35,7 +35,7 @@ OURS = "ours"
 POPULAR = "popular-in-styles"
 KNOWN_ARTISTS = "known-artists"
 RANDOM = "random"
-HIDDEN_SHARE = 0.2  # without --cut, each user's latest fifth of events is hidden
+HIDDEN_SHARE = 0.2  # without --cut, the latest fifth of all users' events is hidden
 MIN_STYLE_TRACKS = 2  # a style counts as the user's once two of their tracks have it
 
 Method = Callable[["UserCase"], list[str]]
@@ -82,25 +82,40 @@ class Row:
     coverage: float
     ms_per_user: float
     matches: str | None = None  # the method whose novelty this row was run at, user by user
+    # Per user, in the same user order in every row: for paired comparisons between rows.
+    user_hits: tuple[float, ...] = ()
+    user_recall: tuple[float, ...] = ()
 
 
-def split_history(history: History, cut: dt.datetime | None) -> tuple[list[str], set[str]]:
+def split_history(history: History, cut: dt.datetime) -> tuple[list[str], set[str]]:
     """(tracks before the cut in time order, tracks after it the user had not met before)."""
     events = sorted(history.events, key=lambda e: e[1])
-    if cut is None:
-        cut_at = max(1, len(events) - round(len(events) * HIDDEN_SHARE))
-        before, after = events[:cut_at], events[cut_at:]
-    else:
-        before = [e for e in events if e[1] < cut]
-        after = [e for e in events if e[1] >= cut]
-    seen = [t for t, _ in before]
-    return seen, {t for t, _ in after} - set(seen)
+    seen = [t for t, at in events if at < cut]
+    return seen, {t for t, at in events if at >= cut} - set(seen)
+
+
+def default_cut(histories: Iterable[History]) -> dt.datetime | None:
+    """The moment from which the latest fifth of every user's events, taken together, falls.
+
+    One date for everyone, not each user's own latest fifth: co-listeners are other users'
+    plays before the cut, and with a cut per user, one user's picks could draw on another's
+    plays from after the first user's hidden stretch began, which a recommender running at
+    that time could not have seen.
+    """
+    times = sorted(at for history in histories for _, at in history.events)
+    if not times:
+        return None
+    return times[min(len(times) - 1, max(1, len(times) - round(len(times) * HIDDEN_SHARE)))]
 
 
 def user_cases(
     corpus: Corpus, cut: dt.datetime | None, users: Sequence[str] | None = None
 ) -> Iterator[UserCase]:
-    """Each chosen user with hidden tracks the corpus knows, in corpus order."""
+    """Each chosen user with hidden tracks the corpus knows, in corpus order (without a cut,
+    at `default_cut` of every history in the corpus)."""
+    cut = cut or default_cut(corpus.histories)
+    if cut is None:
+        return
     splits = {h.user: split_history(h, cut) for h in corpus.histories}
     befores = {u: frozenset(before) for u, (before, _) in splits.items()}
     for history in corpus.histories:
@@ -315,6 +330,8 @@ def _row(name: str, s: MethodScores, catalogue_size: int) -> Row:
         diversity=mean(s.diversity),
         coverage=len(s.picked) / catalogue_size if catalogue_size else 0.0,
         ms_per_user=1000 * mean(s.seconds),
+        user_hits=tuple(s.hits),
+        user_recall=tuple(s.recall),
     )
 
 
@@ -339,23 +356,74 @@ def format_table(rows: Sequence[Row], k: int) -> str:
     return "\n".join([*lines, *([""] if verdicts else []), *verdicts])
 
 
-def beats(row: Row, other: Row) -> bool:
-    """A higher hit rate at equal or better novelty."""
-    return row.hit_rate > other.hit_rate and row.novelty >= other.novelty
+@dataclass(frozen=True)
+class Paired:
+    """One measure of two rows compared user by user: the mean of the differences, the
+    standard error of that mean (none for one user), and on how many users the two differ."""
+
+    difference: float
+    error: float | None
+    differing: int
+    users: int
+
+    def __str__(self) -> str:
+        error = "" if self.error is None else f" ± {self.error:.3f}"
+        return f"{self.difference:+.3f}{error}"
+
+    @property
+    def clear(self) -> bool:
+        """At least two standard errors from no difference: more than a user or two's luck."""
+        if self.error is None or self.differing == 0:
+            return False
+        return abs(self.difference) >= 2 * self.error
+
+
+def paired(mine: Sequence[float], theirs: Sequence[float]) -> Paired:
+    """`mine` minus `theirs`, per user (the same users in the same order)."""
+    differences = np.asarray(mine, dtype=np.float64) - np.asarray(theirs, dtype=np.float64)
+    users = len(differences)
+    if users == 0:
+        return Paired(0.0, None, 0, 0)
+    error = float(differences.std(ddof=1) / np.sqrt(users)) if users > 1 else None
+    differing = int(np.count_nonzero(differences))
+    return Paired(float(differences.mean()), error, differing, users)
+
+
+def verdict(row: Row, other: Row) -> str:
+    """'beats' (a higher hit rate at equal or better novelty), 'ties' or 'does NOT beat'."""
+    if row.novelty < other.novelty or row.hit_rate < other.hit_rate:
+        return "does NOT beat"
+    return "beats" if row.hit_rate > other.hit_rate else "ties"
+
+
+def _hits_compared(row: Row, hits: Paired) -> str:
+    if hits.differing == 0:
+        return "every user hit by both" if row.hit_rate == 1.0 else "the same users hit by both"
+    apart = "" if hits.clear else ", less than 2 standard errors apart"
+    if hits.error is None:
+        apart = ", no standard error from one user"
+    return f"{hits}: {hits.differing} of {hits.users} users differ{apart}"
 
 
 def matched_verdicts(rows: Sequence[Row], k: int) -> list[str]:
-    """One line per matched row: does it beat the method whose novelty it was run at?"""
+    """Per matched row: does it beat the method whose novelty it was run at on hit rate?
+
+    Beside it, the difference user by user (± its standard error) in hit rate and in recall:
+    on a few users hit rate moves in whole users, and once both lists hit every user it ties
+    while recall, every hidden track found, still tells them apart.
+    """
     by_name = {r.method: r for r in rows}
     lines = []
     for r in rows:
         other = by_name.get(r.matches or "")
         if other is None:
             continue
-        verdict = "beats" if beats(r, other) else "does NOT beat"
+        hits = paired(r.user_hits, other.user_hits)
+        recall = paired(r.user_recall, other.user_recall)
         lines.append(
-            f"{r.method}: {verdict} {other.method} "
-            f"(hit@{k} {r.hit_rate:.3f} vs {other.hit_rate:.3f}, "
-            f"novelty {r.novelty:.2f} vs {other.novelty:.2f})"
+            f"{r.method}: {verdict(r, other)} {other.method} on hit@{k} "
+            f"({r.hit_rate:.3f} vs {other.hit_rate:.3f}, {_hits_compared(r, hits)}) "
+            f"at novelty {r.novelty:.2f} vs {other.novelty:.2f}; "
+            f"recall@{k} {r.recall:.3f} vs {other.recall:.3f} ({recall})"
         )
     return lines
