@@ -2,6 +2,10 @@
 
 Stored tracks with features are the catalogue the users met; the CSV adds the wider pool and
 each track's style (`track_genre`). Stored tracks the CSV lacks have no style.
+
+A stored track Spotify gave no popularity (every development-mode app since 2026) takes the
+CSV's: at 0 it would rank below every track the users never met, and the popular-in-styles
+baseline could never pick a track anyone played.
 """
 
 from __future__ import annotations
@@ -26,10 +30,16 @@ def database_corpus(
 
 def _rows(stored: Sequence[StoredTrack], csv: CsvCatalogue | None) -> Iterator[Row]:
     for track_id, artists, popularity, values in stored:
-        yield track_id, artists, (csv.genre_of(track_id) if csv else None) or "", popularity, values
+        genre = (csv.genre_of(track_id) if csv else None) or ""
+        yield track_id, artists, genre, popularity or _csv_popularity(csv, track_id), values
     if csv is None:
         return
     for row, track_id in enumerate(csv.track_ids):
         genre = csv.genres[int(csv.genre_codes[row])]
         values = csv.features[row].tolist()
         yield track_id, csv.artists[row], genre, int(csv.popularity[row]), values
+
+
+def _csv_popularity(csv: CsvCatalogue | None, track_id: str) -> int:
+    row = csv.row_of.get(track_id) if csv else None
+    return 0 if csv is None or row is None else int(csv.popularity[row])
