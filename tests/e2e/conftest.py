@@ -280,6 +280,16 @@ class Worker:
         return self.output.read_text(errors="replace")
 
 
+def _interruptible() -> None:
+    """In the worker, before it starts: SIGINT stops it, however the tests were launched.
+
+    A shell without job control starts a background job with SIGINT ignored, the ignoring is
+    inherited, and Python installs no KeyboardInterrupt over an inherited SIG_IGN: a worker
+    spawned from `pytest ... &` would run through a SIGINT meant to stop it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def spawn_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     """Factory of worker subprocesses (cwd: the repo root); any still running are killed."""
@@ -295,6 +305,7 @@ def spawn_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
+                preexec_fn=_interruptible,
             )
         worker = Worker(process, output)
         workers.append(worker)
