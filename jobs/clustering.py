@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from spotify_models import AUDIO_FEATURE_NAMES
+
 # numpy (17 of a fresh `serve`'s 87 MB) is imported inside the functions that compute, as
 # scikit-learn is: the composition root imports this module, and a serving process that
 # never snapshots should not carry it (issue #10).
@@ -22,16 +24,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # key, mode and time_signature are categorical: their means say nothing about a sound.
-CLUSTER_FEATURES: tuple[str, ...] = (
-    "danceability",
-    "energy",
-    "loudness",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
+CATEGORICAL_FEATURES = frozenset({"key", "mode", "time_signature"})
+CLUSTER_FEATURES: tuple[str, ...] = tuple(
+    name for name in AUDIO_FEATURE_NAMES if name not in CATEGORICAL_FEATURES
 )
 # Words for a cluster mean above / below the user's average on each feature.
 FEATURE_WORDS: dict[str, tuple[str, str]] = {
