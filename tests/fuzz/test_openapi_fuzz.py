@@ -30,6 +30,7 @@ from db.token_cipher import TokenCipher, generate_key
 from db.users import save_user_token
 from settings import Settings
 from spotify_emulator import EmulatorServer, World
+from tests.e2e.conftest import configure
 from tests.factories import make_snapshot, make_track
 from tests.threaded_server import bound_socket, serving
 
@@ -94,14 +95,11 @@ def served(database: Database, settings: Settings) -> Iterator[Served]:
         EmulatorServer(WORLD, "development") as emulator,
         bound_socket() as sock,
     ):
-        configured = dataclasses.replace(
+        configured = configure(
             settings,
-            spotify_api_url=emulator.api_url,
-            spotify_accounts_url=emulator.accounts_url,
-            reccobeats_url=emulator.reccobeats_url,
-            spotify_client_id=WORLD.client_id,
-            spotify_client_secret=Secret(WORLD.client_secret),
-            token_encryption_keys=(Secret(key),),
+            emulator,
+            WORLD,
+            key,
             api_keys=(Secret(API_KEY),),
             admin_token=Secret(ADMIN_TOKEN),
         )

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from starlette.datastructures import Secret
 
 from application import open_resources
 from db.database import Database
@@ -17,6 +15,7 @@ from db.token_cipher import TokenCipher, generate_key
 from db.users import save_user_token
 from settings import Settings
 from spotify_emulator import EmulatorServer, World
+from tests.e2e.conftest import configure
 
 BEFORE, AFTER = dt.date(2026, 11, 19), dt.date(2026, 11, 20)
 TOP = 50  # Spotify shows the first 50 top items of each range
@@ -54,15 +53,8 @@ async def test_changes_between_two_snapshots_of_a_changing_taste(
     key = generate_key()
     database.run_sync(save_user_token, user.id, TokenCipher([key]).encrypt(user.refresh_token))
     with EmulatorServer(world, mode) as server:
-        configured = dataclasses.replace(
-            settings,
-            spotify_api_url=server.api_url,
-            spotify_accounts_url=server.accounts_url,
-            reccobeats_url=server.reccobeats_url,
-            spotify_client_id=world.client_id,
-            spotify_client_secret=Secret(world.client_secret),
-            token_encryption_keys=(Secret(key),),
-            audio_features_csv=emulator_features_csv,
+        configured = configure(
+            settings, server, world, key, audio_features_csv=emulator_features_csv
         )
         await _snapshot(configured, BEFORE, user.id)
         expected = _change_taste(world, user.id)
