@@ -102,8 +102,10 @@ async def test_a_snapshot_run_shows_its_users_spotify_calls_and_capabilities(
     assert started.status_code == 202, started.text
     run_id = started.json()["run_id"]
     await _until_finished(env.api, started.json()["status_url"])
-    # The run is closed in the database a moment before its worker counts it.
-    after = await _scrape_until(env.api, "insight_snapshot_run_duration_seconds_count")
+    # The run is closed in the database a moment before its worker counts it (its duration
+    # last, after its result).
+    duration = "insight_snapshot_run_duration_seconds_count"
+    after = await _scrape_until_grown(env.api, before, duration, {"trigger": "admin"})
 
     def grew(name: str, **labels: str) -> float:
         return _value(after, name, **labels) - _value(before, name, **labels)
@@ -140,13 +142,20 @@ async def test_capability_flags_are_the_databases_whoever_learnt_them(
     assert _value(closed, "insight_spotify_capability", capability="batch_tracks") == 1
 
 
-async def _scrape_until(api: httpx.AsyncClient, name: str) -> Samples:
-    for _ in range(100):
+async def _scrape_until_grown(
+    api: httpx.AsyncClient, before: Samples, name: str, labels: dict[str, str]
+) -> Samples:
+    """The samples once `name` has grown since `before`.
+
+    Waiting for the sample to exist is not enough: the registry is the process's, so an
+    earlier test's run (the other database's) has already made it.
+    """
+    for _ in range(600):
         samples = await _scrape(api)
-        if any(sample_name == name for sample_name, _ in samples):
+        if _value(samples, name, **labels) > _value(before, name, **labels):
             return samples
         await asyncio.sleep(0.05)
-    pytest.fail(f"{name} never appeared")
+    pytest.fail(f"{name} {labels} never grew")
 
 
 async def _until_finished(api: httpx.AsyncClient, status_url: str) -> None:
