@@ -290,7 +290,15 @@ def find_document(username: str, date: dt.date | None, variant: str) -> Document
     stored = _stored(username, date, variant)
     if stored is not None:
         return stored
+    return _unstored_document(username, date, variant)
+
+
+def _unstored_document(username: str, date: dt.date | None, variant: str) -> Document:
+    """`find_document` once its look-up found no stored row: the snapshot's, rendered now
+    if it has none. Raises UnknownUser or SnapshotNotFound."""
     ref = queries.find_snapshot(username, date)
+    # Read again by the snapshot's date before rendering, which is a write: its documents
+    # may have come since the look-up (a snapshot just written, another reader's render).
     stored = _stored(username, ref.date, variant)
     if stored is None:
         render_snapshot(ref.id)
@@ -306,8 +314,10 @@ async def read_document(
     database allows it (PostgreSQL), without a thread; anything else goes to a thread."""
     if database.reads_on_loop:
         row = await database.fetch_row(*_lookup_statement(username, date, variant))
-        if row is not None:
-            return _document(row)
+        if row is None:
+            # Not looked up again in the thread: a 404 (an unknown user or date) is cheap.
+            return await database.run(_unstored_document, username, date, variant)
+        return _document(row)
     return await database.run(find_document, username, date, variant)
 
 

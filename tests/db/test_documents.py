@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import gzip
+import logging
+from typing import Any
 
 import orjson
 import pytest
@@ -14,7 +16,9 @@ from db import documents
 from db.database import Database
 from db.migrations import MIGRATIONS, migrate
 from db.models import SchemaVersion, Snapshot, SnapshotDocument
+from db.queries import SnapshotNotFound
 from db.snapshots import ClusterRows, RecommendationRow, SnapshotContent, write_snapshot
+from db.users import UnknownUser
 from tests.factories import make_track, make_user, store_features
 
 DAY = dt.date(2026, 11, 20)
@@ -153,6 +157,42 @@ def test_a_snapshot_without_documents_gets_them_on_first_read(database: Database
     first, again, count = database.run_sync(scenario)
     assert first == again
     assert count == len(documents.RENDERERS)
+
+
+@pytest.mark.parametrize(
+    ("username", "date", "missing", "statements"),
+    [
+        # The document's look-up, then the user's.
+        pytest.param("bob", None, UnknownUser, 2, id="unknown-user"),
+        # The look-up, the user, their snapshot on the date, the dates they do have.
+        pytest.param("ann", DAY - dt.timedelta(days=1), SnapshotNotFound, 4, id="unknown-date"),
+    ],
+)
+async def test_a_read_of_nothing_stored_asks_for_the_document_once(
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    username: str,
+    date: dt.date | None,
+    missing: type[Exception],
+    statements: int,
+) -> None:
+    """A 404 is a cheap answer: what the look-up found nothing for is not looked up again."""
+    database.run_sync(lambda: write_snapshot(_content(_seed())))
+    asked: list[str] = []
+    if database.reads_on_loop:
+        fetch_row = database.fetch_row
+
+        async def on_loop(sql: str, params: Any) -> Any:
+            asked.append(sql)
+            return await fetch_row(sql, params)
+
+        monkeypatch.setattr(database, "fetch_row", on_loop)
+    with caplog.at_level(logging.DEBUG, logger="peewee"), pytest.raises(missing):
+        await documents.read_document(database, username, date, documents.CLUSTERS)
+    asked.extend(record.msg[0] for record in caplog.records if record.name == "peewee")
+    assert len(asked) == statements, asked
+    assert len(set(asked)) == len(asked), asked
 
 
 def test_the_change_marker_moves_with_every_change_a_reader_must_see(
