@@ -55,6 +55,16 @@ def postgres_admin() -> psycopg2.extensions.connection:
     return conn
 
 
+def terminate_backend(pid: int) -> None:
+    """Have the test server drop the connection served by backend `pid`, as a restart would."""
+    admin = postgres_admin()
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    finally:
+        admin.close()
+
+
 @contextlib.contextmanager
 def throwaway_postgres(prefix: str = "insight_test") -> Iterator[str]:
     """URL of a PostgreSQL database of its own (dropped after), so parallel runs never collide."""

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psycopg2
 import pytest
 
 from db import documents
@@ -17,6 +16,7 @@ from db.database import DATABASE_UNAVAILABLE, Database, Timeouts
 from db.documents import RECOMMENDATIONS
 from db.queries import SnapshotNotFound
 from db.users import UnknownUser
+from tests.conftest import terminate_backend
 from tests.factories import make_snapshot, make_track, make_user
 from tests.freezing_proxy import freezing_proxy
 
@@ -31,16 +31,6 @@ def reader(postgres_url: str) -> Iterator[Database]:
         yield db
     finally:
         db.close()
-
-
-def _terminate(pid: int, url: str) -> None:
-    admin = psycopg2.connect(url)
-    try:
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    finally:
-        admin.close()
 
 
 async def test_a_stored_document_read_on_the_loop_is_the_one_a_thread_reads(
@@ -76,12 +66,10 @@ async def test_rows_and_no_row(reader: Database) -> None:
     assert await reader.fetch_row("SELECT 1 WHERE false", []) is None
 
 
-async def test_a_connection_the_server_dropped_costs_at_most_one_read(
-    reader: Database, postgres_url: str
-) -> None:
+async def test_a_connection_the_server_dropped_costs_at_most_one_read(reader: Database) -> None:
     row = await reader.fetch_row(PID, [])
     assert row is not None
-    _terminate(row[0], postgres_url)
+    terminate_backend(row[0])
     with pytest.raises(DATABASE_UNAVAILABLE):
         await reader.fetch_row(PID, [])
     again = await reader.fetch_row(PID, [])

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-import psycopg2
 import pytest
 
 from db import database as database_module
 from db.database import DATABASE_UNAVAILABLE, Database, Timeouts
+from tests.conftest import terminate_backend
 from tests.freezing_proxy import freezing_proxy
 
 
@@ -62,17 +62,9 @@ def test_a_connection_idle_for_a_while_is_checked_before_use(
     assert len(liveness_checks) == 1
 
 
-def test_a_connection_the_server_dropped_costs_at_most_one_call(
-    pool: Database, postgres_url: str
-) -> None:
+def test_a_connection_the_server_dropped_costs_at_most_one_call(pool: Database) -> None:
     dropped = pool.run_sync(_backend_pid)
-    admin = psycopg2.connect(postgres_url)
-    try:
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(%s)", (dropped,))
-    finally:
-        admin.close()
+    terminate_backend(dropped)
     # Checked in a moment ago, it is trusted: its next statement finds it gone (a 503)...
     with contextlib.suppress(*DATABASE_UNAVAILABLE):
         pool.run_sync(_backend_pid)
