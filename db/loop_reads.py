@@ -29,6 +29,14 @@ import psycopg2.extensions
 _UNANSWERED = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Statement:
+    """A statement's name on the server and its SQL as PREPARE takes it."""
+
+    name: str
+    numbered: str
+
+
 @dataclasses.dataclass(slots=True)
 class _Connection:
     """An asynchronous connection and the statements prepared on it."""
@@ -58,18 +66,18 @@ class LoopReader:
         self._connect_timeout = connect_timeout
         self._answer_timeout = answer_timeout
         self._idle: list[_Connection] = []
-        self._names: dict[str, str] = {}  # SQL -> its prepared statement's name
-        self._statements: dict[str, str] = {}  # name -> the SQL PREPARE takes
+        self._statements: dict[str, _Statement] = {}  # by the SQL fetch_row is given
         self._busy = 0
         self._waiters: list[asyncio.Future[None]] = []
 
     async def fetch_row(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
         """The statement's first row, or None; raises peewee.OperationalError when unanswered."""
-        self._name(sql)  # a statement that cannot be prepared is refused before anything
+        # A statement that cannot be prepared is refused before it takes a turn.
+        statement = self._statement(sql)
         await self._take_turn()
         try:
             held = await self._checkout()
-            row = await self._ask(held, sql, params)
+            row = await self._ask(held, statement, params)
             self._idle.append(held)
             return row
         finally:
@@ -131,25 +139,24 @@ class LoopReader:
             raise
         return conn
 
-    def _name(self, sql: str) -> str:
-        """The name `sql` is prepared under on every connection."""
-        name = self._names.get(sql)
-        if name is None:
-            statement = _numbered(sql)
-            name = self._names[sql] = f"loop_read_{len(self._names) + 1}"
-            self._statements[name] = statement
-        return name
+    def _statement(self, sql: str) -> _Statement:
+        """`sql` as it is prepared, under the same name, on every connection."""
+        statement = self._statements.get(sql)
+        if statement is None:
+            name = f"loop_read_{len(self._statements) + 1}"
+            statement = self._statements[sql] = _Statement(name, _numbered(sql))
+        return statement
 
     async def _ask(
-        self, held: _Connection, sql: str, params: Sequence[Any]
+        self, held: _Connection, statement: _Statement, params: Sequence[Any]
     ) -> tuple[Any, ...] | None:
         conn = held.conn
-        name = self._name(sql)
+        name = statement.name
         arguments = f" ({', '.join(['%s'] * len(params))})" if params else ""
         try:
             cursor = conn.cursor()
             if name not in held.prepared:
-                cursor.execute(f"PREPARE {name} AS {self._statements[name]}")
+                cursor.execute(f"PREPARE {name} AS {statement.numbered}")
                 await _ready(conn, self._answer_timeout)
                 held.prepared.add(name)
             cursor.execute(f"EXECUTE {name}{arguments}", params)
