@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import peewee as pw
 
-from db.database import database_proxy
 from db.documents import render_snapshot
 from db.models import (
     Cluster,
@@ -189,24 +187,26 @@ def _insert(model: type[pw.Model], rows: list[dict[str, Any]]) -> None:
         model.insert_many(rows[start : start + 200]).execute()
 
 
-def _id_list(ids: Sequence[str]) -> pw.Select:
-    """The ids as rows of one column `value`, bound as a single JSON parameter: a list of
-    any length costs the statement one variable (SQLite binds 32,766 at most as built
-    upstream, and a user's own tracks are not bounded by anything this side)."""
-    payload = json.dumps(list(ids))
-    if isinstance(database_proxy.obj, pw.PostgresqlDatabase):
-        rows = pw.fn.jsonb_array_elements_text(pw.Cast(payload, "jsonb"))
-    else:
-        rows = pw.fn.json_each(payload)
-    return pw.Select([rows], [pw.SQL("value")])
+# Users per statement reading the latest listening: PostgreSQL's driver holds a whole result
+# in memory, and a run's read must not grow the process with the number of users.
+LISTENING_PAGE = 250
 
 
-def _latest_snapshots(exclude_user_id: int) -> pw.SelectQuery:
-    """The ids of every other user's latest complete snapshot, as a subquery."""
+def latest_listening() -> Iterator[tuple[int, str]]:
+    """(user id, track id) once per track of each user's latest complete snapshot: its top
+    tracks, recent plays and saved tracks. Read in pages of users, one statement a page."""
+    ids = User.select(User.id).order_by(User.id).tuples()
+    user_ids = [int(row[0]) for row in cast(Iterable[tuple[int]], ids)]
+    for start in range(0, len(user_ids), LISTENING_PAGE):
+        yield from _listening_of(user_ids[start : start + LISTENING_PAGE])
+
+
+def _latest_snapshots(user_ids: Sequence[int]) -> pw.SelectQuery:
+    """The ids of these users' latest complete snapshots, as a subquery."""
     complete = Snapshot.status == Snapshot.COMPLETE
     latest = (
         Snapshot.select(Snapshot.user.alias("owner"), pw.fn.MAX(Snapshot.date).alias("last"))
-        .where((Snapshot.user != exclude_user_id) & complete)
+        .where(Snapshot.user.in_(list(user_ids)) & complete)
         .group_by(Snapshot.user)
         .alias("latest")
     )
@@ -214,49 +214,18 @@ def _latest_snapshots(exclude_user_id: int) -> pw.SelectQuery:
     return Snapshot.select(Snapshot.id).join(latest, on=on_latest).where(complete)
 
 
-def co_listened_tracks(
-    user_id: int, own_tracks: Iterable[str], most: int | None = None
-) -> list[tuple[str, int, str]]:
-    """Tracks other users play alongside this user's tracks: (track id, users, shared track).
-
-    Each other user's latest snapshot counts once; a track is supported by every user who
-    shares at least one track with this user, and named after the first (by id) of the
-    tracks those users share with this one. By track id; with `most`, only the `most` best
-    supported (ties by track id).
-
-    The database does the counting: loading every other user's tracks into Python made each
-    user's snapshot cost memory and time in proportion to the number of users.
-    """
-    own_ids = sorted(set(own_tracks))
-    if not own_ids:
-        return []
-    own = _id_list(own_ids).cte("own", columns=("track_id",))
-    mine = own.select(own.c.track_id)
-    latest = _latest_snapshots(user_id)
-    top = TopItem.select(TopItem.snapshot, TopItem.track).where(
-        TopItem.snapshot.in_(latest) & TopItem.track.is_null(False)
+def _listening_of(user_ids: Sequence[int]) -> Iterator[tuple[int, str]]:
+    latest = _latest_snapshots(user_ids)
+    top = (
+        TopItem.select(Snapshot.user, TopItem.track)
+        .join(Snapshot)
+        .where(TopItem.snapshot.in_(latest) & TopItem.track.is_null(False))
     )
-    other = SnapshotTrack.select(SnapshotTrack.snapshot, SnapshotTrack.track).where(
-        SnapshotTrack.snapshot.in_(latest)
+    other = (
+        SnapshotTrack.select(Snapshot.user, SnapshotTrack.track)
+        .join(Snapshot)
+        .where(SnapshotTrack.snapshot.in_(latest))
     )
-    listening = (top | other).cte("listening", columns=("snapshot_id", "track_id"))
-    sharing = (
-        pw.Select([listening], [listening.c.snapshot_id, pw.fn.MIN(listening.c.track_id)])
-        .where(listening.c.track_id.in_(mine))
-        .group_by(listening.c.snapshot_id)
-        .cte("sharing", columns=("snapshot_id", "shared"))
-    )
-    support = pw.fn.COUNT(listening.c.snapshot_id)
-    query = (
-        pw.Select([listening], [listening.c.track_id, support, pw.fn.MIN(sharing.c.shared)])
-        .join(sharing, on=listening.c.snapshot_id == sharing.c.snapshot_id)
-        .where(listening.c.track_id.not_in(mine))
-        .group_by(listening.c.track_id)
-        .with_cte(own, listening, sharing)
-        .bind(Snapshot._meta.database)
-    )
-    if most is None:
-        query = query.order_by(listening.c.track_id)
-    else:
-        query = query.order_by(support.desc(), listening.c.track_id).limit(most)
-    return [(track_id, int(users), shared) for track_id, users, shared in query.tuples()]
+    # UNION, not UNION ALL: a track in several lists of one snapshot is one pair.
+    for user_id, track_id in (top | other).tuples().iterator():
+        yield int(user_id), str(track_id)

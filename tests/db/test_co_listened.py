@@ -1,4 +1,5 @@
-"""What other users play alongside a user's tracks, counted by the database, on both kinds.
+"""What other users play alongside a user's tracks, from the latest listening the database
+reads for a run (`latest_listening`), on both kinds.
 
     user  snapshot                 tracks (top items + saved/recent)   shares with ann
     ann   own, any date            T1 T10                              (herself: ignored)
@@ -16,15 +17,26 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from collections.abc import Iterable
 
+import pytest
+
+from db import snapshots
 from db.database import Database
 from db.models import Snapshot, SnapshotTrack
-from db.snapshots import co_listened_tracks
+from db.snapshots import latest_listening
+from jobs.recommend.co_listening import CoListening
 from tests.factories import make_snapshot, make_track, make_user
 
 OLDER = dt.date(2026, 11, 1)
 LATEST = dt.date(2026, 11, 2)
 UPSTREAM_SQLITE_VARIABLES = 32_766
+
+
+def co_listened_tracks(
+    user_id: int, own_tracks: Iterable[str], most: int | None = None
+) -> list[tuple[str, int, str]]:
+    return CoListening.of(latest_listening()).co_listened(user_id, own_tracks, most)
 
 
 def _world() -> int:
@@ -70,9 +82,9 @@ def test_nothing_shared_or_nothing_own_finds_nothing(database: Database) -> None
         assert co_listened_tracks(ann, ["T99"]) == []
 
 
-def test_any_number_of_own_tracks_fits_one_statement(database: Database) -> None:
+def test_any_number_of_own_tracks_is_looked_up(database: Database) -> None:
     # More ids than SQLite binds in one statement as built upstream (32,766; Debian's build
-    # allows 250,000, so the test sets the upstream limit).
+    # allows 250,000, so the test sets the upstream limit): own tracks never reach a statement.
     many = ["T3", "T1", "T2", *(f"X{n:05d}" for n in range(33_000))]
     with database.peewee.connection_context():
         connection = database.peewee.connection()
@@ -80,4 +92,14 @@ def test_any_number_of_own_tracks_fits_one_statement(database: Database) -> None
             connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, UPSTREAM_SQLITE_VARIABLES)
         ann = _world()
         found = co_listened_tracks(ann, many)
+    assert found == [("T4", 2, "T2"), ("T5", 2, "T2"), ("T6", 1, "T3")]
+
+
+def test_users_beyond_one_page_are_all_read(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshots, "LISTENING_PAGE", 2)
+    with database.peewee.connection_context():
+        ann = _world()
+        found = co_listened_tracks(ann, ["T1", "T2", "T3"])
     assert found == [("T4", 2, "T2"), ("T5", 2, "T2"), ("T6", 1, "T3")]
