@@ -9,11 +9,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from jobs.clustering import cluster_tracks
+from jobs.recommend.co_listening import CoListening
 from jobs.recommend.csv_pool import CsvCatalogue, nearest_new_rows
 from jobs.recommend.protocol import (
     ARTISTS,
@@ -203,16 +204,8 @@ def recommend_offline(
 
 
 def co_listened_tracks(
-    own: frozenset[str], others: Sequence[frozenset[str]]
+    listening: CoListening, user: int, own: Iterable[str]
 ) -> dict[str, tuple[int, str]]:
-    """Track -> (other users who share a track with this one and play it, a shared track)."""
-    support: dict[str, tuple[int, str]] = {}
-    for tracks in others:
-        shared = own & tracks
-        if not shared:
-            continue
-        seed = min(shared)
-        for track in tracks - own:
-            count, first = support.get(track, (0, seed))
-            support[track] = (count + 1, first)
-    return support
+    """Track -> (other users who share a track with this one and play it, the first track by
+    id those users share with this one): the co-listeners source's own definition."""
+    return {track: (users, seed) for track, users, seed in listening.co_listened(user, own)}
