@@ -17,7 +17,7 @@ from starlette.routing import Route
 from bench.async_path import AsyncPeeweeDatabase
 from bench.measure import percentile
 from db.database import Database
-from web import health, snapshots
+from web import health, history, snapshots, stats
 from web.problems import EXCEPTION_HANDLERS
 from web.read_cache import ReadCache
 
@@ -76,7 +76,7 @@ class LoopProbe:
 
 
 def build_bench_app(variant: str, url: str, pool_size: int) -> Starlette:
-    """The recommendations endpoint and /health as the service has them, plus probe routes."""
+    """The service's snapshot, history and stats endpoints and /health, plus probe routes."""
     probe = LoopProbe()
 
     @contextlib.asynccontextmanager
@@ -97,12 +97,19 @@ def build_bench_app(variant: str, url: str, pool_size: int) -> Starlette:
     async def loop_lag(request: Request) -> Response:
         return JSONResponse(probe.take())
 
+    async def cpu(request: Request) -> Response:
+        # CPU of every thread of the server, so a benchmark can charge requests their work.
+        return JSONResponse({"seconds": time.process_time()})
+
     app = Starlette(
         routes=[
             Route("/user-recommendations/{username}", snapshots.user_recommendations),
+            Route("/users/{username}/history", history.plays),
+            Route("/users/{username}/stats", stats.stats),
             Route("/health", health.health),
             Route("/bench/ping", ping),
             Route("/bench/loop-lag", loop_lag, methods=["POST"]),
+            Route("/bench/cpu", cpu, methods=["POST"]),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

@@ -3,7 +3,10 @@
 (a) threads: the current design, sync Peewee in worker threads (`Database.run`);
 (b) blocking: sync Peewee on the event loop, the baseline we must not ship;
 (c) pwasyncio: Peewee 4's asyncio layer (greenlets over asyncpg / aiosqlite).
-Each serves GET /user-recommendations/{u}?date=... from its own uvicorn process.
+Each serves GET /users/{u}/history (the newest 100 plays with their tracks and artists) from
+its own uvicorn process: a read that queries and builds rows on every call, as everything but
+the stored snapshot documents still does (history, /stats, the recap, pages, the jobs). A
+stored document is one indexed look-up of bytes, too little work to tell the variants apart.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import httpx
 
 from bench.app import VARIANTS
 from bench.async_path import missing_packages
-from bench.dataset import KINDS, Shape, populate, postgres_unavailable, recommendations_path
+from bench.dataset import KINDS, postgres_unavailable
 from bench.dataset import scratch_url as scratch_database
+from bench.history_data import HistoryShape, history_path, listeners, with_history
 from bench.load import run_load
 from bench.measure import Report, Target, ms, percentile
 from bench.server import serving
@@ -36,7 +40,7 @@ OFF_LOOP_TARGET = 0.7  # threads' throughput over blocking's: what a free loop m
 class Params:
     kinds: tuple[str, ...] = KINDS
     variants: tuple[str, ...] = VARIANTS
-    shape: Shape = dataclasses.field(default_factory=Shape)
+    shape: HistoryShape = dataclasses.field(default_factory=HistoryShape)
     concurrency: int = 32
     pool_size: int = 8
     warmup_requests: int = 150
@@ -47,7 +51,7 @@ class Params:
 
 TINY = Params(
     kinds=("sqlite",),
-    shape=Shape(users=3, recommendations=5, clusters=2, cluster_members=3, tracks=30),
+    shape=HistoryShape(users=2, entries=150, tracks=40, artists=10),
     concurrency=4,
     warmup_requests=8,
     round_requests=24,
@@ -166,7 +170,8 @@ def _measure_kind(kind: str, params: Params, report: Report) -> dict[str, Stats]
         scratch_database(kind, Path(directory)) as url,
         contextlib.ExitStack() as stack,
     ):
-        paths = [recommendations_path(user) for user in populate(url, params.shape)]
+        users = with_history(url, listeners(params.shape), params.shape, Path(directory))
+        paths = [history_path(user) for user in users]
         servers = {
             variant: stack.enter_context(serving(variant, url, params.pool_size))
             for variant in _runnable(kind, params, report)
@@ -205,8 +210,8 @@ def run(params: Params = Params()) -> Report:
     """Serve the endpoint with each variant on each database; compare throughput and the loop."""
     report = Report(
         NAME,
-        f"GET /user-recommendations/{{u}}?date=, {params.concurrency} concurrent clients, "
-        f"{params.shape.users} users x {params.shape.recommendations} recommendations, "
+        f"GET /users/{{u}}/history (newest 100 plays), {params.concurrency} concurrent clients, "
+        f"{params.shape.users} users x {params.shape.entries} imported plays, "
         f"pool {params.pool_size}; medians of {params.rounds} rounds",
         HEADERS,
     )

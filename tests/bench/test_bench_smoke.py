@@ -15,6 +15,7 @@ from bench import __main__ as cli
 from bench import api, conditional, db_access, read_queries, snapshot
 from bench.load import run_load
 from bench.measure import Report, Target, format_table, percentile
+from bench.wire import connected
 
 BOTH = ("sqlite", "postgresql")
 
@@ -33,9 +34,9 @@ def _well_formed(report: Report, name: str) -> None:
 
 
 # Benchmarks with tests of their own (below, and tests/bench/test_api_bench.py).
-OWN_TESTS = {db_access.NAME, snapshot.NAME, api.NAME}
+OWN_TESTS = {db_access.NAME, conditional.NAME, snapshot.NAME, api.NAME}
 # Where the tiny size is quick enough on PostgreSQL too.
-ON_BOTH = {conditional.NAME, read_queries.NAME}
+ON_BOTH = {read_queries.NAME}
 
 
 def _tiny(module: ModuleType) -> Report:
@@ -67,6 +68,23 @@ def test_db_access_serves_each_variant_over_loopback() -> None:
     pwasyncio_ran = "sqlite / pwasyncio" in variants
     assert pwasyncio_ran or any("pwasyncio skipped: needs" in note for note in report.notes)
     assert all(float(row[1]) > 0 for row in report.rows), "every variant served requests"
+    assert "/history" in report.title, "the load is a read that queries per request"
+
+
+def test_conditional_revalidates_each_response_over_http_on_both_databases() -> None:
+    report = conditional.run(dataclasses.replace(conditional.TINY, kinds=BOTH))
+    _well_formed(report, conditional.NAME)
+    labels = [row[0] for row in report.rows]
+    assert labels == [f"{kind} / {what}" for kind in BOTH for what in ("snapshot", "/stats")]
+    # Columns: response, 200 bytes, 304 bytes, 200 CPU, 304 CPU. A 304 is a head without body.
+    for row in report.rows:
+        assert 0 < int(row[2]) < 300 < int(row[1]), row
+
+
+async def test_wire_client_only_ever_connects_to_loopback() -> None:
+    with pytest.raises(ValueError, match=r"127\.0\.0\.1"):
+        async with connected("http://example.com"):
+            pass
 
 
 def test_read_queries_baseline_really_is_n_plus_one() -> None:
