@@ -38,7 +38,7 @@ class Params:
     shape: Shape = dataclasses.field(default_factory=lambda: Shape(users=3))
     history: HistoryShape = dataclasses.field(default_factory=lambda: HistoryShape(users=1))
     calls: int = 200  # per round, of the snapshot's 200s and of its 304s
-    stats_calls: int = 10  # of /stats's, which cost ten to fifty times as much
+    stats_calls: int = 20  # of /stats's, which cost ten to fifty times as much
     rounds: int = 5
 
 
