@@ -20,7 +20,8 @@ class FreezingProxy:
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
         self.frozen = threading.Event()
-        self._closed = threading.Event()
+        self._closed = False
+        self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
@@ -31,25 +32,46 @@ class FreezingProxy:
 
     def close(self) -> None:
         """Close every connection: whatever still waits on the frozen server fails at once."""
-        self._closed.set()
-        for sock in [self._listener, *self._sockets]:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
+        with self._lock:
+            self._closed = True
+            sockets, self._sockets = [self._listener, *self._sockets], []
+        for sock in sockets:
+            _end(sock)
+
+    def _held(self, sock: socket.socket) -> bool:
+        """Whether `sock` is held until close(); one opened after close() is ended at once.
+
+        On a loaded machine the accepting thread can be starved past close() with a
+        connection in hand: left open, its socket waited for the garbage collector, whose
+        ResourceWarning failed whichever later test the collection ran in.
+        """
+        with self._lock:
+            if not self._closed:
+                self._sockets.append(sock)
+                return True
+        _end(sock)
+        return False
 
     def _accept(self) -> None:
-        while not self._closed.is_set():
+        while True:
             try:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            server = socket.create_connection(self.upstream)
-            self._sockets += [client, server]
+            if not self._held(client):
+                return
+            try:
+                server = socket.create_connection(self.upstream)
+            except OSError:
+                _end(client)  # as a server that refuses would
+                continue
+            if not self._held(server):
+                return
             threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
 
     def _pump(self, one: socket.socket, other: socket.socket) -> None:
         peers = {one: other, other: one}
-        while not self._closed.is_set():
+        while not self._closed:
             try:
                 ready, _, _ = select.select([one, other], [], [], 0.1)
                 for sock in ready:
@@ -60,6 +82,12 @@ class FreezingProxy:
                         peers[sock].sendall(data)
             except (OSError, ValueError):
                 return
+
+
+def _end(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
 
 
 @contextlib.contextmanager
