@@ -24,7 +24,7 @@ def snapshot_etag(ref: SnapshotRef, *variant: str) -> str:
     return '"' + hashlib.sha256(identity.encode()).hexdigest()[:32] + '"'
 
 
-def _cache_control(request: Request, dated: bool) -> str:
+def cache_control(request: Request, dated: bool) -> str:
     # "Latest" moves every night; a dated snapshot stays. Keyed reads stay out of shared caches.
     if not dated:
         return "no-cache"
@@ -41,7 +41,7 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
 
 
 def caching_headers(request: Request, etag: str, dated: bool) -> dict[str, str]:
-    return {"ETag": etag, "Cache-Control": _cache_control(request, dated)}
+    return {"ETag": etag, "Cache-Control": cache_control(request, dated)}
 
 
 NOT_MODIFIED = "Not modified: the client's copy (If-None-Match) is current."

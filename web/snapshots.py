@@ -11,12 +11,14 @@ from db import documents, queries
 from db.database import Database
 from db.queries import SnapshotNotFound
 from db.users import UnknownUser
-from web.caching import accepts_gzip, caching_headers, etag_matches
+from web.caching import accepts_gzip, cache_control, etag_matches
 from web.params import DATE, ITEM_TYPE, TIME_RANGE, USERNAME, operation
 from web.problems import Problem, not_found
 from web.read_cache import ReadCache
 
 JSON = "application/json"
+_VARY = (b"vary", b"Accept-Encoding")
+_GZIP = (b"content-encoding", b"gzip")
 
 SNAPSHOT_RESPONSES = {
     200: "The snapshot's data.",
@@ -48,19 +50,31 @@ async def serve_document(
 ) -> Response:
     """Answer with the snapshot's stored document: 304 from its ETag, gzip when accepted."""
     gzip = accepts_gzip(request.headers.get("accept-encoding"))
+    cache = read_cache_of(request)
     try:
-        document = await read_cache_of(request).document(username, date, variant, plain=not gzip)
+        document = await cache.document(username, date, variant)
     except (UnknownUser, SnapshotNotFound) as exc:
         raise _not_found(exc) from None
-    headers = caching_headers(request, document.etag, dated=date is not None)
-    headers["Vary"] = "Accept-Encoding"
+    headers = [
+        (b"etag", document.etag.encode("latin-1")),
+        (b"cache-control", cache_control(request, date is not None).encode("latin-1")),
+        _VARY,
+    ]
     if_none_match = request.headers.get("if-none-match")
     if if_none_match and etag_matches(if_none_match, document.etag):
-        return Response(status_code=304, headers=headers)
+        return _with_headers(Response(status_code=304), headers)
     if gzip:
-        headers["Content-Encoding"] = "gzip"
-        return Response(document.gzip, headers=headers, media_type=JSON)
-    return Response(document.body, headers=headers, media_type=JSON)
+        headers.append(_GZIP)
+        return _with_headers(Response(document.gzip, media_type=JSON), headers)
+    body = cache.body(username, document, variant)
+    return _with_headers(Response(body, media_type=JSON), headers)
+
+
+def _with_headers(response: Response, headers: list[tuple[bytes, bytes]]) -> Response:
+    # Raw pairs added to what Response set (length, type): a header dict would be lowered
+    # and encoded again on every read of a document, the hottest path there is.
+    response.raw_headers.extend(headers)
+    return response
 
 
 @operation(

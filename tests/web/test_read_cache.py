@@ -20,7 +20,13 @@ from db.models import Snapshot, SnapshotDocument, User
 from db.queries import SnapshotNotFound
 from db.users import UnknownUser
 from tests.factories import make_snapshot, make_track, make_user
-from web.read_cache import ENTRY_OVERHEAD, LATEST_OVERHEAD, VISIBILITY_SECONDS, ReadCache
+from web.read_cache import (
+    BODY_OVERHEAD,
+    ENTRY_OVERHEAD,
+    LATEST_OVERHEAD,
+    VISIBILITY_SECONDS,
+    ReadCache,
+)
 
 DAY = dt.date(2026, 11, 20)
 YESTERDAY = DAY - dt.timedelta(days=1)
@@ -214,35 +220,52 @@ async def test_entries_hold_only_the_gzip_copy_and_inflate_the_body_on_demand(
     assert calls == []
 
 
-async def test_latest_asked_plainly_keeps_its_body_and_a_dated_read_does_not(
-    database: Database, calls: list[str]
+@pytest.mark.parametrize("date", [pytest.param(None, id="latest"), pytest.param(DAY, id="dated")])
+async def test_a_plain_read_keeps_its_body_in_room_to_spare(
+    database: Database, calls: list[str], date: dt.date | None
 ) -> None:
     _seed(database)
     cache = ReadCache(database, 2**20, clock=Clock())
-    dated = await cache.document("ann", YESTERDAY, documents.RECOMMENDATIONS, plain=True)
-    assert dated.plain is None  # an archive read keeps only the gzip copy
-    first = await cache.document("ann", None, documents.RECOMMENDATIONS, plain=True)
-    latest = await cache.document("ann", None, documents.RECOMMENDATIONS, plain=True)
+    document = await cache.document("ann", date, documents.RECOMMENDATIONS)
+    assert document.plain is None  # a read fetches and keeps only the gzip copy
+    first = cache.body("ann", document, documents.RECOMMENDATIONS)
+    again = await cache.document("ann", date, documents.RECOMMENDATIONS)
     body, zipped = database.run_sync(_stored_copies, DAY)
-    assert first.plain == latest.plain == body
-    assert latest is first  # inflated once, then held
-    held = len(dated.gzip) + len(zipped) + len(body) + 2 * ENTRY_OVERHEAD + LATEST_OVERHEAD
-    assert cache.used_bytes == held
-    # A gzip client gets the same entry; the body it holds does not change the copy served.
-    assert (await cache.document("ann", None, documents.RECOMMENDATIONS)).gzip == zipped
-    assert calls.count("find_document") == 2
+    assert first == body
+    assert cache.body("ann", again, documents.RECOMMENDATIONS) is first  # inflated once, held
+    latest = LATEST_OVERHEAD if date is None else 0
+    assert cache.used_bytes == len(zipped) + ENTRY_OVERHEAD + len(body) + BODY_OVERHEAD + latest
+    # A gzip client gets the same entry; the body beside it does not change the copy served.
+    assert again.gzip == zipped
+    assert calls.count("find_document") == 1
 
 
-async def test_a_kept_body_stays_within_the_budget(database: Database) -> None:
+async def test_a_kept_body_never_costs_a_gzip_copy_its_place(
+    database: Database, calls: list[str]
+) -> None:
     _seed(database)
-    body, zipped = database.run_sync(_stored_copies, DAY)
-    # Room for both gzip copies, or for the latest body with its copy, never all three.
-    budget = len(zipped) + len(body) + ENTRY_OVERHEAD + LATEST_OVERHEAD
+    copies = {day: database.run_sync(_stored_copies, day) for day in (YESTERDAY, DAY)}
+    # Room for both gzip copies and one body, not two.
+    (body, zipped), (other_body, other_zipped) = copies[DAY], copies[YESTERDAY]
+    budget = len(zipped) + len(other_zipped) + 2 * ENTRY_OVERHEAD + len(body) + BODY_OVERHEAD
     cache = ReadCache(database, budget, clock=Clock())
-    await cache.document("ann", YESTERDAY, documents.RECOMMENDATIONS)
-    await cache.document("ann", None, documents.RECOMMENDATIONS, plain=True)
-    assert cache.used_bytes == budget  # yesterday's copy was evicted to make room
-    assert cache.keys() == [("ann", DAY, documents.RECOMMENDATIONS)]
+    today = await cache.document("ann", DAY, documents.RECOMMENDATIONS)
+    cache.body("ann", today, documents.RECOMMENDATIONS)
+    yesterday = await cache.document("ann", YESTERDAY, documents.RECOMMENDATIONS)
+    # No room for yesterday's body but by pushing out a copy: served, not kept.
+    assert cache.body("ann", yesterday, documents.RECOMMENDATIONS) == other_body
+    assert cache.used_bytes == budget
+    # A copy that needs room takes it from the bodies first.
+    await cache.document("ann", DAY, documents.CLUSTERS)
+    assert cache.used_bytes <= budget
+    assert cache.keys()[-2:] == [
+        ("ann", YESTERDAY, documents.RECOMMENDATIONS),
+        ("ann", DAY, documents.CLUSTERS),
+    ]
+    calls.clear()
+    assert cache.body("ann", today, documents.RECOMMENDATIONS) == body
+    assert await cache.document("ann", YESTERDAY, documents.RECOMMENDATIONS) is yesterday
+    assert calls == []
 
 
 class Archive:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -374,6 +375,28 @@ async def test_a_gzip_client_with_a_current_copy_gets_304(seeded: httpx.AsyncCli
     assert again.status_code == 304
     assert again.content == b""
     assert "content-encoding" not in again.headers
+
+
+@pytest.mark.parametrize(
+    "query", [pytest.param("", id="latest"), pytest.param("?date=2026-11-20", id="dated")]
+)
+async def test_a_plain_client_with_a_current_copy_gets_304_without_an_inflation(
+    seeded: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    # The stored gzip copy is inflated only for a body that is sent: a 304 sends none.
+    url = f"/user-recommendations/ann{query}"
+    etag = (await seeded.get(url, headers={"Accept-Encoding": "gzip"})).headers["etag"]
+    inflated: list[bytes] = []
+    decompress = zlib.decompress
+
+    def counting(data: bytes, *args: Any) -> bytes:
+        inflated.append(data)
+        return decompress(data, *args)
+
+    monkeypatch.setattr(zlib, "decompress", counting)
+    again = await seeded.get(url, headers={"Accept-Encoding": "identity", "If-None-Match": etag})
+    assert again.status_code == 304
+    assert inflated == []
 
 
 async def test_a_dated_statistics_answer_never_changes(
