@@ -64,7 +64,11 @@ def open_database(settings: Settings, *, for_migration: bool = False) -> Databas
         settings.db_connect_timeout, None if for_migration else settings.db_statement_timeout
     )
     return Database(
-        settings.database_url, settings.db_pool_size, timeouts=timeouts, create=for_migration
+        settings.database_url,
+        settings.db_pool_size,
+        read_connections=settings.db_read_connections,
+        timeouts=timeouts,
+        create=for_migration,
     )
 
 

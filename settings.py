@@ -271,8 +271,16 @@ class Settings:
             "DB_POOL_SIZE",
             _whole(1000),
             "8",
-            "PostgreSQL connections, and threads doing database work at once; snapshot "
-            "document reads keep as many connections of their own",
+            "PostgreSQL connections, and threads doing database work at once",
+        )
+    )
+    db_read_connections: int = dataclasses.field(
+        metadata=_declare(
+            "DB_READ_CONNECTIONS",
+            _whole(1000),
+            "24",
+            "PostgreSQL connections of their own for snapshot document reads the read cache "
+            "misses, opened as needed",
         )
     )
     read_cache_mb: int = dataclasses.field(

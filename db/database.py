@@ -156,14 +156,21 @@ def _postgres(url: str, scheme: str, pool_size: int, timeouts: Timeouts) -> pw.D
     )
 
 
-def _loop_reader(url: str, pool_size: int, timeouts: Timeouts) -> LoopReader | None:
+# A read on the loop holds its connection until the loop resumes it, a turn or two of a
+# busy loop (tens of ms under bench/api's archive), not just the server's ~1 ms: with 8,
+# misses queued for a connection 107 ms at the median, doubling their latency; with 24, none
+# waited (BENCHMARKS.md, api). Connections are opened only as reads need them.
+READ_CONNECTIONS = 24
+
+
+def _loop_reader(url: str, size: int, timeouts: Timeouts) -> LoopReader | None:
     scheme = urlsplit(url).scheme
     if scheme not in ("postgres", "postgresql"):
         return None
     answer = None if timeouts.statement is None else timeouts.statement + timeouts.connect
     return LoopReader(
         _postgres_kwargs(url, scheme, timeouts),
-        pool_size,
+        size,
         connect_timeout=timeouts.connect,
         answer_timeout=answer,
     )
@@ -188,15 +195,19 @@ class Database:
         url: str,
         pool_size: int = 8,
         *,
+        read_connections: int = READ_CONNECTIONS,
         timeouts: Timeouts = Timeouts(),
         create: bool = False,
     ) -> None:
-        """`create` lets SQLite make a missing file: for `migrate` (and tests) only."""
+        """`create` lets SQLite make a missing file: for `migrate` (and tests) only.
+
+        `read_connections`: at most this many of its own for reads on the loop (PostgreSQL).
+        """
         self.url = url
         self.pool_size = pool_size
         self.peewee = _connect(url, pool_size, timeouts, create)
         # PostgreSQL's one-row reads on the loop (the read cache's misses); SQLite has none.
-        self._loop_reader = _loop_reader(url, pool_size, timeouts)
+        self._loop_reader = _loop_reader(url, read_connections, timeouts)
         self._limiter: anyio.CapacityLimiter | None = None
         database_proxy.initialize(self.peewee)
 
@@ -224,7 +235,7 @@ class Database:
     async def fetch_row(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
         """The first row of one read-only statement, awaited on the loop without a thread.
 
-        PostgreSQL only (`reads_on_loop`), on connections of its own, up to the pool's size.
+        PostgreSQL only (`reads_on_loop`), on up to `read_connections` connections of its own.
         """
         if self._loop_reader is None:
             raise NotImplementedError("reads on the loop need PostgreSQL; use run()")

@@ -110,6 +110,7 @@ def test_a_fresh_install_has_the_documented_defaults(settings: Settings) -> None
     assert fresh == Settings(
         database_url="",
         db_pool_size=8,
+        db_read_connections=24,
         read_cache_mb=64,
         db_connect_timeout=5.0,
         db_statement_timeout=60.0,

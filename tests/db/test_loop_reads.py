@@ -26,7 +26,9 @@ PID = "SELECT pg_backend_pid()"
 
 @pytest.fixture
 def reader(postgres_url: str) -> Iterator[Database]:
-    db = Database(postgres_url, pool_size=1, timeouts=Timeouts(connect=0.5, statement=5.0))
+    db = Database(
+        postgres_url, pool_size=1, read_connections=1, timeouts=Timeouts(connect=0.5, statement=5.0)
+    )
     try:
         yield db
     finally:
@@ -109,7 +111,12 @@ async def test_a_read_on_a_server_that_froze_fails_within_its_bounds(postgres_ur
     parts = urlsplit(postgres_url)
     with freezing_proxy((parts.hostname or "", parts.port or 5432)) as proxy:
         through = parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}").geturl()
-        bounded = Database(through, pool_size=1, timeouts=Timeouts(connect=1.0, statement=1.0))
+        bounded = Database(
+            through,
+            pool_size=1,
+            read_connections=1,
+            timeouts=Timeouts(connect=1.0, statement=1.0),
+        )
         try:
             assert await bounded.fetch_row("SELECT 1", []) == (1,)
             proxy.freeze()
