@@ -51,19 +51,30 @@ def _add_run_members(database: pw.Database) -> None:
     ).on_conflict_ignore().execute()
 
 
+def _add_missing_columns(
+    database: pw.Database, *wanted: tuple[type[pw.Model], str, pw.Field]
+) -> None:
+    """Add each (model, column, field) the database lacks: a step may find its columns there
+    already, on a database that `_create_initial_schema` made from today's models."""
+    migrator = SchemaMigrator.from_database(database)
+    tables = {model._meta.table_name for model, _, _ in wanted}
+    present = {table: {column.name for column in database.get_columns(table)} for table in tables}
+    run_migrations(
+        *(
+            migrator.add_column(model._meta.table_name, name, field)
+            for model, name, field in wanted
+            if name not in present[model._meta.table_name]
+        )
+    )
+
+
 def _add_recommendation_sources(database: pw.Database) -> None:
     """Each pick records its candidate source and whether its artist is new to the user."""
-    present = {column.name for column in database.get_columns(Recommendation._meta.table_name)}
-    migrator = SchemaMigrator.from_database(database)
-    steps = [
-        migrator.add_column(Recommendation._meta.table_name, name, field)
-        for name, field in (
-            ("source", pw.CharField(max_length=32, null=True)),
-            ("new_artist", pw.BooleanField(null=True)),
-        )
-        if name not in present
-    ]
-    run_migrations(*steps)
+    _add_missing_columns(
+        database,
+        (Recommendation, "source", pw.CharField(max_length=32, null=True)),
+        (Recommendation, "new_artist", pw.BooleanField(null=True)),
+    )
 
 
 def _play_columns(database: pw.Database) -> list[str]:
@@ -96,12 +107,7 @@ def _add_history_import(database: pw.Database) -> None:
 
 def _add_snapshot_skipped(database: pw.Database) -> None:
     """Each snapshot records what Spotify sent that was left out, and why."""
-    present = {column.name for column in database.get_columns(Snapshot._meta.table_name)}
-    if "skipped" not in present:
-        migrator = SchemaMigrator.from_database(database)
-        run_migrations(
-            migrator.add_column(Snapshot._meta.table_name, "skipped", pw.TextField(null=True))
-        )
+    _add_missing_columns(database, (Snapshot, "skipped", pw.TextField(null=True)))
 
 
 def _decoded_genres(value: Any) -> list[str] | None:
@@ -131,14 +137,7 @@ def _add_snapshot_documents(database: pw.Database) -> None:
 
 def _add_artist_profiles(database: pw.Database) -> None:
     """Artists remember when their profile (the artist and all albums) was last fetched."""
-    present = {column.name for column in database.get_columns(Artist._meta.table_name)}
-    if "profile_fetched_at" not in present:
-        migrator = SchemaMigrator.from_database(database)
-        run_migrations(
-            migrator.add_column(
-                Artist._meta.table_name, "profile_fetched_at", pw.DateTimeField(null=True)
-            )
-        )
+    _add_missing_columns(database, (Artist, "profile_fetched_at", pw.DateTimeField(null=True)))
 
 
 def _add_user_timezone(database: pw.Database) -> None:
@@ -152,30 +151,17 @@ def _add_user_timezone(database: pw.Database) -> None:
 
 def _add_retry_later(database: pw.Database) -> None:
     """A job the rate limit ran out of time is retried later, until its run's deadline."""
-    migrator = SchemaMigrator.from_database(database)
-    wanted = (
-        (SnapshotJob._meta.table_name, "retry_at", pw.DateTimeField(null=True)),
-        (SnapshotJob._meta.table_name, "deferrals", pw.IntegerField(default=0)),
-        (SnapshotRun._meta.table_name, "deadline", pw.DateTimeField(null=True)),
-    )
-    present = {table: {c.name for c in database.get_columns(table)} for table, _, _ in wanted}
-    run_migrations(
-        *(
-            migrator.add_column(table, name, field)
-            for table, name, field in wanted
-            if name not in present[table]
-        )
+    _add_missing_columns(
+        database,
+        (SnapshotJob, "retry_at", pw.DateTimeField(null=True)),
+        (SnapshotJob, "deferrals", pw.IntegerField(default=0)),
+        (SnapshotRun, "deadline", pw.DateTimeField(null=True)),
     )
 
 
 def _add_user_status_reason(database: pw.Database) -> None:
     """A user who needs attention is told why, and what to do."""
-    present = {column.name for column in database.get_columns(User._meta.table_name)}
-    if "status_reason" not in present:
-        migrator = SchemaMigrator.from_database(database)
-        run_migrations(
-            migrator.add_column(User._meta.table_name, "status_reason", pw.TextField(null=True))
-        )
+    _add_missing_columns(database, (User, "status_reason", pw.TextField(null=True)))
 
 
 def _add_user_public(database: pw.Database) -> None:
@@ -196,12 +182,7 @@ def _add_api_keys(database: pw.Database) -> None:
 
 def _add_user_signed_out_at(database: pw.Database) -> None:
     """Signing out ends every session of the user, on the server too."""
-    present = {column.name for column in database.get_columns(User._meta.table_name)}
-    if "signed_out_at" not in present:
-        migrator = SchemaMigrator.from_database(database)
-        run_migrations(
-            migrator.add_column(User._meta.table_name, "signed_out_at", pw.DateTimeField(null=True))
-        )
+    _add_missing_columns(database, (User, "signed_out_at", pw.DateTimeField(null=True)))
 
 
 # Append-only: each entry upgrades the schema from the version before it.
