@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import socket
 import threading
@@ -60,12 +61,13 @@ class BackgroundServer:
         config = uvicorn.Config(self.app, log_level="warning", lifespan=self._lifespan, ws="none")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name=self._name, daemon=True
+            target=_serve, args=(self._server, sock), name=self._name, daemon=True
         )
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()  # one still starting would serve on, and never be stopped
                 raise RuntimeError(f"{self._name} did not start")
             time.sleep(0.01)
 
@@ -99,6 +101,16 @@ class BackgroundServer:
         tb: TracebackType | None,
     ) -> None:
         await asyncio.to_thread(self.stop)
+
+
+def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
+    """Serve on `sock` until told to exit, then close it: uvicorn closes the sockets it is
+    handed only after serving, and exits (SystemExit) when the app's startup fails."""
+    try:
+        with contextlib.suppress(SystemExit):
+            server.run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 class EmulatorServer(BackgroundServer):

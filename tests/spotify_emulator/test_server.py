@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from starlette.types import Receive, Scope, Send
 
 from spotify_emulator import EmulatorServer, Faults, World
+from spotify_emulator.server import BackgroundServer
 
 pytestmark = pytest.mark.slow
 
@@ -103,3 +106,17 @@ async def test_server_controls_for_the_new_issues(world: World) -> None:
     assert exported.status_code == 200
     assert server.allow_list == frozenset(u.id for u in world.users[:5])
     assert len(server.plays(user.id)) >= len(user.recent)
+
+
+async def _failing_startup(scope: Scope, receive: Receive, send: Send) -> None:
+    await receive()
+    await send({"type": "lifespan.startup.failed", "message": "no database"})
+
+
+def test_a_server_that_cannot_start_gives_its_port_back() -> None:
+    """uvicorn leaves the socket it was handed open when the app's startup fails."""
+    server = BackgroundServer(_failing_startup, lifespan="on")
+    with pytest.raises(RuntimeError, match="did not start"):
+        server.start()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", server.port))  # EADDRINUSE while the socket is held
