@@ -32,15 +32,22 @@ def serving(app: ASGIApp, sock: socket.socket, log_level: str = "info") -> Itera
     # No log_config: uvicorn's loggers then propagate to pytest's capture.
     config = uvicorn.Config(app, log_config=None, log_level=log_level, ws="none")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread = threading.Thread(target=_run, args=(server, sock), daemon=True)
     thread.start()
-    deadline = time.monotonic() + START_TIMEOUT
-    while not server.started:
-        assert thread.is_alive(), "the API did not start"
-        assert time.monotonic() < deadline, "the API did not start in time"
-        time.sleep(0.01)
     try:
+        # Within the try: a server still starting when the wait gives up is stopped too.
+        deadline = time.monotonic() + START_TIMEOUT
+        while not server.started:
+            assert thread.is_alive(), "the API did not start"
+            assert time.monotonic() < deadline, "the API did not start in time"
+            time.sleep(0.01)
         yield
     finally:
         server.should_exit = True
         thread.join(timeout=START_TIMEOUT)
+
+
+def _run(server: uvicorn.Server, sock: socket.socket) -> None:
+    # uvicorn exits (SystemExit) when the app's startup fails: the waiting test says so.
+    with contextlib.suppress(SystemExit):
+        server.run(sockets=[sock])
