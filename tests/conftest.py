@@ -23,9 +23,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from application import build_app
 from db.database import Database
-from db.migrations import migrate
-from db.models import ALL_MODELS
 from settings import Settings, variables
+from tests.fresh_tables import fresh_tables
 
 SETTING_NAMES = frozenset(variables())
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -101,8 +100,7 @@ def database(database_url: str) -> Iterator[Database]:
     """A migrated database with fresh tables, bound to the models."""
     db = Database(database_url, pool_size=4, create=True)
     with db.peewee.connection_context():
-        db.peewee.drop_tables(ALL_MODELS, safe=True, cascade=db.is_postgres)
-        migrate(db.peewee)
+        fresh_tables(db, database_url)
     try:
         yield db
     finally:
