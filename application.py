@@ -47,11 +47,9 @@ from spotify_client import (
     create_http_client,
 )
 from web.key_scopes import KeyScopes
-from web.origin import PublicOrigin
 from web.problems import EXCEPTION_HANDLERS
 from web.read_cache import ReadCache
-from web.request_id import RequestId
-from web.request_metrics import RequestMetrics
+from web.request_edge import RequestEdge
 from web.routes import build_routes
 from web.sessions import session_middleware
 
@@ -102,18 +100,14 @@ def admin_session_key(secret: str) -> bytes:
 
 
 def _middleware(settings: Settings) -> list[Middleware]:
-    # RequestId outermost, so every answer carries its id; then PublicOrigin: everything
-    # after it sees the public scheme and host; RequestMetrics innermost, where the router's
-    # choice of route is seen (PublicOrigin hands on a copy of the scope).
-    middleware = [
-        Middleware(RequestId),
-        Middleware(PublicOrigin, origin=settings.public_origin),
-    ]
+    # RequestEdge outermost, so every answer carries its request's id, every request is
+    # counted and timed, and the sessions see the public scheme and host.
+    middleware = [Middleware(RequestEdge, origin=settings.public_origin)]
     secret = session_secret(settings)
     if secret is not None:
         https = settings.public_origin.startswith("https://")
         middleware.extend(session_middleware(secret, settings.session_max_age, https=https))
-    return [*middleware, Middleware(RequestMetrics)]
+    return middleware
 
 
 @dataclasses.dataclass(frozen=True)

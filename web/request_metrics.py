@@ -1,25 +1,24 @@
 """Requests counted by route template and status, and timed, for /metrics.
 
-It must sit innermost among the middleware: the router records the matched route in the
-scope it is given, and a middleware outside may hand the router a copy (PublicOrigin does).
-A path no route matches is counted as `unmatched`, never by its raw path, so a scan of
-random URLs cannot add series.
+`web.request_edge` records every HTTP request here once it is over, from the scope it handed
+the router (the router records the matched route in it). A path no route matches is counted
+as `unmatched`, never by its raw path, so a scan of random URLs cannot add series.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import time
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 import metrics
 
 UNMATCHED = "unmatched"
 # nginx's "client closed request": a request cancelled before its answer began.
 CANCELLED = 499
+# What a request that raised before any answer is counted as: the server's answer to it.
+FAILED = 500
 
 
 def route_template(scope: Scope) -> str:
@@ -29,39 +28,12 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) and path else UNMATCHED
 
 
-class RequestMetrics:
-    """Pure ASGI middleware: one count and one latency observation per HTTP request."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status: int | None = None
-
-        async def send_counting(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        # An exception before any answer becomes the server's 500; a cancellation before any
-        # answer (the client left, the server stops) is not the service failing.
-        unanswered = 500
-        try:
-            await self.app(scope, receive, send_counting)
-        except asyncio.CancelledError:
-            unanswered = CANCELLED
-            raise
-        finally:
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            route = route_template(scope)
-            code = status if status is not None else unanswered
-            _requests(method, route, code).inc()
-            _latency(method, route).observe(time.perf_counter() - started)
+def record(scope: Scope, status: int, seconds: float) -> None:
+    """One request of `scope`, answered with `status` after `seconds`."""
+    method = scope["method"] if scope["method"] in _METHODS else "other"
+    route = route_template(scope)
+    _requests(method, route, status).inc()
+    _latency(method, route).observe(seconds)
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

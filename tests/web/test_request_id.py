@@ -10,7 +10,8 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 import logs
-from web.request_id import RequestId, request_id_from
+from web.request_edge import RequestEdge
+from web.request_id import request_id_from
 
 Client = Callable[..., Awaitable[httpx.AsyncClient]]
 
@@ -96,6 +97,6 @@ async def test_the_answer_names_only_its_request_even_when_the_app_named_another
     async def receive() -> Message:
         return {"type": "http.request", "body": b""}
 
-    scope: Scope = {"type": "http", "headers": [(b"x-request-id", b"outer-1")]}
-    await RequestId(app)(scope, receive, send)
+    scope: Scope = {"type": "http", "method": "GET", "headers": [(b"x-request-id", b"outer-1")]}
+    await RequestEdge(app, "http://testserver")(scope, receive, send)
     assert sorted(sent[0]["headers"]) == [(b"etag", b'"e"'), (b"x-request-id", b"outer-1")]

@@ -1,4 +1,4 @@
-"""RequestMetrics on its own: what status a request is counted under when no answer left."""
+"""RequestEdge on its own: what status a request is counted under when no answer left."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 import metrics
-from web.request_metrics import RequestMetrics
+from web.request_edge import RequestEdge
 
 
 async def _receive() -> Message:
@@ -55,7 +55,7 @@ def _count(status: str) -> float:
 async def test_each_request_is_counted_once_under_what_the_client_got(
     app: object, status: str, raised: type[BaseException] | None
 ) -> None:
-    middleware = RequestMetrics(app)  # type: ignore[arg-type]
+    middleware = RequestEdge(app, "http://testserver")  # type: ignore[arg-type]
     scope: Scope = {"type": "http", "method": "GET", "path": "/x", "headers": []}
     before = {code: _count(code) for code in ("200", "204", "499", "500")}
     if raised is None:
