@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from db.queries import SnapshotRef
 
@@ -38,6 +39,27 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
         return True
     candidates = (tag.strip().removeprefix("W/") for tag in if_none_match.split(","))
     return etag in candidates
+
+
+_ACCEPT_ENCODING = b"accept-encoding"
+_IF_NONE_MATCH = b"if-none-match"
+
+
+def conditional_headers(scope: Scope) -> tuple[str | None, str | None]:
+    """The request's Accept-Encoding and If-None-Match, the first of each as `Headers.get`
+    gives it, in one pass over its raw headers.
+
+    For the snapshot reads, the hottest path there is: two `Headers.get` calls build the
+    headers object and, for a header that is absent (both, for most clients), raise and
+    catch a KeyError each.
+    """
+    accept_encoding = if_none_match = None
+    for name, value in scope["headers"]:
+        if name == _ACCEPT_ENCODING and accept_encoding is None:
+            accept_encoding = value.decode("latin-1")
+        elif name == _IF_NONE_MATCH and if_none_match is None:
+            if_none_match = value.decode("latin-1")
+    return accept_encoding, if_none_match
 
 
 def caching_headers(request: Request, etag: str, dated: bool) -> dict[str, str]:

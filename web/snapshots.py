@@ -11,7 +11,7 @@ from db import documents, queries
 from db.database import Database
 from db.queries import SnapshotNotFound
 from db.users import UnknownUser
-from web.caching import accepts_gzip, cache_control, etag_matches
+from web.caching import accepts_gzip, cache_control, conditional_headers, etag_matches
 from web.params import DATE, ITEM_TYPE, TIME_RANGE, USERNAME, operation
 from web.problems import Problem, not_found
 from web.read_cache import ReadCache
@@ -49,7 +49,7 @@ async def serve_document(
     request: Request, username: str, date: dt.date | None, variant: str
 ) -> Response:
     """Answer with the snapshot's stored document: 304 from its ETag, gzip when accepted."""
-    gzip = accepts_gzip(request.headers.get("accept-encoding"))
+    accept_encoding, if_none_match = conditional_headers(request.scope)
     cache = read_cache_of(request)
     try:
         document = await cache.document(username, date, variant)
@@ -60,10 +60,9 @@ async def serve_document(
         (b"cache-control", cache_control(request, date is not None).encode("latin-1")),
         _VARY,
     ]
-    if_none_match = request.headers.get("if-none-match")
     if if_none_match and etag_matches(if_none_match, document.etag):
         return _with_headers(Response(status_code=304), headers)
-    if gzip:
+    if accepts_gzip(accept_encoding):
         headers.append(_GZIP)
         return _with_headers(Response(document.gzip, media_type=JSON), headers)
     body = cache.body(username, document, variant)

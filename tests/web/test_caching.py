@@ -7,8 +7,9 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from starlette.datastructures import Headers
 
-from web.caching import accepts_gzip
+from web.caching import accepts_gzip, conditional_headers
 
 # RFC 9110 12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
 QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
@@ -89,3 +90,20 @@ def test_a_wildcard_speaks_for_gzip_only_when_gzip_is_not_named(
 )
 def test_accept_encoding_examples(header: str | None, gzip: bool) -> None:
     assert accepts_gzip(header) is gzip
+
+
+header_names = st.sampled_from(
+    [b"accept-encoding", b"if-none-match", b"host", b"accept", b"x-request-id", b"if-match"]
+)
+header_values = st.binary(max_size=12)
+
+
+@given(st.lists(st.tuples(header_names, header_values), max_size=8))
+def test_the_conditional_headers_are_what_starlette_headers_give(
+    raw: list[tuple[bytes, bytes]],
+) -> None:
+    # The snapshot reads take them in one pass; they must answer what Headers.get answers,
+    # repeated or absent headers included.
+    headers = Headers(scope={"headers": raw})
+    expected = (headers.get("accept-encoding"), headers.get("if-none-match"))
+    assert conditional_headers({"headers": raw}) == expected
