@@ -15,7 +15,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 
-from starlette.datastructures import Secret
+from starlette.datastructures import Secret, State
 from starlette.requests import Request
 
 from db.users import user_is_public
@@ -87,18 +87,20 @@ def _sees_everything(request: Request, token: str | None) -> bool:
     return is_admin_token(request, token) or is_admin_session(request)
 
 
-def _scopes(request: Request) -> KeyScopes:
-    scopes: KeyScopes | None = getattr(request.app.state, "key_scopes", None)
+def _scopes(app_state: State) -> KeyScopes:
+    scopes: KeyScopes | None = getattr(app_state, "key_scopes", None)
     if scopes is None:
-        scopes = request.app.state.key_scopes = KeyScopes()
+        scopes = app_state.key_scopes = KeyScopes()
     return scopes
 
 
 async def _api_is_open(request: Request) -> bool:
     """No key of either kind is configured: the JSON API reads as it did before keys."""
-    if request.app.state.settings.api_keys:
+    # The app's state read once: every snapshot read passes here.
+    app_state = request.app.state
+    if app_state.settings.api_keys:
         return False
-    return not await _scopes(request).any_configured(request.state.database)
+    return not await _scopes(app_state).any_configured(request.state.database)
 
 
 def _unauthorized(detail: str, *, invalid: bool = False) -> Problem:
@@ -121,7 +123,7 @@ async def _key_users(request: Request, token: str) -> frozenset[str] | None:
     settings = request.app.state.settings
     if is_admin_token(request, token) or _matches_any(token, settings.api_keys):
         return None
-    covered = await _scopes(request).users_of(request.state.database, token)
+    covered = await _scopes(request.app.state).users_of(request.state.database, token)
     if covered is None:
         raise _unauthorized("this API key is not valid (unknown or revoked)", invalid=True)
     return covered
