@@ -20,6 +20,7 @@ from starlette.requests import Request
 
 from db.users import user_is_public
 from web.key_scopes import KeyScopes
+from web.lifespan_state import database_of
 from web.problems import Problem
 
 BEARER = "bearer "
@@ -100,7 +101,7 @@ async def _api_is_open(request: Request) -> bool:
     app_state = request.app.state
     if app_state.settings.api_keys:
         return False
-    return not await _scopes(app_state).any_configured(request.state.database)
+    return not await _scopes(app_state).any_configured(database_of(request))
 
 
 def _unauthorized(detail: str, *, invalid: bool = False) -> Problem:
@@ -123,7 +124,7 @@ async def _key_users(request: Request, token: str) -> frozenset[str] | None:
     settings = request.app.state.settings
     if is_admin_token(request, token) or _matches_any(token, settings.api_keys):
         return None
-    covered = await _scopes(request.app.state).users_of(request.state.database, token)
+    covered = await _scopes(request.app.state).users_of(database_of(request), token)
     if covered is None:
         raise _unauthorized("this API key is not valid (unknown or revoked)", invalid=True)
     return covered
@@ -201,7 +202,7 @@ async def require_page_viewer(request: Request, username: str) -> None:
     signed_in = signed_in_username(request)
     if signed_in == username or _sees_everything(request, bearer_token(request)):
         return
-    if await request.state.database.run(user_is_public, username):
+    if await database_of(request).run(user_is_public, username):
         return
     raise sign_in_required(username) if signed_in is None else page_not_found(username)
 

@@ -15,9 +15,10 @@ from db.users import UnknownUser
 from jobs.changes import ListChanges, Movement, cluster_moves, compare_ranks
 from spotify_models import ITEM_TYPES, TIME_RANGES
 from web.caching import caching_headers, etag_matches, snapshot_etag
+from web.lifespan_state import database_of
 from web.params import USERNAME, Param, operation, parse_date
 from web.problems import bad_parameter, not_found
-from web.snapshots import SNAPSHOT_RESPONSES, database_of
+from web.snapshots import SNAPSHOT_RESPONSES
 
 FROM = Param(
     "from",

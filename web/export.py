@@ -21,9 +21,10 @@ from db.history_export import Cursor, Page
 from db.queries import user_id_of
 from db.users import UnknownUser
 from streaming_history import CSV_HEADER, ExportedPlay, csv_row, export_entry
+from web.lifespan_state import database_of
 from web.params import USERNAME, Param, one_of, operation
 from web.problems import not_found
-from web.snapshots import SNAPSHOT_RESPONSES, database_of
+from web.snapshots import SNAPSHOT_RESPONSES
 
 PAGE = 2000
 FORMATS = ("json", "csv")

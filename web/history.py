@@ -9,9 +9,10 @@ from starlette.responses import JSONResponse, Response
 
 from db import documents, history
 from db.users import UnknownUser
+from web.lifespan_state import database_of
 from web.params import DATE, HISTORY_LIMIT, SINCE, UNTIL, USERNAME, operation
 from web.problems import bad_parameter, not_found
-from web.snapshots import SNAPSHOT_RESPONSES, database_of, serve_document
+from web.snapshots import SNAPSHOT_RESPONSES, serve_document
 
 
 @operation(

@@ -8,13 +8,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from db import documents, queries
-from db.database import Database
 from db.queries import SnapshotNotFound
 from db.users import UnknownUser
 from web.caching import accepts_gzip, cache_control, conditional_headers, etag_matches
+from web.lifespan_state import database_of, read_cache_of
 from web.params import DATE, ITEM_TYPE, TIME_RANGE, USERNAME, operation
 from web.problems import Problem, not_found
-from web.read_cache import ReadCache
 
 JSON = "application/json"
 _VARY = (b"vary", b"Accept-Encoding")
@@ -27,16 +26,6 @@ SNAPSHOT_RESPONSES = {
     401: "An API key is required and was missing or wrong.",
     404: "Unknown user, or no snapshot on that date (the detail names the nearest dates).",
 }
-
-
-def database_of(request: Request) -> Database:
-    database: Database = request.state.database
-    return database
-
-
-def read_cache_of(request: Request) -> ReadCache:
-    cache: ReadCache = request.state.read_cache
-    return cache
 
 
 def _not_found(exc: UnknownUser | SnapshotNotFound) -> Problem:

@@ -21,6 +21,7 @@ from db.recap import year_range, yearly_recap
 from db.users import UnknownUser, user_timezone
 from spotify_models import PLAUSIBLE_AHEAD, PLAUSIBLE_SINCE
 from web.caching import NOT_MODIFIED, json_with_etag, shared_scope
+from web.lifespan_state import database_of
 from web.params import (
     USERNAME,
     Param,
@@ -30,7 +31,6 @@ from web.params import (
     parse_range_day,
 )
 from web.problems import bad_parameter, not_found
-from web.snapshots import database_of
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 25 * 366

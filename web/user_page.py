@@ -25,9 +25,9 @@ from spotify_models import ITEM_TYPES, TIME_RANGES
 from web import charts
 from web.access import require_page_viewer
 from web.changes import KINDS, find_changes
+from web.lifespan_state import database_of, read_cache_of
 from web.params import DATE, USERNAME, operation
 from web.problems import Problem, not_found
-from web.snapshots import database_of, read_cache_of
 from web.stats import DEFAULT_DAYS
 from web.templating import page, render_page
 
