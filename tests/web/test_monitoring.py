@@ -54,11 +54,22 @@ async def test_metrics_need_the_admin_token_and_vanish_without_it(
         assert "insight_" not in refused.text
 
 
+# With sessions, their middleware sits between RequestEdge and the router: the route the
+# router records must still reach the count.
+@pytest.mark.parametrize(
+    "sessions",
+    [
+        pytest.param({}, id="no-sessions"),
+        pytest.param({"session_secret": Secret("s" * 32)}, id="sessions"),
+    ],
+)
 async def test_requests_are_counted_by_route_template_never_by_username(
-    app_client: Callable[..., Awaitable[httpx.AsyncClient]], database: Database
+    app_client: Callable[..., Awaitable[httpx.AsyncClient]],
+    database: Database,
+    sessions: dict[str, Secret],
 ) -> None:
     await database.run(lambda: make_snapshot(make_user("carol"), dt.date(2026, 11, 20)))
-    api = await app_client(admin_token=Secret(ADMIN))
+    api = await app_client(admin_token=Secret(ADMIN), **sessions)
     template = "/users/{username}/clusters"
     before = await _scrape(api)
     assert (await api.get("/users/carol/clusters")).status_code == 200
