@@ -189,9 +189,17 @@ def _numbered(sql: str) -> str:
 async def _ready(conn: Any, timeout: float | None) -> None:
     """Until the connection's pending work (connecting, a statement) is done; TimeoutError
     after `timeout` seconds. A timer, not asyncio.wait_for: that wraps the wait in a task of
-    its own, a cost on every read."""
+    its own, a cost on every read.
+
+    It looks again after one turn of the loop before it waits for the socket. On a busy loop
+    the answer (the server's ~1 ms) is there by then, and the read goes on in that turn; the
+    socket's wait would take two (the reader's callback, then this task's resumption), each
+    as long as the loop's whole batch of requests, and register and remove a reader as well.
+    An idle loop's next turn comes at once, so there the socket's wait follows as before.
+    """
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
+    await asyncio.sleep(0)
     while True:
         state = conn.poll()
         if state == psycopg2.extensions.POLL_OK:

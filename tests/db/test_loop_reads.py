@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -66,6 +68,32 @@ def test_sqlite_reads_in_threads(tmp_path: Path) -> None:
 async def test_rows_and_no_row(reader: Database) -> None:
     assert await reader.fetch_row("SELECT %s::int, %s::text", [7, "x"]) == (7, "x")
     assert await reader.fetch_row("SELECT 1 WHERE false", []) is None
+
+
+async def test_a_read_answered_during_a_busy_turn_goes_on_in_the_next_without_the_socket(
+    reader: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Waiting for the socket takes two turns of a busy loop (the reader's callback, then the
+    # read's resumption) where one is enough once the answer is in.
+    assert await reader.fetch_row("SELECT %s::int", [1]) == (1,)  # connected and prepared
+    loop = asyncio.get_running_loop()
+    readers: list[int] = []
+
+    def add_reader(fd: int, callback: Callable[..., Any], *args: Any) -> None:
+        readers.append(fd)
+        original(fd, callback, *args)
+
+    original = loop.add_reader
+    monkeypatch.setattr(loop, "add_reader", add_reader)
+
+    async def busy_turn() -> None:
+        time.sleep(1.0)  # the rest of the loop's turn, long past the server's answer
+
+    read = asyncio.ensure_future(reader.fetch_row("SELECT %s::int", [2]))
+    busy = asyncio.ensure_future(busy_turn())
+    assert await read == (2,)
+    await busy
+    assert readers == []
 
 
 async def test_a_connection_the_server_dropped_costs_at_most_one_read(reader: Database) -> None:
