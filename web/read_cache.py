@@ -5,7 +5,7 @@ work at all. An entry holds the document's gzip copy (about 2.7 kB for a 21 kB b
 default 64 MB holds most of a 1,000-user, 30-date archive rather than a tenth of it.
 The body a client that does not accept gzip is sent is inflated from that copy, and kept
 beside it only in room the copies do not need: bodies go first when a copy needs room, and
-never push one out. A body saves an inflation (~40 us) on its next plain read, and a copy a
+never push one out. A body saves an inflation (~25 us) on its next plain read, and a copy a
 database read (a miss costs the loop and PostgreSQL several times that), in an eighth of the
 bytes. The budget counts what an entry, a body and the latest map's dates really hold.
 

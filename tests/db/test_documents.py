@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from db import documents
 from db.database import Database
@@ -52,6 +54,13 @@ def _seed() -> int:
 
 def _etags() -> dict[str, str]:
     return {row.variant: row.etag for row in SnapshotDocument.select()}
+
+
+@given(body=st.binary(max_size=50_000), level=st.integers(0, 9))
+def test_a_gzip_copy_inflates_to_its_body(body: bytes, level: int) -> None:
+    copy = gzip.compress(body, level, mtime=0)
+    assert documents.inflate(copy) == body
+    assert documents.Document(DAY, '"e"', copy).body == body
 
 
 def test_writing_a_snapshot_stores_every_response_with_a_gzip_copy(database: Database) -> None:
