@@ -74,7 +74,7 @@ def admin_operation(
         @functools.wraps(inner)
         async def endpoint(request: Request) -> Response:
             require_admin(request)
-            return await inner(request)
+            return await inner.answer(request)
 
         return endpoint
 

@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, Response
 
 from web import assets
 from web.access import is_admin_session, signed_in_username
+from web.params import OperationEndpoint
 from web.problems import Problem
 from web.sessions import csrf_field
 
@@ -132,13 +133,13 @@ def problem_page(request: Request, problem: Problem) -> HTMLResponse:
 PageEndpoint = Callable[[Request], Awaitable[Response]]
 
 
-def page(endpoint: PageEndpoint) -> PageEndpoint:
+def page(endpoint: OperationEndpoint) -> PageEndpoint:
     """Answer a page endpoint's problems (bad parameters included) as HTML pages."""
 
     @functools.wraps(endpoint)
     async def answer(request: Request) -> Response:
         try:
-            return await endpoint(request)
+            return await endpoint.answer(request)
         except Problem as problem:
             return problem_page(request, problem)
 
