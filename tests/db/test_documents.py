@@ -7,6 +7,7 @@ import datetime as dt
 import gc
 import gzip
 import logging
+import tracemalloc
 from typing import Any
 
 import orjson
@@ -61,6 +62,22 @@ def test_a_gzip_copy_inflates_to_its_body(body: bytes, level: int) -> None:
     copy = gzip.compress(body, level, mtime=0)
     assert documents.inflate(copy) == body
     assert documents.Document(DAY, '"e"', copy).body == body
+
+
+def test_inflating_allocates_the_body_once_at_its_size() -> None:
+    # A buffer grown and shrunk to fit on every plain read fragmented a serving process's
+    # heap: 46 MB more at peak under the archive.
+    body = orjson.dumps([{"track": f"Track number {i}", "rank": i} for i in range(600)])
+    copy = gzip.compress(body, 9, mtime=0)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        inflated = documents.inflate(copy)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert inflated == body
+    assert peak < len(body) + 1024
 
 
 def test_writing_a_snapshot_stores_every_response_with_a_gzip_copy(database: Database) -> None:
