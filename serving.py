@@ -21,6 +21,7 @@ import fcntl
 import gc
 import logging
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import IO
@@ -84,17 +85,36 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, scheduler: 
         os.environ[SCHEDULER_LOCK_ENV] = lock
         os.environ[MULTIPROC_ENV] = prepare_metrics_directory(directory)
         try:
-            uvicorn.run(
-                "serving:worker_app",
-                factory=True,
-                workers=workers,
-                host=host,
-                port=port,
-                log_level="info",
-                log_config=None,
-            )
+            run_workers("serving:worker_app", workers=workers, host=host, port=port)
         finally:
             del os.environ[MULTIPROC_ENV]
+
+
+def run_workers(factory: str, *, workers: int, host: str, port: int) -> None:
+    """Serve the app `factory` ("module:function") makes in `workers` uvicorn processes.
+
+    What `uvicorn.run(factory, workers=...)` does, but for the socket the workers share:
+    uvicorn binds it with proto 0, and asyncio turns Nagle's algorithm off (TCP_NODELAY) only
+    on connections of a socket that says IPPROTO_TCP (Kludex/uvicorn#3149). With Nagle on,
+    every keep-alive answer after the first waited ~40 ms for the client's delayed ACK:
+    bench/api's two workers, and its ceiling's, were capped at 64 connections / 44 ms.
+    """
+    from uvicorn import Config
+    from uvicorn.supervisors import Multiprocess
+
+    config = Config(
+        factory,
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        log_config=None,
+    )
+    bound = config.bind_socket()
+    # The same open socket, relabelled: the workers inherit its proto with it.
+    listener = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, bound.detach())
+    Multiprocess(config, sockets=[listener]).run()
 
 
 def set_start_up_aside() -> None:

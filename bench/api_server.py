@@ -96,22 +96,17 @@ def _serve_ceiling(url: str, workers: int, port: int) -> None:
 
     # The same uvicorn settings as serving.serve: an app object for one worker, a factory
     # for several, info-level access logs through the service's own log handler (the app
-    # sets it up; uvicorn's default config would format every line its own, cheaper way).
+    # sets it up; uvicorn's default config would format every line its own, cheaper way),
+    # and for several the same listener as the service's workers (serving.run_workers).
     os.environ[CEILING_URL_ENV] = url
     if workers == 1:
         from bench.api_ceiling import ceiling_app
 
         uvicorn.run(ceiling_app(), host="127.0.0.1", port=port, log_level="info", log_config=None)
         return
-    uvicorn.run(
-        "bench.api_ceiling:ceiling_app",
-        factory=True,
-        workers=workers,
-        host="127.0.0.1",
-        port=port,
-        log_level="info",
-        log_config=None,
-    )
+    from serving import run_workers
+
+    run_workers("bench.api_ceiling:ceiling_app", workers=workers, host="127.0.0.1", port=port)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import gc
+import importlib
 import json
 import os
 import signal
@@ -155,3 +157,51 @@ def test_each_worker_sets_its_start_up_objects_aside_from_the_collector(
     app = serving.worker_app()
     assert isinstance(app, Starlette)
     assert gc.get_freeze_count() > 10_000
+
+
+class _Supervisor:
+    """Stands in for uvicorn's worker supervisor: keeps the sockets it would hand its workers."""
+
+    handed: list[socket.socket] = []
+
+    def __init__(self, config: object, sockets: list[socket.socket], **_: object) -> None:
+        _Supervisor.handed = sockets
+
+    def run(self) -> None:
+        pass
+
+
+async def _nodelay_of_a_connection(listener: socket.socket) -> int:
+    """TCP_NODELAY of a connection an asyncio server accepts on `listener`, as a worker's does."""
+    seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    class Accept(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            sock = transport.get_extra_info("socket")
+            seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    server = await asyncio.get_running_loop().create_server(Accept, sock=listener)
+    try:
+        _, writer = await asyncio.open_connection(*listener.getsockname())
+        writer.close()
+        return await asyncio.wait_for(seen, timeout=10)
+    finally:
+        server.close()
+
+
+def test_the_workers_listener_turns_nagle_off_on_every_connection(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # uvicorn binds the workers' socket with proto 0, and asyncio sets TCP_NODELAY only on a
+    # socket that says IPPROTO_TCP (Kludex/uvicorn#3149): every keep-alive answer after the
+    # first then waited ~40 ms for the client's delayed ACK.
+    for module in ("uvicorn.main", "uvicorn.supervisors"):
+        # The module: `uvicorn.main` as an attribute is uvicorn's command of that name.
+        monkeypatch.setattr(importlib.import_module(module), "Multiprocess", _Supervisor)
+    monkeypatch.setattr(serving, "configure_logging", lambda *args: None)
+    monkeypatch.setattr(serving, "install_log_redaction", lambda: None)
+    serving.serve(settings, host="127.0.0.1", port=_free_port(), workers=2, scheduler=False)
+    [listener] = _Supervisor.handed
+    with listener:
+        assert asyncio.run(_nodelay_of_a_connection(listener)) == 1
