@@ -31,7 +31,7 @@ from typing import cast
 from bench.api_data import ApiShape, generate, username
 from bench.api_server import running
 from bench.dataset import postgres_unavailable
-from bench.measure import Report, Target
+from bench.measure import Report, Target, peak_rss_mb
 from db.database import Database
 from db.documents import RECOMMENDATIONS
 from db.models import SnapshotDocument, User
@@ -237,14 +237,10 @@ def _peak_mb(pid: int) -> float:
     for process in _descendants(pid):
         try:
             command = Path(f"/proc/{process}/cmdline").read_bytes()
-            status = Path(f"/proc/{process}/status").read_text()
         except FileNotFoundError:
             continue
-        if b"resource_tracker" in command:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                peaks.append(int(line.split()[1]) / 1024)
+        if b"resource_tracker" not in command:
+            peaks.append(peak_rss_mb(process))
     return max(peaks, default=0.0)
 
 

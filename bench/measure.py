@@ -7,6 +7,7 @@ import math
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 ROUNDING = 1e-9
 
@@ -110,3 +111,20 @@ def ms(seconds: float) -> str:
 
 def us(seconds: float) -> str:
     return f"{seconds * 1e6:.0f}"
+
+
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's peak resident memory in MB, from VmHWM; 0.0 when it has exited.
+
+    Not getrusage's ru_maxrss: Linux keeps that across exec, so a child of a process that had
+    grown to ~440 MB (`python -m bench` after the other benchmarks) reported ~440 MB whatever
+    it used. VmHWM belongs to the process's memory map, which exec replaces.
+    """
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0

@@ -23,7 +23,6 @@ import datetime as dt
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.measure import Report, Target
+from bench.measure import Report, Target, peak_rss_mb
 
 NAME = "snapshot"
 COLD = dt.date(2026, 11, 20)
@@ -265,8 +264,7 @@ def _child(users: int, params: Params) -> dict[str, Any]:
         finally:
             process.terminate()
             process.wait(timeout=30)
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"users": users, "rss_mb": rss_mb, "nights": nights}
+    return {"users": users, "rss_mb": peak_rss_mb(), "nights": nights}
 
 
 # -- the parent: every size, the table and the targets ---------------------------------
